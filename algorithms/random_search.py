@@ -1,0 +1,39 @@
+"""Random search: independent uniform draws from the prior of every parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tuner.algorithm import Algorithm, seen_keys
+from tuner.space import Params
+from tuner.trial import Trial
+
+_TRIES_PER_POINT = 100
+
+
+class RandomSearch(Algorithm):
+    """Uniform sampling on the unit cube (log-uniform for log parameters); never repeats a point.
+
+    The draws depend on the seed and the length of the history, so a restart suggests the same.
+    """
+
+    name = "random"
+
+    def suggest(self, history: Sequence[Trial], n: int) -> list[Params]:
+        seed = [self.seed, len(history)] if self.seed is not None else None
+        rng = np.random.default_rng(seed)
+        seen = seen_keys(self.space, history)
+        out: list[Params] = []
+        for _ in range(n):
+            for _ in range(_TRIES_PER_POINT):
+                params = self.space.sample(rng)
+                key = self.space.key(params)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(params)
+                    break
+            else:  # a small discrete space with (nearly) every point taken
+                break
+        return out

@@ -1,0 +1,282 @@
+"""The local executor: every trial in its own child process on this machine.
+
+Children come from a ``forkserver`` (safe when the parent has threads) that preloads the first
+objective's module, so heavy imports are paid once; a crash, a hang or a stray grandchild of a
+trial ends as a failed outcome, never as a dead or blocked parent.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from multiprocessing import forkserver
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from types import ModuleType
+from typing import Any
+
+from tuner.errors import SpecError
+from tuner.executor import Executor, TrialJob, TrialOutcome
+from tuner.objective import evaluate, format_exception, load_function
+from tuner.space import Params
+
+_BASELINE = frozenset(sys.modules)  # in the forkserver: what was loaded before the user's module
+_GRACE = 5.0  # seconds a child may take to exit after sending its result (atexit handlers)
+_CANCELLED = "cancelled: the executor shut down"
+_preload: tuple[str, float] | None = None  # the directory and time the forkserver preloaded from
+_fallbacks: list[list[str]] = []  # ever shorter preload lists, should the forkserver die
+_preload_lock = threading.Lock()
+
+
+class LocalExecutor(Executor):
+    """Runs up to ``workers`` trials at once, each in a fresh process of its own group."""
+
+    name = "local"
+
+    def __init__(self, *, workers: int | None = None) -> None:
+        self.check_options({"workers": workers})
+        self._workers = workers if workers is not None else os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tuner-local")
+        self._lock = threading.Lock()
+        self._running: set[BaseProcess] = set()
+        self._cancelling = False
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Refuse unknown options and a ``workers`` that is not a positive integer."""
+        super().check_options(options)
+        workers = options.get("workers")
+        if workers is not None and (
+            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
+        ):
+            raise SpecError("workers", "must be a positive integer")
+
+    @property
+    def capacity(self) -> int:
+        return self._workers
+
+    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
+        return self._pool.submit(self._run, job)
+
+    def shutdown(self, cancel_running: bool = False) -> None:
+        if cancel_running:
+            with self._lock:
+                self._cancelling = True
+                running = list(self._running)
+            for process in running:
+                _kill_group(process)
+        self._pool.shutdown(wait=True, cancel_futures=cancel_running)
+
+    def _run(self, job: TrialJob) -> TrialOutcome:
+        """The body of a pool thread: one child process from start to outcome, never raising."""
+        try:
+            return self._run_child(job)
+        except Exception as exc:  # noqa: BLE001 - the future must hold an outcome
+            return TrialOutcome.failure(f"cannot run the worker process: {format_exception(exc)}")
+
+    def _run_child(self, job: TrialJob) -> TrialOutcome:
+        ctx = _context(job)
+        receiver, sender = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_child_main, args=(job, sender, dict(os.environ), _preload),
+                              name=f"tuner-trial-{job.study}-{job.number}")
+        try:
+            if self._cancelling:
+                return TrialOutcome.failure(_CANCELLED)
+            _start(process)
+            sender.close()
+            with self._lock:
+                self._running.add(process)
+                if self._cancelling:
+                    _kill_group(process)
+            try:
+                result, steps, ended = _watch(process, receiver, job.timeout)
+            finally:
+                _kill_group(process)  # the trial's grandchildren end with it, whatever happened
+                process.join()
+                with self._lock:
+                    self._running.discard(process)
+            if result is not None:
+                return replace(result, intermediate=steps)
+            if self._cancelling:
+                return TrialOutcome.failure(_CANCELLED, steps)
+            if not ended:
+                return TrialOutcome.failure(f"timed out after {float(job.timeout or 0)} s", steps)
+            return TrialOutcome.failure(_exit_reason(process.exitcode), steps)
+        finally:
+            sender.close()
+            receiver.close()
+            if process.exitcode is not None:
+                process.close()
+
+
+def _watch(process: BaseProcess, receiver: Connection, timeout: float | None
+           ) -> tuple[TrialOutcome | None, tuple[tuple[int, float], ...], bool]:
+    """The result and the reports of a child, read until it sends the result, ends (then the
+    flag is true) or overruns ``timeout``; after a result the child gets a grace to exit."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    intermediate: list[tuple[int, float]] = []
+    sources: list[Any] = [receiver, process.sentinel]
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return None, tuple(intermediate), False
+        ready = wait(sources, remaining)
+        if receiver in ready:
+            try:
+                kind, body = receiver.recv()
+            except EOFError:
+                sources.remove(receiver)
+                continue
+            if kind == "result":
+                process.join(_GRACE)
+                return body, tuple(intermediate), True
+            intermediate.append(body)
+        elif ready:  # the child is gone and nothing is left to read
+            return None, tuple(intermediate), True
+
+
+def _context(job: TrialJob) -> multiprocessing.context.ForkServerContext:
+    """The forkserver context; the first call starts the server with ``job``'s module preloaded."""
+    global _preload
+    ctx = multiprocessing.get_context("forkserver")
+    with _preload_lock:
+        if _preload is None:
+            module = job.objective.function.partition(":")[0]
+            directory = os.path.abspath(job.workdir or os.getcwd())
+            _preload = (directory, time.time())
+            safe = ["__main__", __name__]
+            ctx.set_forkserver_preload([*safe, *_main_imports(), module])
+            _fallbacks[:] = [[*safe, *_main_imports()], safe]
+            sys.path.insert(0, directory)  # the server copies sys.path when it starts
+            try:
+                forkserver.ensure_running()
+            finally:
+                sys.path.remove(directory)
+    return ctx
+
+
+def _main_imports() -> list[str]:
+    """The modules the parent's ``__main__`` took its names from: every child runs that script
+    again (multiprocessing does; Python 3.11 never preloads it), so its imports are preloaded."""
+    names = set()
+    for value in list(vars(sys.modules["__main__"]).values()):
+        try:
+            name = value.__name__ if isinstance(value, ModuleType) else value.__module__
+        except Exception:  # noqa: BLE001 - no module, or a proxy that refuses to say
+            continue
+        if isinstance(name, str) and name not in ("__main__", "__mp_main__", "builtins"):
+            names.add(name)
+    return sorted(names)
+
+
+def _start(process: BaseProcess) -> None:
+    """Start ``process``; should the forkserver die (a preloaded module that raised, exited or
+    crashed on import), restart it with fewer modules, the user's first."""
+    for attempt in range(len(_fallbacks) + 1):
+        try:
+            process.start()
+            return
+        except (OSError, EOFError):
+            if attempt == len(_fallbacks):
+                raise
+            multiprocessing.get_context("forkserver").set_forkserver_preload(_fallbacks[attempt])
+            time.sleep(0.1 * (attempt + 1))
+
+
+def _kill_group(process: BaseProcess) -> None:
+    """SIGKILL the process group the child made with ``os.setsid``, or the child alone."""
+    if process.pid is None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # no group yet (before setsid), or all gone
+        if process.exitcode is None:
+            process.kill()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return f"worker process killed by signal {name}"
+    return f"worker process exited with code {code}" if code else "worker process sent no result"
+
+
+class _Context:
+    """The ``trial`` given to ``fn(params, trial)``: reports go up the pipe to the parent."""
+
+    def __init__(self, job: TrialJob, conn: Connection) -> None:
+        self.study: str = job.study
+        self.number: int = job.number
+        self.attempt: int = job.attempt
+        self.params: Params = job.params
+        self._conn = conn
+        self._lock = threading.Lock()  # an objective may report from several threads
+
+    def report(self, step: int, value: float) -> None:
+        self.send("report", (int(step), float(value)))
+
+    def should_prune(self) -> bool:
+        return False
+
+    def send(self, kind: str, body: object) -> None:
+        with self._lock:
+            self._conn.send((kind, body))
+
+
+def _child_main(job: TrialJob, conn: Connection, env: dict[str, str],
+                preload: tuple[str, float] | None) -> None:
+    """Run one job in this fresh process and send its outcome up ``conn``."""
+    os.setsid()
+    faulthandler.enable()
+    os.environ.clear()
+    os.environ.update(env)  # the parent's environment now, not the forkserver's at its start
+    context = _Context(job, conn)
+    try:
+        if job.workdir:
+            os.chdir(job.workdir)
+        _forget_stale_modules(preload, os.path.abspath(job.workdir or os.getcwd()))
+        try:
+            fn = load_function(job.objective.function, job.workdir)
+        except SpecError as exc:
+            outcome = TrialOutcome.failure(str(exc))
+        else:
+            outcome = evaluate(fn, job.params, context, job.metric)
+    except Exception as exc:  # noqa: BLE001 - e.g. a workdir that does not exist
+        outcome = TrialOutcome.failure(format_exception(exc))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    context.send("result", outcome)
+
+
+def _forget_stale_modules(preload: tuple[str, float] | None, directory: str) -> None:
+    """Drop the user's modules preloaded by the forkserver if this job's code lives elsewhere
+    or was edited since, so that a trial always runs the code on disk."""
+    if preload is None:
+        return
+    preloaded_from, preloaded_at = preload
+    root = os.path.join(preloaded_from, "")
+    user = {
+        name: path
+        for name in set(sys.modules) - _BASELINE
+        if (path := getattr(sys.modules[name], "__file__", None)) is not None
+        and path.startswith(root)
+        and "-packages" not in path
+        and name not in ("__main__", "__mp_main__")
+    }
+    try:
+        stale = directory != preloaded_from or any(
+            os.stat(path).st_mtime > preloaded_at for path in user.values()
+        )
+    except OSError:
+        stale = True
+    if stale:
+        for name in user:
+            del sys.modules[name]

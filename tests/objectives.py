@@ -1,0 +1,29 @@
+"""Objectives used by the tests that run whole studies (imported by worker processes)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+
+def quadratic(params: dict[str, Any]) -> float:
+    """Minimum 0 at x = 1, n = 3, kind = a."""
+    value = (params["x"] - 1.0) ** 2 + (params["n"] - 3) ** 2
+    return value + (0.0 if params["kind"] == "a" else 1.0 + params.get("extra", 0.0))
+
+
+def slow_quadratic(params: dict[str, Any]) -> float:
+    time.sleep(float(os.environ.get("TUNER_TEST_SLEEP", "0.3")))
+    return quadratic(params)
+
+
+def flaky(params: dict[str, Any]) -> dict[str, float]:
+    """Fails in interesting ways depending on x, so that retries and reasons can be checked."""
+    if params["x"] < -3:
+        raise ValueError("x too small for this model")
+    if params["x"] > 3:
+        return {"loss": float("nan")}
+    if params["n"] == 8:
+        return {"other": 1.0}
+    return {"loss": quadratic(params)}

@@ -1,0 +1,151 @@
+"""Storage on both SQLite and PostgreSQL: studies, the trial life cycle, atomic claims."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import pytest
+
+from tests.specs import make_spec
+from tuner.errors import Conflict, NotFound
+from tuner.executor import TrialOutcome
+from tuner.storage import MAX_LOSSES, Storage, StudyState
+from tuner.trial import TrialState
+
+OK = TrialOutcome(TrialState.COMPLETE, value=1.5, values={"value": 1.5}, intermediate=((1, 2.0),))
+
+
+@pytest.fixture
+def storage(database_url: str) -> Storage:
+    s = Storage(database_url)
+    yield s
+    s.close()
+
+
+def add(storage: Storage, study: str, n: int, round: int = 0) -> None:
+    with storage.locked(study) as locked:
+        locked.add_trials(round, [{"x": float(i), "n": 1, "kind": "a"} for i in range(n)])
+
+
+def test_study_create_get_list_delete(storage: Storage) -> None:
+    spec = make_spec("alpha")
+    record = storage.create_study(spec)
+    assert record.state == StudyState.CREATED and record.round == 0
+    assert storage.get_study("alpha").spec == spec
+    with pytest.raises(Conflict):
+        storage.create_study(spec)
+    add(storage, "alpha", 3)
+    t = storage.claim("alpha", "w", 60)
+    storage.finish("alpha", t.number, t.attempt, OK, 1)
+    (summary,) = storage.list_studies()
+    assert (summary.name, summary.done, summary.planned, summary.best_value) == (
+        "alpha", 1, 10, 1.5)
+    assert summary.state == StudyState.RUNNING
+    storage.delete_study("alpha")
+    with pytest.raises(NotFound):
+        storage.get_study("alpha")
+    with pytest.raises(NotFound):
+        storage.trials("alpha")
+    assert storage.list_studies() == []
+
+
+def test_reopening_keeps_data_and_schema_is_migrated_once(database_url: str) -> None:
+    a = Storage(database_url)
+    a.create_study(make_spec("kept"))
+    a.close()
+    b = Storage(database_url)
+    assert b.get_study("kept").name == "kept"
+    b.close()
+
+
+def test_trial_life_cycle_and_json_columns(storage: Storage) -> None:
+    storage.create_study(make_spec("life"))
+    with storage.locked("life") as locked:
+        made = locked.add_trials(0, [{"x": 0.25, "n": 2, "kind": "b", "extra": 0.5}])
+    assert made[0].number == 0 and made[0].state is TrialState.WAITING
+    t = storage.claim("life", "host:1", 60)
+    assert t is not None and t.state is TrialState.RUNNING and t.attempt == 1
+    assert t.params == {"x": 0.25, "n": 2, "kind": "b", "extra": 0.5}
+    assert t.lease_expires_at is not None and t.worker == "host:1"
+    assert storage.claim("life", "host:2", 60) is None
+    storage.heartbeat("life", 0, 1, 120)
+    done = storage.finish("life", 0, 1, OK, max_attempts=1)
+    assert done.state is TrialState.COMPLETE and done.value == 1.5
+    assert done.values == {"value": 1.5} and done.intermediate == ((1, 2.0),)
+    assert done.finished_at is not None and done.duration is not None
+    assert [a.outcome for a in done.attempts] == ["complete"]
+    # the same attempt finishing again with the same result is a no-op; anything else conflicts
+    assert storage.finish("life", 0, 1, OK, 1).value == 1.5
+    with pytest.raises(Conflict):
+        storage.finish("life", 0, 1, TrialOutcome(TrialState.COMPLETE, value=2.0), 1)
+    with pytest.raises(Conflict):
+        storage.heartbeat("life", 0, 1, 60)
+    with pytest.raises(NotFound):
+        storage.trial("life", 7)
+
+
+def test_failures_retry_until_max_attempts(storage: Storage) -> None:
+    storage.create_study(make_spec("retry"))
+    add(storage, "retry", 1)
+    for attempt in (1, 2, 3):
+        t = storage.claim("retry", "w", 60)
+        assert t is not None and t.attempt == attempt
+        after = storage.finish("retry", 0, attempt, TrialOutcome.failure(f"boom {attempt}"), 3)
+        expected = TrialState.WAITING if attempt < 3 else TrialState.FAILED
+        assert after.state is expected and after.error == f"boom {attempt}"
+    assert storage.claim("retry", "w", 60) is None
+    assert [a.error for a in storage.trial("retry", 0).attempts] == ["boom 1", "boom 2", "boom 3"]
+
+
+def test_requeue_interrupted_is_free_lost_is_capped(storage: Storage) -> None:
+    storage.create_study(make_spec("lost"))
+    add(storage, "lost", 1)
+    t = storage.claim("lost", "w", 60)
+    back = storage.requeue("lost", 0, t.attempt, "interrupted", lost=False)
+    assert back.state is TrialState.WAITING and back.error is None
+    with pytest.raises(Conflict):  # a late report of the old attempt is refused
+        storage.finish("lost", 0, t.attempt, OK, 1)
+    for _ in range(MAX_LOSSES):
+        t = storage.claim("lost", "w", 60)
+        back = storage.requeue("lost", 0, t.attempt, "lost: worker died", lost=True)
+    assert back.state is TrialState.FAILED and back.error == "lost: worker died"
+    assert len(back.attempts) == MAX_LOSSES + 1
+
+
+def test_claims_in_number_order_and_states_filter(storage: Storage) -> None:
+    storage.create_study(make_spec("order"))
+    add(storage, "order", 5)
+    got = [storage.claim("order", "w", 60).number for _ in range(3)]
+    assert got == [0, 1, 2]
+    assert [t.number for t in storage.trials("order", states=[TrialState.WAITING])] == [3, 4]
+    assert [t.number for t in storage.trials("order", offset=1, limit=2)] == [1, 2]
+
+
+def _claim_all(url: str, study: str, worker: str, out: mp.Queue) -> None:
+    storage = Storage(url)
+    claimed = []
+    while (t := storage.claim(study, worker, 60)) is not None:
+        storage.finish(study, t.number, t.attempt, OK, 1)
+        claimed.append(t.number)
+    out.put(claimed)
+    storage.close()
+
+
+def test_concurrent_claims_from_processes_never_share_a_trial(storage: Storage) -> None:
+    storage.create_study(make_spec("race"))
+    add(storage, "race", 120)
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_claim_all, args=(storage.url, "race", f"w{i}", out)) for i in range(4)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    claimed = [n for r in results for n in r]
+    assert sorted(claimed) == list(range(120))  # each trial exactly once
+    assert sum(1 for r in results if r) >= 2  # the work really was shared
+    assert all(t.state is TrialState.COMPLETE and t.attempt == 1 for t in storage.trials("race"))

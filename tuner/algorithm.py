@@ -1,0 +1,93 @@
+"""The Algorithm contract: how a round chooses the parameters of new trials.
+
+It lives in the core (and ``algorithms`` re-exports it) because the scheduler types against it while
+the arrows between packages point down only: ``algorithms -> tuner``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from tuner.errors import SpecError
+from tuner.space import Params, SearchSpace
+from tuner.study import Direction
+from tuner.trial import Trial
+
+
+class Algorithm(ABC):
+    """Chooses new points from the history alone.
+
+    Contract, checked by ``tests/algorithms/conformance.py`` for every implementation:
+
+    - ``suggest(history, n)`` returns at most ``n`` parameter sets, each inside ``space``
+      (conditional parameters present exactly when active), distinct from each other and from
+      every point in ``history``. Fewer than ``n`` (possibly none) means the algorithm is exhausted.
+    - ``history`` holds every trial of the study, earlier rounds and running or waiting trials
+      included; trials may lie outside ``space`` when it was narrowed.
+    - The answer depends on ``(space, direction, seed, budget, options, history, n)`` only: a fresh
+      instance given the same history answers the same (state may be cached, never required).
+
+    Options are the keyword-only arguments of ``__init__`` after ``budget``; the spec parser
+    refuses other names. ``budget`` is the number of trials of the round, when known.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        direction: Direction,
+        seed: int | None = None,
+        *,
+        budget: int | None = None,
+    ) -> None:
+        self.space = space
+        self.direction = direction
+        self.seed = seed
+        self.budget = budget
+
+    @abstractmethod
+    def suggest(self, history: Sequence[Trial], n: int) -> list[Params]:
+        """At most ``n`` new parameter sets; fewer when the algorithm has nothing more to try."""
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The options this algorithm takes (its keyword-only constructor arguments)."""
+        names: list[str] = []
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass):
+                continue
+            for p in inspect.signature(vars(klass)["__init__"]).parameters.values():
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in names:
+                    names.append(p.name)
+        return [n for n in names if n != "budget"]
+
+    @classmethod
+    def create(
+        cls,
+        space: SearchSpace,
+        direction: Direction,
+        seed: int | None,
+        budget: int | None,
+        options: Mapping[str, Any],
+    ) -> Algorithm:
+        """Build one with validated options: an unknown or bad option is a SpecError on it."""
+        allowed = cls.option_names()
+        for key in options:
+            if key not in allowed:
+                hint = f"; options are {', '.join(allowed)}" if allowed else "; it takes none"
+                raise SpecError(str(key), f"unknown option of algorithm {cls.name!r}{hint}")
+        try:
+            return cls(space, direction, seed, budget=budget, **options)
+        except SpecError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise SpecError("", str(exc)) from None
+
+
+def seen_keys(space: SearchSpace, history: Sequence[Trial]) -> set[tuple[tuple[str, Any], ...]]:
+    """Keys (``SearchSpace.key``) of every point already in the history, whatever its state."""
+    return {space.key(t.params) for t in history}

@@ -1,0 +1,50 @@
+"""The one exception hierarchy of Tuner; the API maps each class to an HTTP status."""
+
+from __future__ import annotations
+
+
+class TunerError(Exception):
+    """Base of every error Tuner raises on purpose."""
+
+    code = "tuner_error"
+
+
+class SpecError(TunerError, ValueError):
+    """A study spec (or a part of it) is invalid; ``field`` is the dotted path of the culprit."""
+
+    code = "invalid_spec"
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+    def within(self, prefix: str) -> SpecError:
+        """The same error with ``prefix`` put in front of its field path."""
+        if not prefix:
+            return self
+        if not self.field:
+            field = prefix
+        elif self.field.startswith("["):
+            field = prefix + self.field
+        else:
+            field = f"{prefix}.{self.field}"
+        return SpecError(field, self.reason)
+
+
+class NotFound(TunerError, LookupError):
+    """A study or trial that does not exist (or that the caller may not see)."""
+
+    code = "not_found"
+
+
+class Conflict(TunerError):
+    """The request contradicts the stored state: a stale attempt, a second different result."""
+
+    code = "conflict"
+
+
+class ObjectiveError(TunerError):
+    """An objective's result cannot be used: NaN, not a number, a missing metric."""
+
+    code = "objective_error"

@@ -1,0 +1,112 @@
+"""The Executor contract: where trials run. Executors never touch the database."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tuner.errors import SpecError
+from tuner.space import Params
+from tuner.study import ObjectiveSpec
+from tuner.trial import TrialState
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """Everything needed to evaluate one attempt of one trial, picklable."""
+
+    study: str
+    number: int
+    attempt: int
+    params: Params
+    objective: ObjectiveSpec
+    metric: str | None = None
+    timeout: float | None = None
+    workdir: str | None = None  # put on sys.path and made the working directory of the objective
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How an attempt ended: ``complete`` with a value, or ``failed`` with the reason."""
+
+    state: TrialState
+    value: float | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    intermediate: tuple[tuple[int, float], ...] = ()
+    error: str | None = None
+
+    @classmethod
+    def failure(cls, error: str, intermediate: tuple[tuple[int, float], ...] = ()) -> TrialOutcome:
+        return cls(TrialState.FAILED, error=error, intermediate=intermediate)
+
+
+class TrialContext(Protocol):
+    """What an objective called as ``fn(params, trial)`` gets as ``trial``."""
+
+    study: str
+    number: int
+    attempt: int
+    params: Params
+
+    def report(self, step: int, value: float) -> None:
+        """Record an intermediate value (for curves and, later, pruning)."""
+
+    def should_prune(self) -> bool:
+        """Whether the trial should stop early; the objective then returns what it has."""
+
+
+class Executor(ABC):
+    """Runs trial jobs somewhere and hands back futures of their outcomes.
+
+    Contract, checked by ``tests/executors/conformance.py`` for every implementation:
+
+    - ``submit`` returns at once; the future resolves to a ``TrialOutcome`` and never raises:
+      an objective that raises, returns garbage, crashes its process or overruns ``job.timeout``
+      gives a ``failed`` outcome whose ``error`` says why.
+    - at most ``capacity`` jobs run at once; more wait in the executor's own queue.
+    - ``shutdown(cancel_running=True)`` stops running jobs (their futures are cancelled or fail)
+      and frees every resource; ``shutdown()`` waits for running jobs to end.
+
+    Options are the keyword-only arguments of ``__init__``; ``check_options`` refuses others
+    without starting anything.
+    """
+
+    name: str = ""
+
+    @property
+    @abstractmethod
+    def capacity(self) -> int:
+        """How many jobs run at once."""
+
+    @abstractmethod
+    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
+        """Start (or queue) ``job``."""
+
+    @abstractmethod
+    def shutdown(self, cancel_running: bool = False) -> None:
+        """Stop accepting jobs, end or wait for the running ones, release resources."""
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Refuse unknown option names; subclasses add checks of the values."""
+        allowed = [
+            p.name
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        for key in options:
+            if key not in allowed:
+                raise SpecError(
+                    str(key), f"unknown option of executor {cls.name!r}; options are "
+                    f"{', '.join(allowed) or 'none'}"
+                )
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(cancel_running=True)

@@ -1,0 +1,130 @@
+"""Calling a user's objective and turning what it returns into a trial outcome."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from tuner.errors import ObjectiveError, SpecError
+from tuner.executor import TrialContext, TrialOutcome
+from tuner.space import Params
+from tuner.trial import TrialState
+
+_MAX_ERROR = 4000
+
+
+def load_function(ref: str, workdir: str | None = None) -> Callable[..., Any]:
+    """Import ``"package.module:function"``; ``workdir`` (else the cwd) goes on ``sys.path``."""
+    import os
+
+    path = workdir or os.getcwd()
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    module_name, _, attr = ref.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure of user code is a spec error
+        raise SpecError("objective.function", f"cannot import {module_name!r}: {exc}") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise SpecError("objective.function", f"{module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise SpecError("objective.function", f"{ref!r} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def takes_context(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is to be called as ``fn(params, trial)`` rather than ``fn(params)``."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+def interpret(result: object, metric: str | None) -> tuple[float, dict[str, float]]:
+    """The optimised value and every numeric metric of an objective's return value.
+
+    A bare number is the value (named ``metric`` or ``value``); a mapping must hold ``metric``
+    (or exactly one number when no metric is set). NaN, infinities and non-numbers are refused.
+    """
+    if _number(result):
+        value = float(result)  # type: ignore[arg-type]
+        _finite(value, metric or "value")
+        return value, {metric or "value": value}
+    if isinstance(result, dict):
+        values = {str(k): float(v) for k, v in result.items() if _number(v)}
+        if metric is None:
+            if len(values) != 1:
+                raise ObjectiveError(
+                    "the objective returned a dict; set 'metric' in the study to say which key "
+                    "to optimise"
+                )
+            metric = next(iter(values))
+        if metric not in result:
+            raise ObjectiveError(
+                f"the objective's result has no metric {metric!r} (keys: {sorted(result)})"
+            )
+        if metric not in values:
+            raise ObjectiveError(f"metric {metric!r} is {result[metric]!r}, not a number")
+        _finite(values[metric], metric)
+        return values[metric], values
+    raise ObjectiveError(
+        f"the objective returned {type(result).__name__} {_short(result)}; expected a number "
+        "or a dict of metrics"
+    )
+
+
+def evaluate(fn: Callable[..., Any], params: Params, context: TrialContext,
+             metric: str | None) -> TrialOutcome:
+    """Run ``fn`` in this process and capture any failure as a failed outcome."""
+    try:
+        result = fn(params, context) if takes_context(fn) else fn(params)
+        value, values = interpret(result, metric)
+    except ObjectiveError as exc:
+        return TrialOutcome.failure(str(exc))
+    except BaseException as exc:  # noqa: BLE001 - a user's objective may raise anything
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return TrialOutcome.failure(format_exception(exc))
+    return TrialOutcome(TrialState.COMPLETE, value=value, values=values)
+
+
+def format_exception(exc: BaseException) -> str:
+    """The exception line first, then the end of the traceback, capped in size."""
+    head = f"{type(exc).__name__}: {exc}"
+    tb = "".join(traceback.format_exception(exc))
+    text = f"{head}\n{tb}"
+    return text if len(text) <= _MAX_ERROR else text[:200] + "\n...\n" + text[-(_MAX_ERROR - 210):]
+
+
+def _number(v: object) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int | float):
+        return True
+    try:
+        import numpy as np
+
+        return isinstance(v, np.integer | np.floating)
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def _finite(value: float, name: str) -> None:
+    if not math.isfinite(value):
+        raise ObjectiveError(f"the objective's {name} is {value}, not a finite number")
+
+
+def _short(v: object) -> str:
+    r = repr(v)
+    return r if len(r) <= 80 else r[:77] + "..."

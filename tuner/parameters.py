@@ -1,0 +1,376 @@
+"""Typed parameters of a search space: float, int and categorical, each maybe conditional.
+
+Every parameter maps to and from ``[0, 1]`` so that algorithms can work on the unit cube without
+knowing the types; ``parse_parameter`` reads one from its plain-dict form.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from tuner.errors import SpecError
+
+ParamValue = float | int | str | bool | None
+
+_FLOAT_DIGITS = 12  # significant digits kept when a float names a point (see SearchSpace.key)
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def round_significant(x: float, digits: int = _FLOAT_DIGITS) -> float:
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def _on_step(low: float, step: float, k: int) -> float:
+    """``low + k * step`` without its rounding noise (0.0, not 5.5e-17, for -0.3 + 3 * 0.1)."""
+    x = low + k * step
+    return 0.0 if abs(x) < 1e-9 * step else round_significant(x)
+
+@dataclass(frozen=True)
+class Condition:
+    """Active only while parameter ``parent`` takes one of ``values``."""
+
+    parent: str
+    values: tuple[ParamValue, ...]
+
+
+@dataclass(frozen=True)
+class Parameter(ABC):
+    """Common part of all parameter types: a name and the conditions that make it active."""
+
+    name: str
+    when: tuple[Condition, ...] = field(default=(), kw_only=True)
+
+    kind: str = field(default="", init=False, repr=False)
+
+    @abstractmethod
+    def contains(self, value: object) -> bool:
+        """Whether ``value`` is a legal value of this parameter."""
+
+    @abstractmethod
+    def from_unit(self, u: float) -> Any:
+        """The value at position ``u`` of ``[0, 1]``; uniform ``u`` gives the prior."""
+
+    @abstractmethod
+    def to_unit(self, value: Any) -> float:
+        """The position in ``[0, 1]`` of a legal value (inverse of ``from_unit``)."""
+
+    @abstractmethod
+    def grid_values(self, resolution: int) -> list[Any]:
+        """At most ``resolution`` distinct values spread evenly over the range (all choices)."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """The plain-dict form that ``SearchSpace.from_dict`` reads back."""
+
+    def _when_dict(self) -> dict[str, Any]:
+        if not self.when:
+            return {}
+        return {
+            "when": {
+                c.parent: (c.values[0] if len(c.values) == 1 else list(c.values)) for c in self.when
+            }
+        }
+
+
+@dataclass(frozen=True)
+class NumericParameter(Parameter):
+    low: float = 0.0
+    high: float = 1.0
+    log: bool = False
+    step: float | None = None
+
+    def _raw_from_unit(self, u: float) -> float:
+        if u <= 0.0:
+            return self.low
+        if u >= 1.0:
+            return self.high
+        if self.log:
+            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        return self.low + u * (self.high - self.low)
+
+    def _raw_to_unit(self, x: float) -> float:
+        if self.log:
+            span = math.log(self.high) - math.log(self.low)
+            u = (math.log(max(x, self.low)) - math.log(self.low)) / span
+        else:
+            u = (x - self.low) / (self.high - self.low)
+        return min(max(u, 0.0), 1.0)
+
+    @abstractmethod
+    def _snap(self, x: float) -> float | int:
+        """The nearest legal value to ``x``."""
+
+    def from_unit(self, u: float) -> float | int:
+        return self._snap(self._raw_from_unit(u))
+
+    def to_unit(self, value: Any) -> float:
+        return self._raw_to_unit(float(value))
+
+    def grid_values(self, resolution: int) -> list[Any]:
+        if resolution <= 1:
+            return [self.from_unit(0.5)]
+        seen: dict[Any, None] = {}
+        for i in range(resolution):
+            seen.setdefault(self.from_unit(i / (resolution - 1)), None)
+        return list(seen)
+
+    def narrowed(self, center: float | int, fraction: float) -> NumericParameter:
+        """The same parameter on a range ``fraction`` as wide (in unit space) around ``center``."""
+        c = self.to_unit(center)
+        lo, hi = c - fraction / 2, c + fraction / 2
+        if lo < 0:
+            lo, hi = 0.0, min(1.0, hi - lo)
+        if hi > 1:
+            lo, hi = max(0.0, lo - (hi - 1)), 1.0
+        return self._with_bounds(self._raw_from_unit(lo), self._raw_from_unit(hi))
+
+    @abstractmethod
+    def _with_bounds(self, low: float, high: float) -> NumericParameter:
+        """A copy on ``[low, high]`` widened to legal bounds."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.kind, "low": self.low, "high": self.high}
+        if self.log:
+            out["log"] = True
+        if self.step is not None and not (self.kind == "int" and self.step == 1):
+            out["step"] = self.step
+        return out | self._when_dict()
+
+
+@dataclass(frozen=True)
+class FloatParameter(NumericParameter):
+    """A real number in ``[low, high]``, on a log scale or on a ``step`` grid if asked."""
+
+    kind: str = field(default="float", init=False, repr=False)
+
+    def contains(self, value: object) -> bool:
+        if not is_number(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+            return False
+        x = float(value)  # type: ignore[arg-type]
+        tol = 1e-9 * max(1.0, abs(self.high) + abs(self.low))
+        if not (self.low - tol <= x <= self.high + tol):
+            return False
+        if self.step is not None:
+            k = (x - self.low) / self.step
+            return abs(k - round(k)) < 1e-6
+        return True
+
+    def _snap(self, x: float) -> float:
+        if self.step is not None:
+            k = round((x - self.low) / self.step)
+            k = min(max(k, 0), int(math.floor((self.high - self.low) / self.step + 1e-9)))
+            return _on_step(self.low, self.step, k)
+        return min(max(x, self.low), self.high)
+
+    def _with_bounds(self, low: float, high: float) -> FloatParameter:
+        if self.step is not None:
+            k_lo = math.floor((low - self.low) / self.step + 1e-9)
+            k_hi = math.ceil((high - self.low) / self.step - 1e-9)
+            if k_hi <= k_lo:
+                k_hi = k_lo + 1
+            low = _on_step(self.low, self.step, k_lo)
+            high = min(_on_step(self.low, self.step, k_hi), self.high)
+        if high <= low:
+            return self
+        return replace(self, low=low, high=high)
+
+
+@dataclass(frozen=True)
+class IntParameter(NumericParameter):
+    """An integer in ``[low, high]`` (both included), on a log scale or every ``step`` if asked."""
+
+    low: int = 0
+    high: int = 1
+    step: int = 1
+    kind: str = field(default="int", init=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        return (self.high - self.low) // self.step + 1
+
+    def contains(self, value: object) -> bool:
+        if not is_number(value):
+            return False
+        number: float = value  # type: ignore[assignment]
+        if not math.isfinite(number) or float(number) != int(number):
+            return False
+        x = int(number)
+        return self.low <= x <= self.high and (x - self.low) % self.step == 0
+
+    def _raw_from_unit(self, u: float) -> float:
+        # Each integer owns an equal share of the unit interval (of its log in log scale).
+        u = min(max(u, 0.0), 1.0)
+        lo, hi = self.low - 0.5 * self.step, self.high + 0.5 * self.step
+        if self.log:
+            lo, hi = max(lo, self.low * 0.5), hi
+            return math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+        return lo + u * (hi - lo)
+
+    def _raw_to_unit(self, x: float) -> float:
+        lo, hi = self.low - 0.5 * self.step, self.high + 0.5 * self.step
+        if self.log:
+            lo = max(lo, self.low * 0.5)
+            u = (math.log(max(x, lo)) - math.log(lo)) / (math.log(hi) - math.log(lo))
+        else:
+            u = (x - lo) / (hi - lo)
+        return min(max(u, 0.0), 1.0)
+
+    def _snap(self, x: float) -> int:
+        k = round((x - self.low) / self.step)
+        k = min(max(k, 0), self.size - 1)
+        return int(self.low + k * self.step)
+
+    def grid_values(self, resolution: int) -> list[Any]:
+        if self.size <= resolution:
+            return list(range(self.low, self.high + 1, self.step))
+        return super().grid_values(resolution)
+
+    def _with_bounds(self, low: float, high: float) -> IntParameter:
+        lo = self._snap(low)
+        hi = self._snap(high)
+        if hi <= lo:
+            hi = min(lo + self.step, self.high)
+            lo = max(hi - self.step, self.low)
+        if hi <= lo:
+            return self
+        return replace(self, low=lo, high=hi)
+
+
+@dataclass(frozen=True)
+class CategoricalParameter(Parameter):
+    """One of a fixed tuple of JSON scalars (strings, numbers, booleans, null)."""
+
+    choices: tuple[ParamValue, ...] = ()
+    kind: str = field(default="categorical", init=False, repr=False)
+
+    def index(self, value: object) -> int:
+        for i, choice in enumerate(self.choices):
+            if choice == value and type(choice) is type(value):
+                return i
+            if is_number(choice) and is_number(value) and choice == value:
+                return i
+        raise ValueError(f"{value!r} is not one of {list(self.choices)}")
+
+    def contains(self, value: object) -> bool:
+        try:
+            self.index(value)
+        except ValueError:
+            return False
+        return True
+
+    def from_unit(self, u: float) -> ParamValue:
+        n = len(self.choices)
+        return self.choices[min(int(min(max(u, 0.0), 1.0) * n), n - 1)]
+
+    def to_unit(self, value: Any) -> float:
+        return (self.index(value) + 0.5) / len(self.choices)
+
+    def grid_values(self, resolution: int) -> list[Any]:
+        return list(self.choices)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "categorical", "choices": list(self.choices)} | self._when_dict()
+
+
+_TYPES = {"float": FloatParameter, "int": IntParameter, "categorical": CategoricalParameter}
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+_KEYS: dict[str, set[str]] = {
+    "float": {"type", "low", "high", "log", "step", "when"},
+    "int": {"type", "low", "high", "log", "step", "when"},
+    "categorical": {"type", "choices", "when"},
+}
+
+
+def parse_parameter(name: str, body: object) -> Parameter:
+    if not name.isidentifier():
+        raise SpecError(name, "a parameter name must be an identifier (letters, digits, _)")
+    if isinstance(body, list):  # shorthand: a list of choices
+        body = {"type": "categorical", "choices": body}
+    if not isinstance(body, Mapping):
+        raise SpecError(name, "must be a mapping with a 'type'")
+    kind = body.get("type")
+    if kind not in _TYPES:
+        raise SpecError(
+            f"{name}.type", f"unknown parameter type {kind!r}; use float, int or categorical"
+        )
+    extra = sorted(set(body) - _KEYS[kind])
+    if extra:
+        raise SpecError(f"{name}.{extra[0]}", f"is not an option of a {kind} parameter")
+    when = _parse_when(name, body.get("when"))
+    if kind == "categorical":
+        choices = body.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise SpecError(f"{name}.choices", "must be a non-empty list")
+        for i, c in enumerate(choices):
+            if not (c is None or isinstance(c, str | bool | int | float)) or (
+                isinstance(c, float) and not math.isfinite(c)
+            ):
+                raise SpecError(f"{name}.choices[{i}]", "must be a string, number, boolean or null")
+        probe = CategoricalParameter(name, choices=tuple(choices))
+        if len({probe.index(c) for c in choices}) != len(choices):
+            raise SpecError(f"{name}.choices", "must not repeat a choice")
+        return CategoricalParameter(name, when=when, choices=tuple(choices))
+    return _parse_numeric(name, kind, body, when)
+
+
+def _parse_numeric(
+    name: str, kind: Literal["float", "int"], body: Mapping[str, Any], when: tuple[Condition, ...]
+) -> Parameter:
+    for key in ("low", "high"):
+        v: Any = body.get(key)
+        if not is_number(v) or not math.isfinite(v):
+            raise SpecError(f"{name}.{key}", "is required and must be a finite number")
+        if kind == "int" and float(v) != int(v):
+            raise SpecError(f"{name}.{key}", "must be an integer for an int parameter")
+    low, high = body["low"], body["high"]
+    if low >= high:
+        raise SpecError(f"{name}.low", f"must be below high ({low} >= {high})")
+    log = body.get("log", False)
+    if not isinstance(log, bool):
+        raise SpecError(f"{name}.log", "must be true or false")
+    if log and low <= 0:
+        raise SpecError(f"{name}.low", "must be positive on a log scale")
+    step = body.get("step")
+    if step is not None:
+        if not is_number(step) or not math.isfinite(step) or step <= 0:
+            raise SpecError(f"{name}.step", "must be a positive number")
+        if kind == "int" and float(step) != int(step):
+            raise SpecError(f"{name}.step", "must be an integer for an int parameter")
+        if log and (kind == "float" or step != 1):
+            raise SpecError(f"{name}.step", "cannot be combined with log")
+        if step > high - low:
+            raise SpecError(f"{name}.step", f"is wider than the range ({step} > {high - low})")
+    if kind == "int":
+        istep = int(step) if step is not None else 1
+        ihigh = int(low) + (int(high) - int(low)) // istep * istep
+        return IntParameter(name, when=when, low=int(low), high=ihigh, log=log, step=istep)
+    if step is not None:
+        high = _on_step(low, step, math.floor((high - low) / step + 1e-9))
+        return FloatParameter(name, when=when, low=float(low), high=high, step=float(step))
+    return FloatParameter(name, when=when, low=float(low), high=float(high), log=log)
+
+
+def _parse_when(name: str, when: object) -> tuple[Condition, ...]:
+    if when is None:
+        return ()
+    if not isinstance(when, Mapping) or not when:
+        raise SpecError(f"{name}.when", "must be a mapping of parent parameter to value(s)")
+    out = []
+    for parent, values in when.items():
+        vals = tuple(values) if isinstance(values, list) else (values,)
+        if not vals:
+            raise SpecError(f"{name}.when.{parent}", "must name at least one value")
+        out.append(Condition(str(parent), vals))
+    return tuple(out)

@@ -1,0 +1,46 @@
+"""Algorithms and executors found by name through entry points, so that a third party can add
+its own by installing a package (``[project.entry-points."tuner.algorithms"]``)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+from tuner.errors import SpecError
+
+if TYPE_CHECKING:
+    from tuner.algorithm import Algorithm
+    from tuner.executor import Executor
+
+ALGORITHMS = "tuner.algorithms"
+EXECUTORS = "tuner.executors"
+
+
+@cache
+def _group(group: str) -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def names(group: str) -> list[str]:
+    return sorted(_group(group))
+
+
+def _load(group: str, name: str, what: str) -> type:
+    ep = _group(group).get(name)
+    if ep is None:
+        known = ", ".join(names(group)) or "none installed"
+        raise SpecError("", f"unknown {what} {name!r} (known: {known})")
+    try:
+        return ep.load()  # type: ignore[attr-defined,no-any-return]
+    except Exception as exc:  # a broken plug-in is the spec's problem, said in one line
+        reason = f"{what} {name!r} cannot be loaded: {type(exc).__name__}: {exc}"
+        raise SpecError("", reason) from None
+
+
+def algorithm(name: str) -> type[Algorithm]:
+    return _load(ALGORITHMS, name, "algorithm")
+
+
+def executor(name: str) -> type[Executor]:
+    return _load(EXECUTORS, name, "executor")

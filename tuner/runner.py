@@ -1,0 +1,129 @@
+"""Runs a stored study to the end of its plan on an executor, as one worker of its queue."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+
+from tuner.errors import Conflict
+from tuner.executor import Executor, TrialJob, TrialOutcome
+from tuner.scheduler import Progress, Scheduler, worker_id
+from tuner.storage import Storage, now
+from tuner.trial import Trial
+
+_IDLE_POLL = 0.5  # seconds between looks at the queue while other workers hold every trial
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """What the runner tells its observer (the CLI's progress bar) after each finished attempt."""
+
+    trial: Trial
+    progress: Progress
+
+
+class StudyRunner:
+    """Claims trials of one study for an executor, reports their outcomes, keeps their leases.
+
+    Interrupting ``run`` (Ctrl-C) stops the running trials and puts them back to waiting at no
+    cost; a runner killed outright leaves leases that expire, or that the next runner on this
+    host reclaims at once because the process is gone.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        study: str,
+        executor: Executor,
+        lease: float = 60.0,
+        on_event: Callable[[RunEvent], None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.study = study
+        self.executor = executor
+        self.lease = lease
+        self.on_event = on_event
+        self.scheduler = Scheduler(storage)
+        self.worker = worker_id()
+        self._running: dict[Future[TrialOutcome], Trial] = {}
+
+    def run(self) -> Progress:
+        spec = self.storage.get_study(self.study).spec
+        self.scheduler.recover(self.study, now())
+        last_beat = time.monotonic()
+        try:
+            while True:
+                free = self.executor.capacity - len(self._running)
+                progress = self.scheduler.top_up(self.study, want=free) if free > 0 else None
+                for _ in range(max(free, 0)):
+                    trial = self.storage.claim(self.study, self.worker, self.lease)
+                    if trial is None:
+                        break
+                    job = TrialJob(
+                        study=self.study,
+                        number=trial.number,
+                        attempt=trial.attempt,
+                        params=trial.params,
+                        objective=spec.objective,
+                        metric=spec.metric,
+                        timeout=spec.trial_timeout,
+                        workdir=os.getcwd(),
+                    )
+                    self._running[self.executor.submit(job)] = trial
+                if not self._running:
+                    progress = progress or self.scheduler.progress(self.study)
+                    if progress.complete:
+                        return progress
+                    # Other workers hold the remaining trials: wait, and take back lost ones.
+                    time.sleep(_IDLE_POLL)
+                    self.scheduler.recover(self.study, now())
+                    continue
+                done, _ = wait(
+                    list(self._running), timeout=self.lease / 3, return_when=FIRST_COMPLETED
+                )
+                for future in done:
+                    self._report(future, spec.max_attempts)
+                if time.monotonic() - last_beat > self.lease / 3:
+                    self._heartbeat()
+                    last_beat = time.monotonic()
+        except BaseException:
+            self._stop()
+            raise
+
+    def _report(self, future: Future[TrialOutcome], max_attempts: int) -> None:
+        trial = self._running.pop(future)
+        try:
+            outcome = future.result()
+        except BaseException as exc:  # noqa: BLE001 - the executor broke its contract
+            outcome = TrialOutcome.failure(f"executor error: {type(exc).__name__}: {exc}")
+        try:
+            finished = self.storage.finish(
+                self.study, trial.number, trial.attempt, outcome, max_attempts
+            )
+        except Conflict:
+            return  # the attempt was taken from us (lease expired): its new attempt counts
+        if self.on_event is not None:
+            self.on_event(RunEvent(finished, self.scheduler.progress(self.study)))
+
+    def _heartbeat(self) -> None:
+        for future, trial in list(self._running.items()):
+            try:
+                self.storage.heartbeat(self.study, trial.number, trial.attempt, self.lease)
+            except Conflict:
+                future.cancel()
+                self._running.pop(future, None)
+
+    def _stop(self) -> None:
+        """Stop every running trial and hand it back to the queue for a later run."""
+        self.executor.shutdown(cancel_running=True)
+        for trial in self._running.values():
+            try:
+                self.storage.requeue(
+                    self.study, trial.number, trial.attempt, "interrupted", lost=False
+                )
+            except Conflict:
+                pass
+        self._running.clear()

@@ -1,0 +1,169 @@
+"""The scheduler: keeps a study's queue of waiting trials topped up, round by round.
+
+It is the only place that asks algorithms for points. Whoever runs trials (the local runner, the
+API on behalf of remote workers) calls ``top_up`` before claiming, so all workers share one queue
+and one plan. Everything it decides is a function of the database, so it holds no state.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tuner import plugins
+from tuner.errors import Conflict
+from tuner.space import SearchSpace
+from tuner.storage import LockedStudy, Storage, StudyState
+from tuner.study import StudySpec
+from tuner.trial import Trial, TrialState
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a study's plan stands."""
+
+    round: int  # index of the current round; == rounds when the plan is done
+    rounds: int
+    done: int  # trials in a final state
+    planned: int
+    waiting: int
+    running: int
+    best: Trial | None
+
+    @property
+    def complete(self) -> bool:
+        return self.round >= self.rounds and self.waiting == 0 and self.running == 0
+
+
+def best_trial(trials: Sequence[Trial], spec: StudySpec) -> Trial | None:
+    """The complete trial with the best value (the lowest number among ties)."""
+    best: Trial | None = None
+    for t in trials:
+        if t.state is TrialState.COMPLETE and t.value is not None:
+            if best is None or spec.direction.better(t.value, best.value):  # type: ignore[arg-type]
+                best = t
+    return best
+
+
+def round_space(spec: StudySpec, round_index: int, history: Sequence[Trial]) -> SearchSpace:
+    """The space a round searches: the full space, or narrowed around the best earlier trial."""
+    rnd = spec.plan[round_index]
+    if rnd.narrow is None:
+        return spec.space
+    best = best_trial([t for t in history if t.round < round_index], spec)
+    if best is None:
+        return spec.space
+    return spec.space.narrow(best.params, rnd.narrow)
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process: how trials record who runs them."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_is_dead(worker: str | None) -> bool:
+    """Whether ``worker`` is a process of this host that no longer exists."""
+    if not worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Scheduler:
+    """Tops up studies' queues from their rounds' algorithms and moves their plans along."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def top_up(self, study: str, want: int = 1) -> Progress:
+        """Make up to ``want`` trials wait in the current round (within its budget and
+        parallelism), advancing to the next round when the current one is finished."""
+        with self.storage.locked(study) as locked:
+            return self._top_up(locked, want)
+
+    def progress(self, study: str) -> Progress:
+        return self.top_up(study, want=0)
+
+    def _top_up(self, locked: LockedStudy, want: int) -> Progress:
+        record = locked.record
+        spec = record.spec
+        trials = locked.trials()
+        r = record.round
+        while r < len(spec.plan):
+            rnd = spec.plan[r]
+            in_round = [t for t in trials if t.round == r]
+            unfinished = [t for t in in_round if not t.state.finished]
+            room = rnd.trials - len(in_round)
+            if room <= 0:
+                if unfinished:
+                    break
+                r += 1
+                continue
+            waiting = sum(t.state is TrialState.WAITING for t in unfinished)
+            n = min(room, want - waiting)
+            if rnd.parallelism is not None:
+                n = min(n, rnd.parallelism - len(unfinished))
+            if n <= 0 and (want > 0 or unfinished):
+                break
+            n = max(n, 1)  # a round with nothing in flight must learn whether it is exhausted
+            algorithm = plugins.algorithm(rnd.algorithm).create(
+                round_space(spec, r, trials), spec.direction, _round_seed(spec.seed, r),
+                rnd.trials, rnd.options,
+            )
+            params = algorithm.suggest(trials, n)
+            if params and want > 0:
+                trials += locked.add_trials(r, params)
+                break
+            if params or unfinished:
+                break
+            r += 1  # the algorithm is exhausted and nothing of the round is in flight
+        state = StudyState.COMPLETE if r >= len(spec.plan) else StudyState.RUNNING
+        if trials or state == StudyState.COMPLETE:
+            if (r, state) != (record.round, record.state):
+                locked.set_state(state, r)
+        return _progress(spec, r, trials)
+
+    def recover(self, study: str, now: datetime) -> list[Trial]:
+        """Put back to waiting the running trials whose worker is gone (lease expired, or a
+        process of this host that died); they run again as new attempts."""
+        lost = []
+        for t in self.storage.trials(study, states=[TrialState.RUNNING]):
+            expired = t.lease_expires_at is not None and t.lease_expires_at < now
+            if expired or worker_is_dead(t.worker):
+                why = "its worker died" if not expired else "its worker stopped heart-beating"
+                try:
+                    lost.append(
+                        self.storage.requeue(
+                            study, t.number, t.attempt, f"lost: {why} ({t.worker})", lost=True
+                        )
+                    )
+                except Conflict:  # raced with its worker finishing it: nothing was lost
+                    pass
+        return lost
+
+
+def _round_seed(seed: int | None, round_index: int) -> int | None:
+    return None if seed is None else seed * 1000 + round_index
+
+
+def _progress(spec: StudySpec, r: int, trials: Sequence[Trial]) -> Progress:
+    return Progress(
+        round=r,
+        rounds=len(spec.plan),
+        done=sum(t.state.finished for t in trials),
+        planned=spec.total_trials,
+        waiting=sum(t.state is TrialState.WAITING for t in trials),
+        running=sum(t.state is TrialState.RUNNING for t in trials),
+        best=best_trial(trials, spec),
+    )

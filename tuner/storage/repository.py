@@ -1,0 +1,442 @@
+"""The one storage repository, the same code on SQLite and PostgreSQL.
+
+Every method is one short transaction. Writers that must be alone on a study begin with
+``_lock_study`` (a write to the study row), which on PostgreSQL locks the row and on SQLite takes
+the database write lock before anything is read, so that no two writers interleave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tuner.errors import Conflict, NotFound
+from tuner.executor import TrialOutcome
+from tuner.space import Params
+from tuner.storage.engine import make_engine
+from tuner.storage.schema import StudyRow, TrialRow
+from tuner.study import StudySpec
+from tuner.trial import Attempt, Trial, TrialState
+
+# A trial lost this many times (its worker died or stopped heart-beating) fails for good.
+MAX_LOSSES = 5
+
+
+class StudyState:
+    CREATED = "created"
+    RUNNING = "running"
+    COMPLETE = "complete"
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A stored study: its spec and where its plan stands."""
+
+    name: str
+    spec: StudySpec
+    state: str
+    round: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    name: str
+    state: str
+    round: int
+    rounds: int
+    done: int
+    planned: int
+    running: int
+    best_value: float | None
+    direction: str
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    if t is not None and t.tzinfo is None:
+        return t.replace(tzinfo=UTC)
+    return t
+
+
+class Storage:
+    """Studies and trials in a database named by a SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- studies ------------------------------------------------------------------------------
+
+    def create_study(self, spec: StudySpec) -> StudyRecord:
+        """Store a new study; Conflict if the name is taken."""
+        t = now()
+        row = StudyRow(
+            name=spec.name,
+            spec=spec.to_dict(),
+            state=StudyState.CREATED,
+            round=0,
+            revision=0,
+            created_at=t,
+            updated_at=t,
+        )
+        try:
+            with self._session() as s:
+                s.add(row)
+        except IntegrityError:
+            raise Conflict(f"study {spec.name!r} already exists") from None
+        return self._record(row)
+
+    def get_study(self, name: str) -> StudyRecord:
+        with self._session() as s:
+            return self._record(self._study_row(s, name))
+
+    def update_spec(self, name: str, spec: StudySpec) -> StudyRecord:
+        """Replace a study's spec (a resumed study with a longer plan, a new executor)."""
+        with self._session() as s:
+            row = self._lock_study(s, name)
+            row.spec = spec.to_dict()
+            if row.state == StudyState.COMPLETE and row.round < len(spec.plan):
+                row.state = StudyState.RUNNING
+            return self._record(row)
+
+    def set_study_state(self, name: str, state: str, round: int | None = None) -> None:
+        with self._session() as s:
+            row = self._lock_study(s, name)
+            row.state = state
+            if round is not None:
+                row.round = round
+
+    def delete_study(self, name: str) -> None:
+        with self._session() as s:
+            row = self._study_row(s, name)
+            s.execute(delete(TrialRow).where(TrialRow.study_id == row.id))
+            s.delete(row)
+
+    def list_studies(self) -> list[StudySummary]:
+        """Every study with its progress, in two queries whatever the number of studies."""
+        finished = (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED)
+        with self._session() as s:
+            studies = s.scalars(select(StudyRow).order_by(StudyRow.created_at)).all()
+            stats = s.execute(
+                select(
+                    TrialRow.study_id,
+                    func.sum(case((TrialRow.state.in_(finished), 1), else_=0)),
+                    func.sum(case((TrialRow.state == TrialState.RUNNING, 1), else_=0)),
+                    func.min(TrialRow.value),
+                    func.max(TrialRow.value),
+                ).group_by(TrialRow.study_id)
+            ).all()
+        by_id = {r[0]: r[1:] for r in stats}
+        out = []
+        for row in studies:
+            done, running, lo, hi = by_id.get(row.id, (0, 0, None, None))
+            direction = row.spec.get("direction", "minimize")
+            out.append(
+                StudySummary(
+                    name=row.name,
+                    state=row.state,
+                    round=row.round,
+                    rounds=len(row.spec["plan"]),
+                    done=int(done or 0),
+                    planned=sum(r["trials"] for r in row.spec["plan"]),
+                    running=int(running or 0),
+                    best_value=hi if direction == "maximize" else lo,
+                    direction=direction,
+                )
+            )
+        return out
+
+    # -- trials -------------------------------------------------------------------------------
+
+    def trials(
+        self,
+        study: str,
+        states: Sequence[TrialState] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[Trial]:
+        """Trials of a study in number order, optionally only some states, paged."""
+        with self._session() as s:
+            study_id = self._study_row(s, study).id
+            q = select(TrialRow).where(TrialRow.study_id == study_id)
+            if states:
+                q = q.where(TrialRow.state.in_([str(x) for x in states]))
+            q = q.order_by(TrialRow.number).offset(offset)
+            if limit is not None:
+                q = q.limit(limit)
+            return [self._trial(study, r) for r in s.scalars(q)]
+
+    def trial(self, study: str, number: int) -> Trial:
+        with self._session() as s:
+            return self._trial(study, self._trial_row(s, study, number))
+
+    def _insert_trials(
+        self, s: Session, row: StudyRow, round: int, params: Sequence[Params]
+    ) -> list[Trial]:
+        last = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == row.id))
+        start = 0 if last is None else last + 1
+        t = now()
+        rows = [
+            TrialRow(
+                study_id=row.id,
+                number=start + i,
+                round=round,
+                params=dict(p),
+                state=TrialState.WAITING,
+                attempt=0,
+                failures=0,
+                losses=0,
+                values={},
+                intermediate=[],
+                attempt_log=[],
+                created_at=t,
+            )
+            for i, p in enumerate(params)
+        ]
+        s.add_all(rows)
+        if row.state == StudyState.CREATED and rows:
+            row.state = StudyState.RUNNING
+        s.flush()
+        return [self._trial(row.name, r) for r in rows]
+
+    @contextmanager
+    def locked(self, study: str) -> Iterator[LockedStudy]:
+        """Hold a study alone for a read-decide-write step (the scheduler's top-up)."""
+        with self._session() as s:
+            row = self._lock_study(s, study)
+            yield LockedStudy(self, s, row)
+
+    def claim(self, study: str, worker: str, lease: float) -> Trial | None:
+        """Atomically take the lowest-numbered waiting trial of ``study`` for ``worker``.
+
+        Two workers never get the same trial: the claim is one ``UPDATE ... RETURNING`` on a row
+        picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) or under SQLite's single writer.
+        """
+        t = now()
+        study_id = select(StudyRow.id).where(StudyRow.name == study).scalar_subquery()
+        pick = (
+            select(TrialRow.id)
+            .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.WAITING)
+            .order_by(TrialRow.number)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            update(TrialRow)
+            .where(TrialRow.id == pick, TrialRow.state == TrialState.WAITING)
+            .values(
+                state=TrialState.RUNNING,
+                attempt=TrialRow.attempt + 1,
+                worker=worker,
+                started_at=t,
+                finished_at=None,
+                lease_expires_at=t + timedelta(seconds=lease),
+            )
+            .returning(TrialRow)
+            .execution_options(synchronize_session=False)
+        )
+        with self._session() as s:
+            row = s.scalars(stmt).first()
+            return self._trial(study, row) if row is not None else None
+
+    def heartbeat(self, study: str, number: int, attempt: int, lease: float) -> None:
+        """Extend the lease of a running attempt; Conflict if that attempt is no longer current."""
+        with self._session() as s:
+            result = s.execute(
+                update(TrialRow)
+                .where(
+                    TrialRow.study_id == self._study_id(study),
+                    TrialRow.number == number,
+                    TrialRow.attempt == attempt,
+                    TrialRow.state == TrialState.RUNNING,
+                )
+                .values(lease_expires_at=now() + timedelta(seconds=lease))
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                self._stale(s, study, number, attempt)
+
+    def finish(
+        self, study: str, number: int, attempt: int, outcome: TrialOutcome, max_attempts: int
+    ) -> Trial:
+        """Record how an attempt ended. A failure below ``max_attempts`` failures waits again.
+
+        Finishing the same attempt twice with the same result is a no-op; anything else on an
+        attempt that is no longer running is a Conflict.
+        """
+        with self._session() as s:
+            row = self._trial_row(s, study, number, for_update=True)
+            if row.attempt != attempt or row.state != TrialState.RUNNING:
+                if (
+                    row.attempt == attempt
+                    and row.state == outcome.state
+                    and row.value == outcome.value
+                    and (row.error or None) == (outcome.error or None)
+                ):
+                    return self._trial(study, row)
+                self._stale(s, study, number, attempt, row)
+            t = now()
+            row.intermediate = [list(x) for x in outcome.intermediate]
+            row.lease_expires_at = None
+            row.finished_at = t
+            entry = Attempt(attempt, row.worker, _aware(row.started_at), t, str(outcome.state),
+                            outcome.error)
+            row.attempt_log = [*row.attempt_log, entry.to_dict()]
+            if outcome.state == TrialState.FAILED:
+                row.failures += 1
+                row.error = outcome.error
+                row.state = (
+                    TrialState.FAILED if row.failures >= max_attempts else TrialState.WAITING
+                )
+            else:
+                row.state = outcome.state
+                row.value = outcome.value
+                row.values = dict(outcome.values)
+                row.error = None
+            return self._trial(study, row)
+
+    def requeue(self, study: str, number: int, attempt: int, reason: str, lost: bool) -> Trial:
+        """Put a running attempt back to waiting: ``lost`` (its worker died) or interrupted.
+
+        Interruptions (a clean stop) cost nothing; losses count, and a trial lost
+        ``MAX_LOSSES`` times fails for good.
+        """
+        with self._session() as s:
+            row = self._trial_row(s, study, number, for_update=True)
+            if row.attempt != attempt or row.state != TrialState.RUNNING:
+                self._stale(s, study, number, attempt, row)
+            t = now()
+            entry = Attempt(attempt, row.worker, _aware(row.started_at), t,
+                            "lost" if lost else "interrupted", reason)
+            row.attempt_log = [*row.attempt_log, entry.to_dict()]
+            row.lease_expires_at = None
+            if lost:
+                row.losses += 1
+                row.error = reason
+            if lost and row.losses >= MAX_LOSSES:
+                row.state = TrialState.FAILED
+                row.finished_at = t
+            else:
+                row.state = TrialState.WAITING
+            return self._trial(study, row)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _study_id(name: str) -> Any:
+        return select(StudyRow.id).where(StudyRow.name == name).scalar_subquery()
+
+    def _study_row(self, s: Session, name: str) -> StudyRow:
+        row = s.scalars(select(StudyRow).where(StudyRow.name == name)).first()
+        if row is None:
+            raise NotFound(f"no study named {name!r}")
+        return row
+
+    def _lock_study(self, s: Session, name: str) -> StudyRow:
+        s.execute(
+            update(StudyRow)
+            .where(StudyRow.name == name)
+            .values(revision=StudyRow.revision + 1, updated_at=now())
+            .execution_options(synchronize_session=False)
+        )
+        return self._study_row(s, name)
+
+    def _trial_row(self, s: Session, study: str, number: int, for_update: bool = False) -> TrialRow:
+        q = select(TrialRow).where(
+            TrialRow.study_id == self._study_id(study), TrialRow.number == number
+        )
+        if for_update:
+            q = q.with_for_update()
+        row = s.scalars(q).first()
+        if row is None:
+            self._study_row(s, study)  # NotFound for the study first
+            raise NotFound(f"study {study!r} has no trial {number}")
+        return row
+
+    def _stale(
+        self, s: Session, study: str, number: int, attempt: int, row: TrialRow | None = None
+    ) -> None:
+        row = row or self._trial_row(s, study, number)
+        raise Conflict(
+            f"trial {number} of {study!r}: attempt {attempt} is not the running attempt "
+            f"(the trial is {row.state}, attempt {row.attempt})"
+        )
+
+    @staticmethod
+    def _record(row: StudyRow) -> StudyRecord:
+        return StudyRecord(
+            name=row.name,
+            spec=StudySpec.from_dict(row.spec, check=False),
+            state=row.state,
+            round=row.round,
+            created_at=_aware(row.created_at) or now(),
+        )
+
+    @staticmethod
+    def _trial(study: str, r: TrialRow) -> Trial:
+        return Trial(
+            study=study,
+            number=r.number,
+            round=r.round,
+            params=dict(r.params),
+            state=TrialState(r.state),
+            attempt=r.attempt,
+            value=r.value,
+            values=dict(r.values or {}),
+            intermediate=tuple((int(a), float(b)) for a, b in (r.intermediate or [])),
+            worker=r.worker,
+            error=r.error,
+            created_at=_aware(r.created_at),
+            started_at=_aware(r.started_at),
+            finished_at=_aware(r.finished_at),
+            lease_expires_at=_aware(r.lease_expires_at),
+            attempts=tuple(Attempt.from_dict(a) for a in (r.attempt_log or [])),
+        )
+
+
+class LockedStudy:
+    """A study held alone inside one transaction: read its state and trials, add trials."""
+
+    def __init__(self, storage: Storage, session: Session, row: StudyRow) -> None:
+        self._storage = storage
+        self._session = session
+        self._row = row
+
+    @property
+    def record(self) -> StudyRecord:
+        return self._storage._record(self._row)
+
+    def trials(self) -> list[Trial]:
+        rows = self._session.scalars(
+            select(TrialRow).where(TrialRow.study_id == self._row.id).order_by(TrialRow.number)
+        )
+        return [self._storage._trial(self._row.name, r) for r in rows]
+
+    def add_trials(self, round: int, params: Sequence[Params]) -> list[Trial]:
+        return self._storage._insert_trials(self._session, self._row, round, params)
+
+    def set_state(self, state: str, round: int | None = None) -> None:
+        self._row.state = state
+        if round is not None:
+            self._row.round = round
