@@ -10,6 +10,7 @@ from __future__ import annotations
 import faulthandler
 import multiprocessing
 import os
+import select
 import signal
 import sys
 import threading
@@ -85,7 +86,8 @@ class LocalExecutor(Executor):
     def _run_child(self, job: TrialJob) -> TrialOutcome:
         ctx = _context(job)
         receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_child_main, args=(job, sender, dict(os.environ), _preload),
+        process = ctx.Process(target=_child_main,
+                              args=(job, sender, dict(os.environ), _preload, os.getpid()),
                               name=f"tuner-trial-{job.study}-{job.number}")
         try:
             if self._cancelling:
@@ -232,9 +234,10 @@ class _Context:
 
 
 def _child_main(job: TrialJob, conn: Connection, env: dict[str, str],
-                preload: tuple[str, float] | None) -> None:
+                preload: tuple[str, float] | None, runner: int) -> None:
     """Run one job in this fresh process and send its outcome up ``conn``."""
     os.setsid()
+    _die_with_runner(runner)
     faulthandler.enable()
     os.environ.clear()
     os.environ.update(env)  # the parent's environment now, not the forkserver's at its start
@@ -254,6 +257,29 @@ def _child_main(job: TrialJob, conn: Connection, env: dict[str, str],
     sys.stdout.flush()
     sys.stderr.flush()
     context.send("result", outcome)
+
+
+def _die_with_runner(runner: int) -> None:
+    """Kill this trial's process group as soon as the runner process ``runner`` ends, so that
+    a runner killed outright leaves no trial running on its own. (The forkserver, this process's
+    parent, outlives the runner while any trial runs, so a parent-death signal would not do.)"""
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(runner)
+        except ProcessLookupError:
+            os.killpg(0, signal.SIGKILL)
+        except (OSError, AttributeError):  # no pidfd here: poll instead
+            while True:
+                try:
+                    os.kill(runner, 0)
+                except ProcessLookupError:
+                    os.killpg(0, signal.SIGKILL)
+                time.sleep(1.0)
+        select.select([fd], [], [])
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="tuner-runner-watch", daemon=True).start()
 
 
 def _forget_stale_modules(preload: tuple[str, float] | None, directory: str) -> None:

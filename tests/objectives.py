@@ -14,6 +14,11 @@ def quadratic(params: dict[str, Any]) -> float:
 
 
 def slow_quadratic(params: dict[str, Any]) -> float:
+    """``quadratic`` after a sleep; writes its pid into ``$TUNER_TEST_PIDS`` when set."""
+    pids = os.environ.get("TUNER_TEST_PIDS")
+    if pids:
+        with open(os.path.join(pids, str(os.getpid())), "w"):
+            pass
     time.sleep(float(os.environ.get("TUNER_TEST_SLEEP", "0.3")))
     return quadratic(params)
 

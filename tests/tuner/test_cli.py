@@ -125,6 +125,19 @@ def test_unknown_study_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     assert out.returncode == 1 and out.stderr.strip() == "error: no study named 'ghost'"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (not yet reaped by its parent) is dead for our purpose
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
 def _wait_for_complete(db_file: Path, at_least: int, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -170,3 +183,27 @@ def test_killed_run_resumes_with_every_trial_done_exactly_once(
     interrupted = [t for t in trials if len(t["attempt_log"]) > 1]
     expected = "interrupted" if how == signal.SIGINT else "lost"
     assert all(t["attempt_log"][0]["outcome"] == expected for t in interrupted)
+
+
+def test_no_trial_process_outlives_a_runner_killed_outright(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path, name="orphans", objective={"function": "tests.objectives:slow_quadratic"},
+    )
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    proc = subprocess.Popen(
+        [*TUNER, "run", str(spec), "--no-progress", "--db", f"sqlite:///{tmp_path / 't.db'}"],
+        cwd=REPO, env={**os.environ, "TUNER_TEST_SLEEP": "120", "TUNER_TEST_PIDS": str(pids)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    started = [int(p.name) for p in pids.iterdir()]
+    assert len(started) == 2 and all(_alive(pid) for pid in started)
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in started if _alive(pid)]
