@@ -9,12 +9,25 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from tuner.errors import SpecError
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A point with notes the algorithm wants stored with the trial (e.g. its generation)."""
+
+    params: Params
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def as_suggestion(item: Params | Suggestion) -> Suggestion:
+    return item if isinstance(item, Suggestion) else Suggestion(item)
 
 
 class Algorithm(ABC):
@@ -25,6 +38,9 @@ class Algorithm(ABC):
     - ``suggest(history, n)`` returns at most ``n`` parameter sets, each inside ``space``
       (conditional parameters present exactly when active), distinct from each other and from
       every point in ``history``. Fewer than ``n`` (possibly none) means the algorithm is exhausted.
+    - An item is a plain ``Params`` dict, or a ``Suggestion`` whose ``meta`` (JSON) is stored
+      with the trial and given back in ``Trial.meta``, so that state such as a genetic
+      algorithm's generation is rebuilt from the history alone.
     - ``history`` holds every trial of the study, earlier rounds and running or waiting trials
       included; trials may lie outside ``space`` when it was narrowed.
     - The answer depends on ``(space, direction, seed, budget, options, history, n)`` only: a fresh
@@ -50,7 +66,7 @@ class Algorithm(ABC):
         self.budget = budget
 
     @abstractmethod
-    def suggest(self, history: Sequence[Trial], n: int) -> list[Params]:
+    def suggest(self, history: Sequence[Trial], n: int) -> Sequence[Params | Suggestion]:
         """At most ``n`` new parameter sets; fewer when the algorithm has nothing more to try."""
 
     @classmethod

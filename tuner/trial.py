@@ -81,6 +81,7 @@ class Trial:
     finished_at: datetime | None = None
     lease_expires_at: datetime | None = None
     attempts: tuple[Attempt, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)  # the algorithm's notes on this point
 
     @property
     def duration(self) -> float | None:
@@ -107,6 +108,7 @@ class Trial:
             "finished_at": _iso(self.finished_at),
             "duration": self.duration,
             "attempt_log": [a.to_dict() for a in self.attempts],
+            "meta": self.meta,
         }
 
 

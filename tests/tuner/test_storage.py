@@ -149,3 +149,45 @@ def test_concurrent_claims_from_processes_never_share_a_trial(storage: Storage) 
     assert sorted(claimed) == list(range(120))  # each trial exactly once
     assert sum(1 for r in results if r) >= 2  # the work really was shared
     assert all(t.state is TrialState.COMPLETE and t.attempt == 1 for t in storage.trials("race"))
+
+
+def test_suggestion_meta_is_stored_with_the_trial(storage: Storage) -> None:
+    from tuner.algorithm import Suggestion
+
+    storage.create_study(make_spec("meta"))
+    with storage.locked("meta") as locked:
+        locked.add_trials(0, [Suggestion({"x": 1.0, "n": 1, "kind": "a"}, {"generation": 3}),
+                              {"x": 2.0, "n": 1, "kind": "a"}])
+    assert [t.meta for t in storage.trials("meta")] == [{"generation": 3}, {}]
+
+
+def test_an_old_schema_is_migrated_keeping_its_data(database_url: str) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from tuner.storage.engine import _MIGRATIONS, normalise_url
+
+    engine = sa.create_engine(normalise_url(database_url))
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        spec = make_spec("old").to_dict()
+        conn.execute(
+            sa.text("INSERT INTO studies (id, name, spec, state, round, revision, created_at, "
+                    "updated_at) VALUES (1, 'old', :spec, 'running', 0, 0, :t, :t)"),
+            {"spec": __import__("json").dumps(spec), "t": "2026-01-01 00:00:00"},
+        )
+        conn.execute(
+            sa.text("INSERT INTO trials (study_id, number, round, params, state, attempt, "
+                    "failures, losses, value, \"values\", intermediate, attempt_log, created_at) "
+                    "VALUES (1, 0, 0, :p, 'complete', 1, 0, 0, 0.5, '{}', '[]', '[]', :t)"),
+            {"p": '{"x": 0.5, "n": 2, "kind": "a"}', "t": "2026-01-01 00:00:00"},
+        )
+    engine.dispose()
+    storage = Storage(database_url)
+    (trial,) = storage.trials("old")
+    assert trial.value == 0.5 and trial.params["n"] == 2 and trial.meta == {}
+    storage.close()

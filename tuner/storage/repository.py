@@ -17,6 +17,7 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tuner.algorithm import Suggestion, as_suggestion
 from tuner.errors import Conflict, NotFound
 from tuner.executor import TrialOutcome
 from tuner.space import Params
@@ -191,7 +192,7 @@ class Storage:
             return self._trial(study, self._trial_row(s, study, number))
 
     def _insert_trials(
-        self, s: Session, row: StudyRow, round: int, params: Sequence[Params]
+        self, s: Session, row: StudyRow, round: int, points: Sequence[Params | Suggestion]
     ) -> list[Trial]:
         last = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == row.id))
         start = 0 if last is None else last + 1
@@ -201,7 +202,8 @@ class Storage:
                 study_id=row.id,
                 number=start + i,
                 round=round,
-                params=dict(p),
+                params=dict(p.params),
+                meta=dict(p.meta),
                 state=TrialState.WAITING,
                 attempt=0,
                 failures=0,
@@ -211,7 +213,7 @@ class Storage:
                 attempt_log=[],
                 created_at=t,
             )
-            for i, p in enumerate(params)
+            for i, p in enumerate(as_suggestion(x) for x in points)
         ]
         s.add_all(rows)
         if row.state == StudyState.CREATED and rows:
@@ -412,6 +414,7 @@ class Storage:
             finished_at=_aware(r.finished_at),
             lease_expires_at=_aware(r.lease_expires_at),
             attempts=tuple(Attempt.from_dict(a) for a in (r.attempt_log or [])),
+            meta=dict(r.meta or {}),
         )
 
 
@@ -433,8 +436,8 @@ class LockedStudy:
         )
         return [self._storage._trial(self._row.name, r) for r in rows]
 
-    def add_trials(self, round: int, params: Sequence[Params]) -> list[Trial]:
-        return self._storage._insert_trials(self._session, self._row, round, params)
+    def add_trials(self, round: int, points: Sequence[Params | Suggestion]) -> list[Trial]:
+        return self._storage._insert_trials(self._session, self._row, round, points)
 
     def set_state(self, state: str, round: int | None = None) -> None:
         self._row.state = state

@@ -48,6 +48,7 @@ class TrialRow(Base):
     values: Mapped[dict[str, Any]]
     intermediate: Mapped[list[Any]]
     attempt_log: Mapped[list[Any]]
+    meta: Mapped[dict[str, Any]]
     worker: Mapped[str | None] = mapped_column(String(256), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime]
