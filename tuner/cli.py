@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tuner.runner import RunEvent, StudyRunner
+    from tuner.runner import RunEvent, Stopped, StudyRunner
 
     spec = load_spec(args.spec)
     load_function(spec.objective.function)  # refuse a non-importable objective before writing
@@ -104,11 +104,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         bar.refresh()
 
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     runner = StudyRunner(storage, spec.name, executor, lease=args.lease, on_event=on_event)
+
+    def request_stop(signum: int, frame: object) -> None:
+        runner.stop()  # the runner stops at its next safe point; a second signal is immediate
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         progress = runner.run()
-    except KeyboardInterrupt:
+    except (Stopped, KeyboardInterrupt):
         bar.close()
         print(
             f"\nstopped: run 'tuner run {args.spec}' again to go on where it stopped",
@@ -116,8 +122,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        executor.shutdown()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        executor.shutdown(cancel_running=True)
     bar.n = progress.done
     bar.close()
     failed = len(storage.trials(spec.name, states=[TrialState.FAILED]))

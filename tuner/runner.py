@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -14,7 +15,7 @@ from tuner.scheduler import Progress, Scheduler, worker_id
 from tuner.storage import Storage, now
 from tuner.trial import Trial
 
-_IDLE_POLL = 0.5  # seconds between looks at the queue while other workers hold every trial
+_POLL = 0.5  # seconds between looks at the queue (and at a stop request) while nothing ends
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,17 @@ class RunEvent:
     progress: Progress
 
 
+class Stopped(Exception):
+    """``StudyRunner.run`` ended because ``stop`` was called; running trials wait again."""
+
+
 class StudyRunner:
     """Claims trials of one study for an executor, reports their outcomes, keeps their leases.
 
-    Interrupting ``run`` (Ctrl-C) stops the running trials and puts them back to waiting at no
-    cost; a runner killed outright leaves leases that expire, or that the next runner on this
-    host reclaims at once because the process is gone.
+    ``stop()`` (from a signal handler or another thread) ends ``run`` at the next safe point,
+    never in the middle of a database write: the running trials are stopped and put back to
+    waiting at no cost. A runner killed outright leaves leases that expire, or that the next
+    runner on this host reclaims at once because the process is gone.
     """
 
     def __init__(
@@ -49,6 +55,11 @@ class StudyRunner:
         self.scheduler = Scheduler(storage)
         self.worker = worker_id()
         self._running: dict[Future[TrialOutcome], Trial] = {}
+        self._stop_requested = threading.Event()
+
+    def stop(self) -> None:
+        """Ask ``run`` to stop soon; safe from a signal handler."""
+        self._stop_requested.set()
 
     def run(self) -> Progress:
         spec = self.storage.get_study(self.study).spec
@@ -56,6 +67,8 @@ class StudyRunner:
         last_beat = time.monotonic()
         try:
             while True:
+                if self._stop_requested.is_set():
+                    raise Stopped
                 free = self.executor.capacity - len(self._running)
                 progress = self.scheduler.top_up(self.study, want=free) if free > 0 else None
                 for _ in range(max(free, 0)):
@@ -78,12 +91,10 @@ class StudyRunner:
                     if progress.complete:
                         return progress
                     # Other workers hold the remaining trials: wait, and take back lost ones.
-                    time.sleep(_IDLE_POLL)
+                    self._stop_requested.wait(_POLL)
                     self.scheduler.recover(self.study, now())
                     continue
-                done, _ = wait(
-                    list(self._running), timeout=self.lease / 3, return_when=FIRST_COMPLETED
-                )
+                done, _ = wait(list(self._running), timeout=_POLL, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._report(future, spec.max_attempts)
                 if time.monotonic() - last_beat > self.lease / 3:
