@@ -24,7 +24,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy tuner algorithms executors
+	$(VENV)/bin/mypy tuner algorithms executors api client
 
 clean:
 	rm -rf $(VENV) tuner.db tuner.db-wal tuner.db-shm

@@ -28,6 +28,7 @@ class GridSearch(Algorithm):
     """
 
     name = "grid"
+    prefetch = 64
 
     def __init__(
         self,

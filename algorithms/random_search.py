@@ -20,6 +20,7 @@ class RandomSearch(Algorithm):
     """
 
     name = "random"
+    prefetch = 64
 
     def suggest(self, history: Sequence[Trial], n: int) -> list[Params]:
         seed = [self.seed, len(history)] if self.seed is not None else None

@@ -26,7 +26,7 @@ from typing import Any
 
 from tuner.errors import SpecError
 from tuner.executor import Executor, TrialJob, TrialOutcome
-from tuner.objective import evaluate, format_exception, load_function
+from tuner.objective import evaluate, format_exception, resolve
 from tuner.space import Params
 
 _BASELINE = frozenset(sys.modules)  # in the forkserver: what was loaded before the user's module
@@ -151,11 +151,11 @@ def _context(job: TrialJob) -> multiprocessing.context.ForkServerContext:
     ctx = multiprocessing.get_context("forkserver")
     with _preload_lock:
         if _preload is None:
-            module = job.objective.function.partition(":")[0]
+            module = (job.objective.function or "").partition(":")[0]
             directory = os.path.abspath(job.workdir or os.getcwd())
             _preload = (directory, time.time())
             safe = ["__main__", __name__]
-            ctx.set_forkserver_preload([*safe, *_main_imports(), module])
+            ctx.set_forkserver_preload([*safe, *_main_imports(), *([module] if module else [])])
             _fallbacks[:] = [[*safe, *_main_imports()], safe]
             sys.path.insert(0, directory)  # the server copies sys.path when it starts
             try:
@@ -219,6 +219,7 @@ class _Context:
         self.number: int = job.number
         self.attempt: int = job.attempt
         self.params: Params = job.params
+        self.artifact_dir: str | None = job.artifact_dir
         self._conn = conn
         self._lock = threading.Lock()  # an objective may report from several threads
 
@@ -247,7 +248,7 @@ def _child_main(job: TrialJob, conn: Connection, env: dict[str, str],
             os.chdir(job.workdir)
         _forget_stale_modules(preload, os.path.abspath(job.workdir or os.getcwd()))
         try:
-            fn = load_function(job.objective.function, job.workdir)
+            fn = resolve(job.objective, job.workdir)
         except SpecError as exc:
             outcome = TrialOutcome.failure(str(exc))
         else:

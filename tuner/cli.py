@@ -17,7 +17,7 @@ from tuner.errors import SpecError, TunerError
 from tuner.objective import load_function
 from tuner.storage import Storage
 from tuner.study import StudySpec, load_spec
-from tuner.trial import Trial, TrialState
+from tuner.trial import TrialState
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("spec", help="study file (YAML or JSON)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--top", type=int, default=10, help="leaderboard rows printed at the end")
-    run.set_defaults(command=cmd_run, lease=settings.lease_seconds)
+    run.set_defaults(command=cmd_run, lease=settings.lease_seconds,
+                     artifacts=settings.artifacts_dir)
 
     studies = sub.add_parser("studies", parents=[common], help="list studies")
     studies.add_argument("--json", action="store_true")
@@ -72,6 +73,33 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--top", type=int, default=None, metavar="K")
     board.add_argument("--json", action="store_true")
     board.set_defaults(command=cmd_leaderboard)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the REST API server")
+    serve.add_argument("--host", default=settings.host, help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=settings.port)
+    serve.set_defaults(command=cmd_serve)
+
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(required=True, metavar="ACTION")
+    create = token_sub.add_parser("create", parents=[common], help="print a new token once")
+    create.add_argument("--project", default="default")
+    create.add_argument("--role", choices=["read", "write", "admin"], default="write")
+    create.add_argument("--label", default="")
+    create.set_defaults(command=cmd_token_create)
+    tokens = token_sub.add_parser("list", parents=[common], help="list tokens (not secrets)")
+    tokens.set_defaults(command=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", parents=[common], help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(command=cmd_token_revoke)
+
+    worker = sub.add_parser("worker", help="run a server's study's trials on this machine")
+    worker.add_argument("name", help="the study")
+    worker.add_argument("--objective", required=True, metavar="MODULE:FUNCTION")
+    worker.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    worker.add_argument("--trials", type=int, default=None, help="stop after this many")
+    worker.add_argument("--url", default=None, help="server (default $TUNER_URL or stored)")
+    worker.add_argument("--token", default=None, help="token (default $TUNER_TOKEN or stored)")
+    worker.set_defaults(command=cmd_worker)
 
     trials = sub.add_parser("trials", parents=[common], help="a study's trials by number")
     trials.add_argument("name")
@@ -88,7 +116,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tuner.runner import RunEvent, Stopped, StudyRunner
 
     spec = load_spec(args.spec)
-    load_function(spec.objective.function)  # refuse a non-importable objective before writing
+    if spec.objective.function is not None:  # refuse a non-importable objective before writing
+        load_function(spec.objective.function)
     storage = Storage(args.db)
     _create_or_resume(storage, spec)
     executor = plugins.executor(spec.executor.type)(**spec.executor.options)
@@ -104,7 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         bar.refresh()
 
-    runner = StudyRunner(storage, spec.name, executor, lease=args.lease, on_event=on_event)
+    runner = StudyRunner(storage, spec.name, executor, lease=args.lease, on_event=on_event,
+                         artifacts_dir=os.path.abspath(args.artifacts))
 
     def request_stop(signum: int, frame: object) -> None:
         runner.stop()  # the runner stops at its next safe point; a second signal is immediate
@@ -178,7 +208,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     storage = Storage(args.db)
     if args.json:
-        print(json.dumps([t.to_dict() for t in leaderboard(storage, args.name, args.top)],
+        print(json.dumps([t.to_dict() for t in storage.leaderboard(args.name, args.top)],
                          indent=2))
         return 0
     _print_leaderboard(storage, args.name, args.top)
@@ -208,19 +238,76 @@ def cmd_trials(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import uvicorn
+
+    from api import create_app
+    from client import credentials
+
+    settings = dataclasses.replace(
+        Settings.from_env(), database_url=args.db, host=args.host, port=args.port
+    )
+    storage = Storage(settings.database_url)
+    if storage.tokens.count() == 0:
+        secret, _ = storage.tokens.create("default", "admin", "created by the first tuner serve")
+        url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+        path = credentials.save(url, secret)
+        print(f"first start: created an admin token (stored in {path}, mode 0600):\n"
+              f"  {secret}\nit is shown only this once.", flush=True)
+    uvicorn.run(create_app(settings, storage), host=args.host, port=args.port,
+                log_level="warning")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    secret, token = Storage(args.db).tokens.create(args.project, args.role, args.label)
+    print(secret)
+    print(f"token {token.id}: project {token.project}, role {token.role} (shown only once)",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    rows = [[t.id, t.project, t.role, t.label, t.created_at.isoformat(timespec="seconds")]
+            for t in Storage(args.db).tokens.list()]
+    _table(["id", "project", "role", "label", "created"], rows)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from tuner.errors import NotFound
+
+    if not Storage(args.db).tokens.revoke(args.id):
+        raise NotFound(f"no token {args.id}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from client import TunerAPIError, TunerClient
+
+    fn = load_function(args.objective)
+    if args.workers < 1:
+        raise SpecError("--workers", "must be a positive integer")
+    client = TunerClient(args.url, args.token)
+    try:
+        study = client.study(args.name)
+        done = study.optimize(fn, n_trials=args.trials, workers=args.workers)
+    except TunerAPIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"worker: {done} trials of {args.name} run here")
+    return 0
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def leaderboard(storage: Storage, study: str, top: int | None = None) -> list[Trial]:
-    """Complete trials, best first (ties by trial number)."""
-    direction = storage.get_study(study).spec.direction
-    trials = storage.trials(study, states=[TrialState.COMPLETE])
-    trials.sort(key=lambda t: (direction.sort_key(t.value or 0.0), t.number))
-    return trials[:top] if top is not None else trials
-
-
 def _print_leaderboard(storage: Storage, study: str, top: int | None) -> None:
-    trials = leaderboard(storage, study, top)
+    trials = storage.leaderboard(study, top)
     if not trials:
         print("no complete trials yet")
         return

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 
 class TunerError(Exception):
-    """Base of every error Tuner raises on purpose."""
+    """Base of every error Tuner raises on purpose; ``field`` names the culprit when known."""
 
     code = "tuner_error"
+    field: str | None = None
+
+    def __init__(self, message: str = "", field: str | None = None) -> None:
+        super().__init__(message)
+        if field is not None:
+            self.field = field
 
 
 class SpecError(TunerError, ValueError):
@@ -15,9 +21,8 @@ class SpecError(TunerError, ValueError):
     code = "invalid_spec"
 
     def __init__(self, field: str, reason: str) -> None:
-        self.field = field
         self.reason = reason
-        super().__init__(f"{field}: {reason}" if field else reason)
+        super().__init__(f"{field}: {reason}" if field else reason, field)
 
     def within(self, prefix: str) -> SpecError:
         """The same error with ``prefix`` put in front of its field path."""
@@ -36,6 +41,18 @@ class NotFound(TunerError, LookupError):
     """A study or trial that does not exist (or that the caller may not see)."""
 
     code = "not_found"
+
+
+class Forbidden(TunerError):
+    """The caller's token may not do this (a ``read`` token writing, say)."""
+
+    code = "forbidden"
+
+
+class Unauthorized(TunerError):
+    """No token, or a token that is not known."""
+
+    code = "unauthorized"
 
 
 class Conflict(TunerError):

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from tuner.errors import SpecError
 from tuner.space import Params
@@ -27,6 +27,7 @@ class TrialJob:
     metric: str | None = None
     timeout: float | None = None
     workdir: str | None = None  # put on sys.path and made the working directory of the objective
+    artifact_dir: str | None = None  # where the objective may save its model (made on demand)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class TrialOutcome:
     values: dict[str, float] = field(default_factory=dict)
     intermediate: tuple[tuple[int, float], ...] = ()
     error: str | None = None
+    artifact: str | None = None  # the directory holding the model the attempt saved, if any
 
     @classmethod
     def failure(cls, error: str, intermediate: tuple[tuple[int, float], ...] = ()) -> TrialOutcome:
@@ -51,6 +53,7 @@ class TrialContext(Protocol):
     number: int
     attempt: int
     params: Params
+    artifact_dir: str | None  # save the trained model here (the trial's artifact), if set
 
     def report(self, step: int, value: float) -> None:
         """Record an intermediate value (for curves and, later, pruning)."""
@@ -76,6 +79,8 @@ class Executor(ABC):
     """
 
     name: str = ""
+    objectives: ClassVar[frozenset[str]] = frozenset({"function", "trainer"})  # kinds it runs
+    provides: ClassVar[frozenset[str]] = frozenset()  # e.g. "spark": trainers that need it run
 
     @property
     @abstractmethod
@@ -104,6 +109,12 @@ class Executor(ABC):
                     str(key), f"unknown option of executor {cls.name!r}; options are "
                     f"{', '.join(allowed) or 'none'}"
                 )
+
+    @classmethod
+    def check_environment(cls, options: Mapping[str, Any]) -> None:
+        """Refuse, with a SpecError and within seconds, options naming something unreachable
+        (a cluster address that does not answer); the default has nothing to reach."""
+        return None
 
     def __enter__(self) -> Executor:
         return self

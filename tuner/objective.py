@@ -13,6 +13,7 @@ from typing import Any
 from tuner.errors import ObjectiveError, SpecError
 from tuner.executor import TrialContext, TrialOutcome
 from tuner.space import Params
+from tuner.study import ObjectiveSpec
 from tuner.trial import TrialState
 
 _MAX_ERROR = 4000
@@ -37,6 +38,20 @@ def load_function(ref: str, workdir: str | None = None) -> Callable[..., Any]:
     if not callable(obj):
         raise SpecError("objective.function", f"{ref!r} is not callable")
     return obj  # type: ignore[no-any-return]
+
+
+def resolve(objective: ObjectiveSpec, workdir: str | None = None) -> Callable[..., Any]:
+    """The callable a function or trainer objective evaluates (a command is no callable)."""
+    if objective.function is not None:
+        return load_function(objective.function, workdir)
+    if objective.trainer is not None:
+        from tuner import plugins
+
+        try:
+            return plugins.trainer(objective.trainer)(objective.options)
+        except SpecError as exc:
+            raise exc.within("objective.trainer") from None
+    raise SpecError("objective", "a command objective runs only on the command executor")
 
 
 def takes_context(fn: Callable[..., Any]) -> bool:
@@ -96,7 +111,17 @@ def evaluate(fn: Callable[..., Any], params: Params, context: TrialContext,
         if isinstance(exc, KeyboardInterrupt):
             raise
         return TrialOutcome.failure(format_exception(exc))
-    return TrialOutcome(TrialState.COMPLETE, value=value, values=values)
+    return TrialOutcome(TrialState.COMPLETE, value=value, values=values,
+                        artifact=saved_artifact(getattr(context, "artifact_dir", None)))
+
+
+def saved_artifact(directory: str | None) -> str | None:
+    """``directory`` if the objective saved something in it, else None."""
+    import os
+
+    if directory and os.path.isdir(directory) and os.listdir(directory):
+        return directory
+    return None
 
 
 def format_exception(exc: BaseException) -> str:

@@ -12,9 +12,11 @@ from tuner.errors import SpecError
 if TYPE_CHECKING:
     from tuner.algorithm import Algorithm
     from tuner.executor import Executor
+    from tuner.trainer import Trainer
 
 ALGORITHMS = "tuner.algorithms"
 EXECUTORS = "tuner.executors"
+TRAINERS = "tuner.trainers"
 
 
 @cache
@@ -44,3 +46,7 @@ def algorithm(name: str) -> type[Algorithm]:
 
 def executor(name: str) -> type[Executor]:
     return _load(EXECUTORS, name, "executor")
+
+
+def trainer(name: str) -> type[Trainer]:
+    return _load(TRAINERS, name, "trainer")

@@ -46,12 +46,14 @@ class StudyRunner:
         executor: Executor,
         lease: float = 60.0,
         on_event: Callable[[RunEvent], None] | None = None,
+        artifacts_dir: str | None = None,
     ) -> None:
         self.storage = storage
         self.study = study
         self.executor = executor
         self.lease = lease
         self.on_event = on_event
+        self.artifacts_dir = artifacts_dir  # trials may save models below it
         self.scheduler = Scheduler(storage)
         self.worker = worker_id()
         self._running: dict[Future[TrialOutcome], Trial] = {}
@@ -84,6 +86,8 @@ class StudyRunner:
                         metric=spec.metric,
                         timeout=spec.trial_timeout,
                         workdir=os.getcwd(),
+                        artifact_dir=None if self.artifacts_dir is None else os.path.join(
+                            self.artifacts_dir, self.study, f"{trial.number}-{trial.attempt}"),
                     )
                     self._running[self.executor.submit(job)] = trial
                 if not self._running:

@@ -11,7 +11,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tuner import plugins
 from tuner.errors import Conflict
@@ -111,13 +111,15 @@ class Scheduler:
                 r += 1
                 continue
             waiting = sum(t.state is TrialState.WAITING for t in unfinished)
-            n = min(room, want - waiting)
+            cls = plugins.algorithm(rnd.algorithm)
+            short = want - waiting
+            n = min(room, max(short, cls.prefetch - waiting)) if short > 0 else short
             if rnd.parallelism is not None:
                 n = min(n, rnd.parallelism - len(unfinished))
             if n <= 0 and (want > 0 or unfinished):
                 break
             n = max(n, 1)  # a round with nothing in flight must learn whether it is exhausted
-            algorithm = plugins.algorithm(rnd.algorithm).create(
+            algorithm = cls.create(
                 round_space(spec, r, trials), spec.direction, _round_seed(spec.seed, r),
                 rnd.trials, rnd.options,
             )
@@ -133,6 +135,18 @@ class Scheduler:
             if (r, state) != (record.round, record.state):
                 locked.set_state(state, r)
         return _progress(spec, r, trials)
+
+    def claim(self, study: str, worker: str, lease: float) -> tuple[Trial | None, Progress | None]:
+        """Claim a trial for ``worker``, asking the round's algorithm for one if none waits
+        and taking back lost trials; no trial with a complete progress means the plan is done."""
+        trial = self.storage.claim(study, worker, lease)
+        if trial is not None:
+            return trial, None
+        progress = self.top_up(study, want=1)
+        trial = self.storage.claim(study, worker, lease)
+        if trial is None and self.recover(study, datetime.now(UTC)):
+            trial = self.storage.claim(study, worker, lease)
+        return trial, progress
 
     def recover(self, study: str, now: datetime) -> list[Trial]:
         """Put back to waiting the running trials whose worker is gone (lease expired, or a

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import SpecError
+from tuner.objective_spec import ObjectiveSpec, check_objective, parse_objective
 from tuner.space import SearchSpace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 class Direction(enum.StrEnum):
@@ -58,16 +58,6 @@ class Round:
         if self.options:
             out["options"] = dict(self.options)
         return out
-
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    """What a trial evaluates: a Python callable named ``"package.module:function"``."""
-
-    function: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"function": self.function}
 
 
 @dataclass(frozen=True)
@@ -124,10 +114,12 @@ class StudySpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: object, check: bool = True) -> StudySpec:
+    def from_dict(cls, data: object, check: bool = True,
+                  base_dir: str | Path | None = None) -> StudySpec:
         """Parse and check a study; raises SpecError naming the first bad field.
 
-        ``check`` also makes sure the algorithms and the executor exist and take their options.
+        ``check`` also makes sure the algorithms, the executor and the objective exist, fit each
+        other and can be reached; a relative trainer ``data`` path is taken from ``base_dir``.
         """
         if not isinstance(data, Mapping):
             raise SpecError("", "a study must be a mapping (YAML/JSON object)")
@@ -151,7 +143,7 @@ class StudySpec:
         executor = _parse_executor(data.get("executor"))
         spec = cls(
             name=name,
-            objective=_parse_objective(data.get("objective")),
+            objective=parse_objective(data.get("objective"), space, base_dir),
             space=space,
             plan=plan,
             direction=direction,
@@ -175,14 +167,20 @@ _ROUND_KEYS = {"algorithm", "trials", "parallelism", "narrow", "options"}
 
 
 def default_plan(trials: int) -> tuple[Round, ...]:
-    """The plan of a study that gives only a ``trials`` budget.
+    """The plan of a study that gives only a ``trials`` budget (chosen by experiments/).
 
-    A random warm-up of about 40% then narrowed random search around the best so far.
+    A short random warm-up (20%, 5 to 10 trials), Bayesian search warm-started from it, then a
+    Bayesian refinement (the last 15%) on a space narrowed to a quarter around the best so far.
     """
     if trials < 10:
         return (Round("random", trials),)
-    warmup = max(5, round(trials * 0.4))
-    return (Round("random", warmup), Round("random", trials - warmup, narrow=0.5))
+    warmup = min(10, max(5, round(trials * 0.2)))
+    refine = max(1, round(trials * 0.15))
+    return (
+        Round("random", warmup),
+        Round("bayesian", trials - warmup - refine),
+        Round("bayesian", refine, narrow=0.25),
+    )
 
 
 def _parse_plan(data: Mapping[str, Any]) -> tuple[Round, ...]:
@@ -225,20 +223,6 @@ def _parse_round(raw: object, where: str) -> Round:
         narrow=narrow,
         options=dict(options),
     )
-
-
-def _parse_objective(raw: object) -> ObjectiveSpec:
-    if isinstance(raw, str):
-        raw = {"function": raw}
-    if not isinstance(raw, Mapping):
-        raise SpecError("objective", "is required: {function: 'package.module:function'}")
-    unknown = sorted(set(raw) - {"function"})
-    if unknown:
-        raise SpecError(f"objective.{unknown[0]}", "is not a field of an objective")
-    function = raw.get("function")
-    if not isinstance(function, str) or not _FUNCTION.match(function):
-        raise SpecError("objective.function", "must look like 'package.module:function'")
-    return ObjectiveSpec(function=function)
 
 
 def _parse_executor(raw: object) -> ExecutorSpec:
@@ -323,6 +307,11 @@ def _check_plugins(spec: StudySpec) -> None:
         executor_cls.check_options(spec.executor.options)
     except SpecError as exc:
         raise exc.within("executor") from None
+    check_objective(spec.objective, spec.executor.type, executor_cls)
+    try:
+        executor_cls.check_environment(spec.executor.options)
+    except SpecError as exc:
+        raise exc.within("executor") from None
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -342,4 +331,4 @@ def load_spec(path: str | Path) -> StudySpec:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(str(path), f"is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: "
                         f"{first}") from None
-    return StudySpec.from_dict(data)
+    return StudySpec.from_dict(data, base_dir=p.parent)

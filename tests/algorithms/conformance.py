@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tuner import plugins
-from tuner.algorithm import Algorithm
+from tuner.algorithm import Algorithm, Suggestion, as_suggestion
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
@@ -68,8 +68,10 @@ def objective(params: Params) -> float:
     return value
 
 
-def trial(number: int, params: Params, state: TrialState = TrialState.COMPLETE,
+def trial(number: int, params: Params | Suggestion, state: TrialState = TrialState.COMPLETE,
           round_: int = 0) -> Trial:
+    item = as_suggestion(params)
+    params = item.params
     done = state is TrialState.COMPLETE
     value = objective(params) if done else None
     return Trial(
@@ -82,10 +84,16 @@ def trial(number: int, params: Params, state: TrialState = TrialState.COMPLETE,
         value=value,
         values={"loss": value} if value is not None else {},
         error="boom" if state is TrialState.FAILED else None,
+        meta=dict(item.meta),
     )
 
 
-def history_of(points: Sequence[Params], start: int = 0) -> list[Trial]:
+def points_of(batch: Sequence[Params | Suggestion]) -> list[Params]:
+    """The parameter sets of a batch, whether plain or wrapped in Suggestions."""
+    return [as_suggestion(item).params for item in batch]
+
+
+def history_of(points: Sequence[Params | Suggestion], start: int = 0) -> list[Trial]:
     """Trials at ``points``, cycling through every state and over two rounds."""
     return [
         trial(start + i, p, STATES[(start + i) % len(STATES)], round_=(start + i) // 10)
@@ -128,11 +136,12 @@ class AlgorithmConformance:
         cls = plugins.algorithm(self.algorithm)
         return cls.create(space, direction, seed, budget or self.budget, dict(self.options))
 
-    def check_batch(self, space: SearchSpace, batch: list[Params], n: int,
+    def check_batch(self, space: SearchSpace, batch: Sequence[Params | Suggestion], n: int,
                     history: Sequence[Trial] = ()) -> None:
         """At most n points, each legal, conditionals exact, distinct, and new to the history."""
         assert isinstance(batch, list)
         assert len(batch) <= n
+        batch = points_of(batch)
         for params in batch:
             assert isinstance(params, dict)
             assert space.validate(params) == params
@@ -185,7 +194,7 @@ class AlgorithmConformance:
         history = random_history(MIXED_SPACE, 14)
         batch = algo.suggest(history, 30)
         self.check_batch(MIXED_SPACE, batch, 30, history)
-        for params in batch:
+        for params in points_of(batch):
             assert ("rate_drop" in params) == (params["booster"] == "dart")
             assert ("mode" in params) == (params["booster"] == "dart")
             assert ("depth" in params) == (params.get("mode") == "b")
@@ -205,7 +214,7 @@ class AlgorithmConformance:
             batch = self.make(SMALL_SPACE).suggest(history, n)
             self.check_batch(SMALL_SPACE, batch, n, history)
             assert len(batch) == min(n, 4)  # fewer than n only once the space is exhausted
-            assert set(keys_of(SMALL_SPACE, batch)) <= free
+            assert set(keys_of(SMALL_SPACE, points_of(batch))) <= free
 
     def test_history_as_stored_counts_as_seen(self) -> None:
         # The points as a JSON column gives them back: ints as floats.
@@ -213,7 +222,7 @@ class AlgorithmConformance:
         history = [trial(i, {"c": p["c"], "k": float(p["k"])}) for i, p in enumerate(points[:11])]
         batch = self.make(SMALL_SPACE).suggest(history, 5)
         self.check_batch(SMALL_SPACE, batch, 5, history)
-        assert batch == [points[11]]
+        assert points_of(batch) == [points[11]]
 
     def test_history_with_float_noise_counts_as_seen(self) -> None:
         space = SearchSpace.from_dict({
@@ -227,7 +236,7 @@ class AlgorithmConformance:
         history = history_of(noisy)
         batch = self.make(space).suggest(history, 5)
         self.check_batch(space, batch, 5, history)
-        assert keys_of(space, batch) == [space.key(points[7])]
+        assert keys_of(space, points_of(batch)) == [space.key(points[7])]
 
     def test_exhausted_space_gives_nothing(self) -> None:
         history = history_of(list(SMALL_SPACE.grid(10)))
@@ -272,7 +281,7 @@ class AlgorithmConformance:
         batch = algo.suggest(history, 8)
         self.check_batch(narrowed, batch, 8, history)
         assert len(batch) == 8
-        for params in batch:
+        for params in points_of(batch):
             for name in ("lr", "x", "n", "width", "sub"):
                 p = narrowed[name]
                 assert p.low <= params[name] <= p.high  # type: ignore[attr-defined]

@@ -1,7 +1,9 @@
 """The conformance suite of every Executor: subclass ``ExecutorConformance``, add make_executor.
 
 The objectives live in ``tests/executors/objectives.py``; jobs name them as
-``tests.executors.objectives:<name>`` with the repository root as ``workdir``.
+``tests.executors.objectives:<name>`` with the repository root as ``workdir``; a suite whose
+executor runs another form of objective overrides ``job`` (the command executor runs them through
+``tests/executors/command_adapter.py``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,11 @@ class ExecutorConformance:
         """A fresh executor running at most ``workers`` jobs at once."""
         raise NotImplementedError
 
+    def job(self, function: str, params: dict[str, Any] | None = None, **kw: Any) -> TrialJob:
+        """The job running conformance objective ``function``; an executor that runs objectives
+        of another form (a command line) overrides this to express the same objective so."""
+        return make_job(function, params, **kw)
+
     @pytest.fixture
     def executor(self) -> Iterator[Executor]:
         executor = self.make_executor(2)
@@ -77,74 +84,74 @@ class ExecutorConformance:
         executor.shutdown(cancel_running=True)
 
     def test_number_result_completes(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("quadratic", {"x": 5.0})))
+        outcome = outcome_of(executor.submit(self.job("quadratic", {"x": 5.0})))
         assert outcome.state is TrialState.COMPLETE, outcome.error
         assert outcome.value == 9.0
         assert outcome.values == {"value": 9.0}
         assert outcome.error is None
 
     def test_number_result_is_named_by_metric(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("quadratic", {"x": 0}, metric="loss")))
+        outcome = outcome_of(executor.submit(self.job("quadratic", {"x": 0}, metric="loss")))
         assert outcome.state is TrialState.COMPLETE, outcome.error
         assert outcome.values == {"loss": 4.0}
 
     def test_dict_result_with_metric(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("metrics", {"x": 3}, metric="loss")))
+        outcome = outcome_of(executor.submit(self.job("metrics", {"x": 3}, metric="loss")))
         assert outcome.state is TrialState.COMPLETE, outcome.error
         assert outcome.value == pytest.approx(0.3)
         assert outcome.values == {"loss": pytest.approx(0.3), "accuracy": 0.75}
 
     def test_context_form_reports_intermediate_values(self, executor: Executor) -> None:
-        job = make_job("with_reports", {"x": 2.0}, number=7, attempt=2)
+        job = self.job("with_reports", {"x": 2.0}, number=7, attempt=2)
         outcome = outcome_of(executor.submit(job))
         assert outcome.state is TrialState.COMPLETE, outcome.error
         assert outcome.value == 702.0  # number * 100 + attempt, as the context told it
         assert outcome.intermediate == ((0, 0.0), (1, 2.0), (2, 4.0))
 
     def test_exception_fails_with_its_text(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("raises", {"x": 42})))
+        outcome = outcome_of(executor.submit(self.job("raises", {"x": 42})))
         assert outcome.state is TrialState.FAILED
         assert outcome.error is not None
         assert "ValueError: x=42 is not welcome here" in outcome.error
         assert outcome.value is None
 
     def test_nan_result_fails(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("returns_nan")))
+        outcome = outcome_of(executor.submit(self.job("returns_nan")))
         assert outcome.state is TrialState.FAILED
         assert outcome.error is not None and "nan" in outcome.error.lower()
         assert "finite" in outcome.error
 
     def test_missing_metric_fails(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("metrics", {"x": 1}, metric="f1")))
+        outcome = outcome_of(executor.submit(self.job("metrics", {"x": 1}, metric="f1")))
         assert outcome.state is TrialState.FAILED
         assert outcome.error is not None and "'f1'" in outcome.error
 
     def test_unimportable_module_fails(self, executor: Executor) -> None:
-        job = make_job("tests.executors.no_such_module:objective")
+        job = self.job("tests.executors.no_such_module:objective")
         outcome = outcome_of(executor.submit(job))
         assert outcome.state is TrialState.FAILED
         assert outcome.error is not None
         assert "cannot import 'tests.executors.no_such_module'" in outcome.error
 
     def test_missing_function_fails(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("no_such_function")))
+        outcome = outcome_of(executor.submit(self.job("no_such_function")))
         assert outcome.state is TrialState.FAILED
         assert outcome.error is not None and "no attribute 'no_such_function'" in outcome.error
 
     def test_process_exit_fails_with_code(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("exits")))
+        outcome = outcome_of(executor.submit(self.job("exits")))
         assert outcome.state is TrialState.FAILED
         assert outcome.error is not None
         assert "exit" in outcome.error and re.search(r"\b3\b", outcome.error), outcome.error
 
     def test_segfault_fails_with_signal(self, executor: Executor) -> None:
-        outcome = outcome_of(executor.submit(make_job("segfaults")))
+        outcome = outcome_of(executor.submit(self.job("segfaults")))
         assert outcome.state is TrialState.FAILED
         assert outcome.error is not None and "SIGSEGV" in outcome.error, outcome.error
 
     def test_executor_survives_crashes(self, executor: Executor) -> None:
-        crashes = [executor.submit(make_job(name)) for name in ("exits", "segfaults", "raises")]
-        good = executor.submit(make_job("quadratic", {"x": 1}))
+        crashes = [executor.submit(self.job(name)) for name in ("exits", "segfaults", "raises")]
+        good = executor.submit(self.job("quadratic", {"x": 1}))
         assert [outcome_of(f).state for f in crashes] == [TrialState.FAILED] * 3
         assert outcome_of(good).value == 1.0
 
@@ -154,7 +161,7 @@ class ExecutorConformance:
             "import os\n\ndef objective(params):\n"
             "    open(params['out'], 'w').write(os.getcwd())\n    return 1.0\n"
         )
-        job = make_job("cwd_probe:objective", {"out": str(out)}, workdir=str(tmp_path))
+        job = self.job("cwd_probe:objective", {"out": str(out)}, workdir=str(tmp_path))
         outcome = outcome_of(executor.submit(job))
         assert outcome.state is TrialState.COMPLETE, outcome.error
         assert Path(out.read_text()).resolve() == tmp_path.resolve()
@@ -162,7 +169,7 @@ class ExecutorConformance:
     def test_timeout_kills_the_job_and_its_children(self, executor: Executor,
                                                     tmp_path: Path) -> None:
         pidfile = tmp_path / "grandchild.pid"
-        job = make_job("spawns_and_sleeps", {"pidfile": str(pidfile)}, timeout=2.0)
+        job = self.job("spawns_and_sleeps", {"pidfile": str(pidfile)}, timeout=2.0)
         start = time.monotonic()
         outcome = outcome_of(executor.submit(job))
         assert time.monotonic() - start < 30  # the objective alone would sleep 60 s
@@ -178,7 +185,7 @@ class ExecutorConformance:
             assert executor.capacity == 2
             logs = [tmp_path / f"{i}.log" for i in range(4)]
             futures = [
-                executor.submit(make_job("sleeps", {"seconds": 1.0, "log": str(log)}, number=i))
+                executor.submit(self.job("sleeps", {"seconds": 1.0, "log": str(log)}, number=i))
                 for i, log in enumerate(logs)
             ]
             assert [outcome_of(f).state for f in futures] == [TrialState.COMPLETE] * 4
@@ -193,8 +200,8 @@ class ExecutorConformance:
         executor = self.make_executor(1)
         pidfile = tmp_path / "worker.pid"
         params = {"seconds": 60.0, "log": str(tmp_path / "long.log"), "pidfile": str(pidfile)}
-        running = executor.submit(make_job("sleeps", params))
-        queued = executor.submit(make_job("sleeps", {**params, "pidfile": str(tmp_path / "q")}))
+        running = executor.submit(self.job("sleeps", params))
+        queued = executor.submit(self.job("sleeps", {**params, "pidfile": str(tmp_path / "q")}))
         assert wait_until(lambda: pidfile.exists() and pidfile.read_text() != "")
         start = time.monotonic()
         executor.shutdown(cancel_running=True)
@@ -207,7 +214,7 @@ class ExecutorConformance:
 
     def test_shutdown_waits_for_running_jobs(self, tmp_path: Path) -> None:
         executor = self.make_executor(1)
-        future = executor.submit(make_job("sleeps", {"seconds": 0.5, "log": str(tmp_path / "l")}))
+        future = executor.submit(self.job("sleeps", {"seconds": 0.5, "log": str(tmp_path / "l")}))
         executor.shutdown()
         assert future.done() and not future.cancelled()
         assert future.result().state is TrialState.COMPLETE

@@ -191,3 +191,12 @@ def test_an_old_schema_is_migrated_keeping_its_data(database_url: str) -> None:
     (trial,) = storage.trials("old")
     assert trial.value == 0.5 and trial.params["n"] == 2 and trial.meta == {}
     storage.close()
+
+
+def test_a_saved_model_is_recorded_with_the_trial(storage: Storage) -> None:
+    storage.create_study(make_spec("model"))
+    add(storage, "model", 1)
+    t = storage.claim("model", "w", 60)
+    outcome = TrialOutcome(TrialState.COMPLETE, value=1.0, artifact="/models/model/0-1")
+    done = storage.finish("model", t.number, t.attempt, outcome, 1)
+    assert done.meta == {"artifact": "/models/model/0-1"}

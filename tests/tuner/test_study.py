@@ -270,7 +270,8 @@ class TestDefaultPlan:
         assert spec.total_trials == n
         assert sum(r.trials for r in spec.plan) == n
         assert all(r.trials >= 1 for r in spec.plan)
-        assert all(r.algorithm == "random" for r in spec.plan)
+        assert spec.plan[0].algorithm == "random"
+        assert all(r.algorithm == "bayesian" for r in spec.plan[1:])
 
     def test_every_budget_from_1_to_300(self) -> None:
         for n in range(1, 301):
@@ -278,10 +279,11 @@ class TestDefaultPlan:
             assert sum(r.trials for r in plan) == n
             assert all(r.trials >= 1 for r in plan)
 
-    def test_warm_up_then_narrowed(self) -> None:
+    def test_warm_up_then_bayesian_then_narrowed_bayesian(self) -> None:
         plan = default_plan(50)
-        assert plan[0].narrow is None
-        assert len(plan) == 2 and plan[1].narrow is not None and 0 < plan[1].narrow < 1
+        assert [r.algorithm for r in plan] == ["random", "bayesian", "bayesian"]
+        assert plan[0].trials == 10 and plan[1].narrow is None
+        assert plan[2].narrow is not None and 0 < plan[2].narrow < 1
         assert default_plan(3) == (Round("random", 3),)
 
     def test_default_plan_round_trips_as_an_explicit_plan(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tuner.algorithm import Suggestion, as_suggestion
 from tuner.errors import Conflict, NotFound
 from tuner.executor import TrialOutcome
+from tuner.projects import DEFAULT_PROJECT, qualified
 from tuner.space import Params
 from tuner.storage.engine import make_engine
 from tuner.storage.schema import StudyRow, TrialRow
+from tuner.storage.tokens import TokenStore
 from tuner.study import StudySpec
 from tuner.trial import Attempt, Trial, TrialState
 
@@ -64,6 +66,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _text(s: str) -> str:
+    """``s`` as PostgreSQL stores it: text there cannot hold NUL characters."""
+    return s.replace("\x00", "\\0")
+
+
 def _aware(t: datetime | None) -> datetime | None:
     if t is not None and t.tzinfo is None:
         return t.replace(tzinfo=UTC)
@@ -77,6 +84,7 @@ class Storage:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.tokens = TokenStore(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -88,11 +96,11 @@ class Storage:
 
     # -- studies ------------------------------------------------------------------------------
 
-    def create_study(self, spec: StudySpec) -> StudyRecord:
-        """Store a new study; Conflict if the name is taken."""
+    def create_study(self, spec: StudySpec, project: str = DEFAULT_PROJECT) -> StudyRecord:
+        """Store a new study of ``project``; Conflict if the project has one of that name."""
         t = now()
         row = StudyRow(
-            name=spec.name,
+            name=qualified(project, spec.name),
             spec=spec.to_dict(),
             state=StudyState.CREATED,
             round=0,
@@ -104,7 +112,7 @@ class Storage:
             with self._session() as s:
                 s.add(row)
         except IntegrityError:
-            raise Conflict(f"study {spec.name!r} already exists") from None
+            raise Conflict(f"study {spec.name!r} already exists", field="name") from None
         return self._record(row)
 
     def get_study(self, name: str) -> StudyRecord:
@@ -133,11 +141,16 @@ class Storage:
             s.execute(delete(TrialRow).where(TrialRow.study_id == row.id))
             s.delete(row)
 
-    def list_studies(self) -> list[StudySummary]:
-        """Every study with its progress, in two queries whatever the number of studies."""
+    def list_studies(self, project: str | None = None) -> list[StudySummary]:
+        """Every study (of ``project``, if given) with its progress, in two queries."""
         finished = (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED)
+        q = select(StudyRow).order_by(StudyRow.created_at, StudyRow.id)
+        if project == DEFAULT_PROJECT:
+            q = q.where(StudyRow.name.not_like("%/%"))
+        elif project is not None:
+            q = q.where(StudyRow.name.startswith(f"{project}/", autoescape=True))
         with self._session() as s:
-            studies = s.scalars(select(StudyRow).order_by(StudyRow.created_at)).all()
+            studies = s.scalars(q).all()
             stats = s.execute(
                 select(
                     TrialRow.study_id,
@@ -167,6 +180,18 @@ class Storage:
             )
         return out
 
+    def studies_with_expired_leases(self, at: datetime) -> list[str]:
+        """Names of the studies that have a running trial whose lease ended before ``at``."""
+        with self._session() as s:
+            return list(
+                s.scalars(
+                    select(StudyRow.name)
+                    .join(TrialRow, TrialRow.study_id == StudyRow.id)
+                    .where(TrialRow.state == TrialState.RUNNING, TrialRow.lease_expires_at < at)
+                    .distinct()
+                )
+            )
+
     # -- trials -------------------------------------------------------------------------------
 
     def trials(
@@ -186,6 +211,32 @@ class Storage:
             if limit is not None:
                 q = q.limit(limit)
             return [self._trial(study, r) for r in s.scalars(q)]
+
+    def leaderboard(self, study: str, top: int | None = None) -> list[Trial]:
+        """Complete trials, best first (ties by number), in one query."""
+        with self._session() as s:
+            row = self._study_row(s, study)
+            best_first = (
+                TrialRow.value.desc()
+                if row.spec.get("direction") == "maximize"
+                else TrialRow.value.asc()
+            )
+            q = (
+                select(TrialRow)
+                .where(TrialRow.study_id == row.id, TrialRow.state == TrialState.COMPLETE)
+                .order_by(best_first, TrialRow.number)
+                .limit(top)
+            )
+            return [self._trial(study, r) for r in s.scalars(q)]
+
+    def count_trials(self, study: str, states: Sequence[TrialState] | None = None) -> int:
+        with self._session() as s:
+            q = select(func.count()).select_from(TrialRow).where(
+                TrialRow.study_id == self._study_row(s, study).id
+            )
+            if states:
+                q = q.where(TrialRow.state.in_([str(x) for x in states]))
+            return int(s.scalar(q) or 0)
 
     def trial(self, study: str, number: int) -> Trial:
         with self._session() as s:
@@ -250,7 +301,7 @@ class Storage:
             .values(
                 state=TrialState.RUNNING,
                 attempt=TrialRow.attempt + 1,
-                worker=worker,
+                worker=_text(worker),
                 started_at=t,
                 finished_at=None,
                 lease_expires_at=t + timedelta(seconds=lease),
@@ -279,6 +330,16 @@ class Storage:
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 self._stale(s, study, number, attempt)
 
+    def report(self, study: str, number: int, attempt: int, step: int, value: float) -> None:
+        """Add an intermediate value to a running attempt; Conflict if it is not running."""
+        with self._session() as s:
+            row = self._trial_row(s, study, number, for_update=True)
+            if row.attempt != attempt or row.state != TrialState.RUNNING:
+                self._stale(s, study, number, attempt, row)
+            # keyed by step, so that a report sent twice (a retried request) counts once
+            kept = [x for x in row.intermediate if x[0] != int(step)]
+            row.intermediate = [*kept, [int(step), float(value)]]
+
     def finish(
         self, study: str, number: int, attempt: int, outcome: TrialOutcome, max_attempts: int
     ) -> Trial:
@@ -287,19 +348,24 @@ class Storage:
         Finishing the same attempt twice with the same result is a no-op; anything else on an
         attempt that is no longer running is a Conflict.
         """
+        if outcome.error is not None:
+            outcome = replace(outcome, error=_text(outcome.error))
         with self._session() as s:
             row = self._trial_row(s, study, number, for_update=True)
             if row.attempt != attempt or row.state != TrialState.RUNNING:
-                if (
-                    row.attempt == attempt
-                    and row.state == outcome.state
-                    and row.value == outcome.value
-                    and (row.error or None) == (outcome.error or None)
-                ):
+                last = row.attempt_log[-1] if row.attempt_log else {}
+                same_end = (
+                    last.get("number") == attempt
+                    and last.get("outcome") == str(outcome.state)
+                    and (last.get("error") or None) == (outcome.error or None)
+                    and (outcome.state != TrialState.COMPLETE or row.value == outcome.value)
+                )
+                if same_end:  # the same attempt reported the same end twice: a retry
                     return self._trial(study, row)
                 self._stale(s, study, number, attempt, row)
             t = now()
-            row.intermediate = [list(x) for x in outcome.intermediate]
+            if outcome.intermediate:  # else keep what was reported along the way
+                row.intermediate = [list(x) for x in outcome.intermediate]
             row.lease_expires_at = None
             row.finished_at = t
             entry = Attempt(attempt, row.worker, _aware(row.started_at), t, str(outcome.state),
@@ -316,6 +382,8 @@ class Storage:
                 row.value = outcome.value
                 row.values = dict(outcome.values)
                 row.error = None
+                if outcome.artifact:  # where the trainer saved the model of this trial
+                    row.meta = {**row.meta, "artifact": outcome.artifact}
             return self._trial(study, row)
 
     def requeue(self, study: str, number: int, attempt: int, reason: str, lost: bool) -> Trial:
@@ -335,7 +403,7 @@ class Storage:
             row.lease_expires_at = None
             if lost:
                 row.losses += 1
-                row.error = reason
+                row.error = _text(reason)
             if lost and row.losses >= MAX_LOSSES:
                 row.state = TrialState.FAILED
                 row.finished_at = t

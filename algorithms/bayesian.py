@@ -1,0 +1,212 @@
+"""Bayesian optimisation: a surrogate of the objective (scikit-optimize's, through our adapter)
+fitted on the unit cube, and an acquisition function maximised by cheap sampling.
+
+We do not run ``skopt.Optimizer``: it refits from scratch and optimises the acquisition with
+L-BFGS over 10,000 points on every ``ask``, which costs seconds past 200 trials. Instead the
+model sees at most ``max_points`` trials (the best half and the most recent half), the
+acquisition is searched over random and local candidates, and fitted models are cached on the
+data they saw, so a fresh instance on the same history answers the same, only faster.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from threading import Lock
+from typing import Any
+
+import numpy as np
+
+from algorithms.observations import Observations, canonical, categorical_columns, filled
+from algorithms.skopt_surrogate import ACQUISITIONS, SURROGATES, Surrogate
+from tuner.algorithm import Algorithm, seen_keys
+from tuner.errors import SpecError
+from tuner.space import Params, SearchSpace
+from tuner.study import Direction
+from tuner.trial import Trial
+
+_RANDOM_CANDIDATES = 600
+_LOCAL_CANDIDATES = 100  # around each of the best few points
+_LOCAL_CENTRES = 5
+_CACHE_SIZE = 16
+_cache: OrderedDict[tuple[object, ...], Surrogate] = OrderedDict()
+_cache_lock = Lock()
+
+
+class BayesianSearch(Algorithm):
+    """Surrogate ``GP`` (default), ``RF``, ``ET`` or ``GBRT``; acquisition ``gp_hedge`` (default),
+    ``EI``, ``PI`` or ``LCB``; a batch is filled by the constant liar (pending points count as
+    the best value seen so far)."""
+
+    name = "bayesian"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        direction: Direction,
+        seed: int | None = None,
+        *,
+        budget: int | None = None,
+        surrogate: str = "GP",
+        acquisition: str = "gp_hedge",
+        initial_points: int = 10,
+        max_points: int = 100,
+        xi: float = 0.01,
+        kappa: float = 1.96,
+    ) -> None:
+        super().__init__(space, direction, seed, budget=budget)
+        if surrogate not in SURROGATES:
+            raise SpecError("surrogate", f"must be one of {', '.join(SURROGATES)}")
+        if acquisition not in ACQUISITIONS:
+            raise SpecError("acquisition", f"must be one of {', '.join(ACQUISITIONS)}")
+        for name, value, least in (("initial_points", initial_points, 0),
+                                   ("max_points", max_points, 10)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise SpecError(name, f"must be an integer of at least {least}")
+        for name, number in (("xi", xi), ("kappa", kappa)):
+            if not isinstance(number, int | float) or isinstance(number, bool) or number < 0:
+                raise SpecError(name, "must be a non-negative number")
+        self.surrogate = surrogate
+        self.acquisition = acquisition
+        self.initial_points = initial_points
+        self.max_points = max_points
+        self.xi = float(xi)
+        self.kappa = float(kappa)
+        self._categorical = categorical_columns(space)
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def suggest(self, history: Sequence[Trial], n: int) -> list[Params]:
+        if n <= 0:
+            return []
+        rng = np.random.default_rng(None if self.seed is None else [self.seed, len(history)])
+        seen = seen_keys(self.space, history)
+        obs = Observations.of(self.space, self.direction, history)
+        start_up = max(0, self.initial_points - len(obs) - len(obs.pending))
+        if len(obs) < 3:
+            start_up = n
+        out = self._random(rng, seen, min(n, start_up))
+        if len(out) < n and len(out) == min(n, start_up):
+            out += self._guided(rng, seen, obs, n - len(out), out)
+        return out
+
+    # -- the two ways to a point --------------------------------------------------------------
+
+    def _random(self, rng: np.random.Generator, seen: set[Any], n: int) -> list[Params]:
+        out: list[Params] = []
+        for _ in range(n * 100):
+            if len(out) == n:
+                break
+            params = self.space.sample(rng)
+            key = self.space.key(params)
+            if key not in seen:
+                seen.add(key)
+                out.append(params)
+        return out
+
+    def _guided(self, rng: np.random.Generator, seen: set[Any], obs: Observations, n: int,
+                chosen: list[Params]) -> list[Params]:
+        u, y = self._model_data(obs)
+        scale = float(np.std(y)) or 1.0
+        model = self._fitted(u, y)
+        lie = float(np.min(y))
+        pending = np.vstack([obs.pending] + [self.space.to_unit(p)[None, :] for p in chosen])
+        out: list[Params] = []
+        for _ in range(n):
+            if len(pending):
+                model = model.refit(self.features(np.vstack([u, pending])),
+                                    np.concatenate([y, np.full(len(pending), lie)]))
+            point = self._maximise(rng, model, u, y, scale, seen)
+            if point is None:  # every candidate was taken: fall back on random points
+                return out + self._random(rng, seen, n - len(out))
+            params = self.space.from_unit(point)
+            seen.add(self.space.key(params))
+            out.append(params)
+            pending = np.vstack([pending, point[None, :]])
+        return out
+
+    def _maximise(self, rng: np.random.Generator, model: Surrogate, u: np.ndarray, y: np.ndarray,
+                  scale: float, seen: set[Any]) -> np.ndarray | None:
+        """The candidate the acquisition likes best, among those not tried yet."""
+        d = len(self.space)
+        centres = filled(u[np.argsort(y, kind="stable")[:_LOCAL_CENTRES]])
+        local = [
+            c + rng.normal(0.0, sd, size=(_LOCAL_CANDIDATES // 2, d))
+            for c in centres for sd in (0.02, 0.1)
+        ]
+        cand = canonical(self.space, np.vstack([rng.random((_RANDOM_CANDIDATES, d)), *local]))
+        x = self.features(cand)
+        y_best = float(np.min(y))
+        kind = self.acquisition
+        if kind == "gp_hedge":
+            kind, acq = self._hedge(rng, model, x, y_best, scale)
+        else:
+            acq = model.acquisition(x, kind, y_best, self.xi, self.kappa)
+        # a second, finer look around the ten best candidates
+        top = cand[np.argsort(acq, kind="stable")[:10]]
+        fine = canonical(self.space, np.repeat(filled(top), 20, axis=0)
+                         + rng.normal(0.0, 0.01, size=(200, d)))
+        cand = np.vstack([cand, fine])
+        acq = np.concatenate([acq, model.acquisition(self.features(fine), kind, y_best,
+                                                     self.xi, self.kappa)])
+        for i in np.argsort(acq, kind="stable"):
+            if self.space.key(self.space.from_unit(cand[i])) not in seen:
+                return np.asarray(cand[i])
+        return None
+
+    def _hedge(self, rng: np.random.Generator, model: Surrogate, x: np.ndarray, y_best: float,
+               scale: float) -> tuple[str, np.ndarray]:
+        """gp_hedge without memory: each acquisition nominates its best candidate, and one is
+        drawn with probability growing with how good the model expects its nominee to be."""
+        kinds = ("EI", "PI", "LCB")
+        acqs = [model.acquisition(x, k, y_best, self.xi, self.kappa) for k in kinds]
+        mean, _ = model.predict(x[[int(np.argmin(a)) for a in acqs]])
+        gains = -(mean - mean.min()) / scale
+        probs = np.exp(gains - gains.max())
+        pick = int(rng.choice(3, p=probs / probs.sum()))
+        return kinds[pick], acqs[pick]
+
+    # -- the model ----------------------------------------------------------------------------
+
+    def _model_data(self, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
+        """The points the model learns: all of them, or the best half and the most recent half
+        of ``max_points`` on a long history."""
+        if len(obs) <= self.max_points:
+            return obs.u, obs.y
+        best = obs.best_first()[: self.max_points // 2]
+        rest = np.setdiff1d(np.arange(len(obs)), best)
+        keep = np.sort(np.concatenate([best, rest[-(self.max_points - len(best)):]]))
+        return obs.u[keep], obs.y[keep]
+
+    def features(self, u: np.ndarray) -> np.ndarray:
+        """What the surrogate sees: unit coordinates (inactive ones fixed at 0.5) with every
+        categorical parameter one-hot encoded (all zeros when inactive)."""
+        x = filled(u)
+        if not self._categorical:
+            return x
+        cat_cols = {j for j, _ in self._categorical}
+        parts = [x[:, [j for j in range(u.shape[1]) if j not in cat_cols]]]
+        for j, k in self._categorical:
+            onehot = np.zeros((len(u), k))
+            ok = ~np.isnan(u[:, j])
+            index = np.minimum((u[ok, j] * k).astype(int), k - 1)
+            onehot[np.flatnonzero(ok), index] = 1.0
+            parts.append(onehot)
+        return np.hstack(parts)
+
+    def _fitted(self, u: np.ndarray, y: np.ndarray) -> Surrogate:
+        """The surrogate fitted on ``(u, y)``, from the module's cache when the same data was
+        seen before (fits are deterministic under a seed, so the cache changes no answer)."""
+        x = self.features(u)
+        seed = 0 if self.seed is None else self.seed
+        key = (self.surrogate, seed, x.shape, x.tobytes(), y.tobytes())
+        with _cache_lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
+        model = Surrogate(self.surrogate, x.shape[1], seed).fit(x, y)
+        with _cache_lock:
+            _cache[key] = model
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+        return model

@@ -1,0 +1,115 @@
+"""The history as model-based algorithms see it: points on the unit cube, values to minimise.
+
+Trials outside the space (a narrowed round), with wrong types or without a value are left out of
+the fitted data; running and waiting trials inside the space are kept apart as pending points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tuner.errors import SpecError
+from tuner.space import CategoricalParameter, FloatParameter, SearchSpace
+from tuner.study import Direction
+from tuner.trial import Trial, TrialState
+
+INACTIVE = 0.5  # unit coordinate given to an inactive conditional parameter
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Complete trials as ``(u, y)`` (``y`` smaller is better) and the pending points ``p``.
+
+    Inactive parameters hold NaN in ``u`` and ``p``; ``filled`` replaces them by a constant.
+    """
+
+    u: np.ndarray
+    y: np.ndarray
+    pending: np.ndarray
+
+    @classmethod
+    def of(cls, space: SearchSpace, direction: Direction, history: Sequence[Trial]) -> Observations:
+        d = len(space)
+        done: list[np.ndarray] = []
+        values: list[float] = []
+        pending: list[np.ndarray] = []
+        for t in history:
+            complete = t.state is TrialState.COMPLETE and t.value is not None
+            if not (complete or not t.state.finished):
+                continue
+            try:
+                params = space.validate(t.params)
+            except (SpecError, TypeError, ValueError):
+                continue
+            u = space.to_unit(params)
+            if complete:
+                value = float(t.value)  # type: ignore[arg-type]
+                if not np.isfinite(value):
+                    continue
+                done.append(u)
+                values.append(direction.sort_key(value))
+            else:
+                pending.append(u)
+        return cls(
+            u=np.array(done, dtype=float).reshape(-1, d),
+            y=np.array(values, dtype=float),
+            pending=np.array(pending, dtype=float).reshape(-1, d),
+        )
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def best_first(self) -> np.ndarray:
+        """Indices of the complete points, best value first (stable on ties)."""
+        return np.argsort(self.y, kind="stable")
+
+
+def filled(u: np.ndarray) -> np.ndarray:
+    """``u`` with inactive (NaN) coordinates set to a fixed value, so a model sees a constant."""
+    return np.where(np.isnan(u), INACTIVE, u)
+
+
+def canonical(space: SearchSpace, u: np.ndarray) -> np.ndarray:
+    """Unit coordinates of the legal point nearest each row of ``u`` (snapped ints, steps and
+    categories; NaN where a parameter ends up inactive), computed a column at a time."""
+    out = np.empty_like(u, dtype=float)
+    values: dict[str, np.ndarray] = {}
+    active: dict[str, np.ndarray] = {}
+    for j, p in enumerate(space.parameters):
+        col = np.clip(u[:, j], 0.0, 1.0)
+        if isinstance(p, CategoricalParameter):
+            k = len(p.choices)
+            index = np.minimum((col * k).astype(int), k - 1)
+            values[p.name] = index
+            out[:, j] = (index + 0.5) / k
+        elif isinstance(p, FloatParameter) and p.step is None:
+            values[p.name] = col
+            out[:, j] = col
+        else:
+            snapped = np.array([p.from_unit(x) for x in col], dtype=float)
+            values[p.name] = snapped
+            out[:, j] = np.array([p.to_unit(x) for x in snapped], dtype=float)
+        mask = np.ones(len(u), dtype=bool)
+        for cond in p.when:
+            parent = space[cond.parent]
+            wanted: list[float] = (
+                [float(parent.index(v)) for v in cond.values]
+                if isinstance(parent, CategoricalParameter)
+                else [float(v) for v in cond.values]  # type: ignore[arg-type]
+            )
+            mask &= active[cond.parent] & np.isin(values[cond.parent], wanted)
+        active[p.name] = mask
+        out[~mask, j] = np.nan
+    return out
+
+
+def categorical_columns(space: SearchSpace) -> list[tuple[int, int]]:
+    """``(column, number of choices)`` of every categorical parameter."""
+    return [
+        (i, len(p.choices))
+        for i, p in enumerate(space.parameters)
+        if isinstance(p, CategoricalParameter)
+    ]

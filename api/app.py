@@ -1,0 +1,81 @@
+"""The FastAPI application: ``create_app(settings)`` builds everything, nothing is global."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from api import errors
+from api.limits import BodyLimit
+from api.routes import studies, trials
+from api.runs import ServerRuns
+from tuner.config import Settings
+from tuner.scheduler import Scheduler
+from tuner.storage import Storage
+
+log = logging.getLogger("tuner.api")
+
+
+def create_app(settings: Settings | None = None, storage: Storage | None = None) -> FastAPI:
+    """The app over ``settings.database_url`` (or a given storage)."""
+    settings = settings or Settings.from_env()
+    storage = storage or Storage(settings.database_url)
+    scheduler = Scheduler(storage)
+    runs = ServerRuns(storage, settings.lease_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        reaper = threading.Thread(
+            target=_reap, args=(scheduler, settings.lease_seconds, stop), daemon=True,
+            name="tuner-lease-reaper",
+        )
+        reaper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            runs.stop_all()
+            reaper.join(timeout=5)
+
+    app = FastAPI(
+        title="Tuner",
+        version="1",
+        summary="Hyperparameter tuning as a service",
+        description=(
+            "Submit studies, claim and report trials from remote workers, read leaderboards. "
+            "Every `/api/v1` route needs `Authorization: Bearer <token>`; errors are "
+            '`{"error": {"code", "message", "field"}}`.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.storage = storage
+    app.state.scheduler = scheduler
+    app.state.runs = runs
+    errors.install(app)
+    app.include_router(studies.router, prefix="/api/v1")
+    app.include_router(trials.router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the server answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _reap(scheduler: Scheduler, lease: float, stop: threading.Event) -> None:
+    """Put back the trials whose worker stopped heart-beating, every quarter lease."""
+    while not stop.wait(max(0.5, min(lease / 4, 5.0))):
+        try:
+            at = datetime.now(UTC)
+            for study in scheduler.storage.studies_with_expired_leases(at):
+                scheduler.recover(study, at)
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("lease reaper")

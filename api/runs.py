@@ -1,0 +1,83 @@
+"""Studies the server runs itself, on the executor their spec names (``POST .../run``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from tuner import plugins
+from tuner.objective import load_function
+from tuner.runner import Stopped, StudyRunner
+from tuner.storage import Storage
+
+log = logging.getLogger("tuner.api")
+
+
+@dataclass
+class _Run:
+    runner: StudyRunner | None = None
+    thread: threading.Thread | None = None
+    error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class ServerRuns:
+    """One background runner per study at most; the database stays the only state, so a run
+    that a restart ended is resumed by starting it again."""
+
+    def __init__(self, storage: Storage, lease: float) -> None:
+        self.storage = storage
+        self.lease = lease
+        self._runs: dict[str, _Run] = {}
+        self._lock = threading.Lock()
+
+    def start(self, study: str) -> tuple[bool, str | None]:
+        """Start running ``study`` unless it already runs; returns (running, last error)."""
+        spec = self.storage.get_study(study).spec
+        with self._lock:
+            current = self._runs.get(study)
+            if current is not None and not current.done.is_set():
+                return True, None
+            if spec.objective.function:  # SpecError if the server cannot import it
+                load_function(spec.objective.function)
+            executor = plugins.executor(spec.executor.type)(**spec.executor.options)
+            run = _Run()
+            run.runner = StudyRunner(self.storage, study, executor, lease=self.lease)
+            run.thread = threading.Thread(
+                target=self._main, args=(run, executor), name=f"tuner-run-{study}", daemon=True
+            )
+            self._runs[study] = run
+            run.thread.start()
+        return True, None
+
+    def _main(self, run: _Run, executor: object) -> None:
+        assert run.runner is not None
+        try:
+            run.runner.run()
+        except Stopped:
+            pass
+        except Exception as exc:  # noqa: BLE001 - kept for GET .../run, logged in full
+            log.exception("server-side run of %s failed", run.runner.study)
+            run.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            run.runner.executor.shutdown(cancel_running=True)
+            run.done.set()
+
+    def stop(self, study: str, wait: float = 30.0) -> None:
+        with self._lock:
+            run = self._runs.get(study)
+        if run is not None and run.runner is not None:
+            run.runner.stop()
+            run.done.wait(wait)
+
+    def status(self, study: str) -> tuple[bool, str | None]:
+        self.storage.get_study(study)  # NotFound first
+        run = self._runs.get(study)
+        if run is None:
+            return False, None
+        return not run.done.is_set(), run.error
+
+    def stop_all(self) -> None:
+        for study in list(self._runs):
+            self.stop(study, wait=10.0)

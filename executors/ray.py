@@ -1,0 +1,151 @@
+"""The Ray executor: every trial a Ray task with its own resources, on a local Ray or a cluster.
+
+The task runs the objective in a trial process of its own (``executors.trial_process``), so a
+crash, a timeout or a cancellation ends the trial's whole process group on its node; a worker or
+node that dies makes that attempt fail with Ray's reason, and the retry policy takes over.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from tuner.errors import SpecError
+from tuner.executor import Executor, TrialJob, TrialOutcome
+
+_RESOURCES = {"num_cpus", "num_gpus", "memory"}  # other keys are Ray custom resources
+_CANCELLED = "cancelled: the executor shut down"
+
+
+class RayExecutor(Executor):
+    """Runs up to ``workers`` trials at once as Ray tasks needing ``resources`` each.
+
+    ``address``: ``auto``, ``host:port`` or ``ray://host:port`` of a running cluster; omitted, a
+    local Ray is started on demand (or the one this process already runs is used). ``workers``
+    defaults to as many trials as the cluster's CPUs fit.
+    """
+
+    name = "ray"
+
+    def __init__(self, *, address: str | None = None, resources: Mapping[str, Any] | None = None,
+                 workers: int | None = None) -> None:
+        import ray
+
+        self.check_options({"address": address, "resources": resources, "workers": workers})
+        self._resources = {"num_cpus": 1, **dict(resources or {})}
+        self._started_ray = False
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=True,
+                     configure_logging=False)
+            self._started_ray = True
+        if workers is None:
+            cpus = float(ray.cluster_resources().get("CPU", 1))
+            per_trial = float(self._resources.get("num_cpus") or 0)
+            workers = max(1, math.floor(cpus / per_trial)) if per_trial > 0 else int(cpus) or 1
+        self._workers = workers
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tuner-ray")
+        self._lock = threading.Lock()
+        self._refs: set[Any] = set()
+        self._cancelling = False
+        self._task = ray.remote(max_retries=0)(_run_trial).options(**_task_options(
+            self._resources))
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        super().check_options(options)
+        address = options.get("address")
+        if address is not None and (not isinstance(address, str) or not address):
+            raise SpecError("address", "must be 'auto', 'host:port' or 'ray://host:port'")
+        workers = options.get("workers")
+        if workers is not None and (
+            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
+        ):
+            raise SpecError("workers", "must be a positive integer")
+        resources = options.get("resources")
+        if resources is None:
+            return
+        if not isinstance(resources, Mapping):
+            raise SpecError("resources", "must be a mapping such as {num_cpus: 1, num_gpus: 0}")
+        for key, value in resources.items():
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise SpecError(f"resources.{key}", "must be a non-negative number")
+
+    @classmethod
+    def check_environment(cls, options: Mapping[str, Any]) -> None:
+        """An ``address`` must answer within seconds (``auto``: a cluster must run here)."""
+        address = options.get("address")
+        if address is None:
+            return
+        from executors.reachability import ray_address_reachable
+
+        reason = ray_address_reachable(address)
+        if reason:
+            raise SpecError("address", reason)
+
+    @property
+    def capacity(self) -> int:
+        return self._workers
+
+    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
+        return self._pool.submit(self._run, job)
+
+    def shutdown(self, cancel_running: bool = False) -> None:
+        import ray
+
+        if cancel_running:
+            with self._lock:
+                self._cancelling = True
+                refs = list(self._refs)
+            for ref in refs:  # the worker dies; its trial process group dies with it
+                ray.cancel(ref, force=True)
+        self._pool.shutdown(wait=True, cancel_futures=cancel_running)
+        if self._started_ray and ray.is_initialized():
+            ray.shutdown()
+
+    def _run(self, job: TrialJob) -> TrialOutcome:
+        import ray
+        from ray.exceptions import RayError, TaskCancelledError
+
+        with self._lock:
+            if self._cancelling:
+                return TrialOutcome.failure(_CANCELLED)
+            ref = self._task.remote(job)
+            self._refs.add(ref)
+        try:
+            outcome = ray.get(ref)
+            return outcome if isinstance(outcome, TrialOutcome) else TrialOutcome.failure(
+                f"the Ray task returned {type(outcome).__name__}, not an outcome")
+        except TaskCancelledError:
+            return TrialOutcome.failure(_CANCELLED)
+        except RayError as exc:  # a dead worker or node, an object lost with it
+            if self._cancelling:
+                return TrialOutcome.failure(_CANCELLED)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return TrialOutcome.failure(f"ray: {type(exc).__name__}: {first}")
+        except Exception as exc:  # noqa: BLE001 - the future must hold an outcome
+            return TrialOutcome.failure(f"ray: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._refs.discard(ref)
+
+
+def _task_options(resources: Mapping[str, Any]) -> dict[str, Any]:
+    options = {k: v for k, v in resources.items() if k in _RESOURCES}
+    custom = {k: float(v) for k, v in resources.items() if k not in _RESOURCES}
+    if custom:
+        options["resources"] = custom
+    return options
+
+
+def _run_trial(job: TrialJob) -> TrialOutcome:
+    """The Ray task: one trial process, killed with its group if the task is cancelled."""
+    from executors.trial_process import TrialProcess
+
+    trial = TrialProcess(job)
+    try:
+        return trial.run()
+    finally:
+        trial.kill_group()

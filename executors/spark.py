@@ -1,0 +1,105 @@
+"""The Spark executor: trials that use Spark, sharing one SparkSession on one cluster.
+
+Each trial runs in a trial process of its own (``executors.trial_process``) that attaches to
+the executor's SparkContext and gets it as ``trial.spark``; its jobs form a job group in a FAIR
+scheduler pool of their own, so concurrent trials share the cluster and a timeout or a
+cancellation ends one trial (its process group and its Spark jobs) and no other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from tuner.errors import SpecError
+from tuner.executor import Executor, TrialJob, TrialOutcome
+
+_CANCELLED = "cancelled: the executor shut down"
+_ids = itertools.count()
+
+
+class SparkExecutor(Executor):
+    """Runs up to ``parallelism`` trials at once against Spark ``master`` (default
+    ``local[*]``); a SparkSession already active in this process is reused and left running."""
+
+    name = "spark"
+    provides = frozenset({"spark"})
+
+    def __init__(self, *, master: str | None = None, parallelism: int | None = None) -> None:
+        from pyspark import SparkContext
+
+        from executors.spark_session import start_session
+
+        self.check_options({"master": master, "parallelism": parallelism})
+        self._owns_session = SparkContext._active_spark_context is None
+        self.session = start_session(master or "local[*]")
+        self._workers = parallelism or 2
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tuner-spark")
+        self._lock = threading.Lock()
+        self._running: dict[str, Any] = {}  # job group -> TrialProcess
+        self._cancelling = False
+        self._prefix = f"tuner-{id(self):x}-{next(_ids)}"
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        super().check_options(options)
+        master = options.get("master")
+        if master is not None and (not isinstance(master, str) or not master):
+            raise SpecError("master", "must be a Spark master URL: local[N], spark://host:port, "
+                            "yarn, k8s://...")
+        parallelism = options.get("parallelism")
+        if parallelism is not None and (
+            not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1
+        ):
+            raise SpecError("parallelism", "must be a positive integer")
+
+    @classmethod
+    def check_environment(cls, options: Mapping[str, Any]) -> None:
+        """A cluster ``master`` must answer within seconds."""
+        from executors.reachability import spark_master_reachable
+
+        reason = spark_master_reachable(options.get("master") or "local[*]")
+        if reason:
+            raise SpecError("master", reason)
+
+    @property
+    def capacity(self) -> int:
+        return self._workers
+
+    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
+        return self._pool.submit(self._run, job)
+
+    def shutdown(self, cancel_running: bool = False) -> None:
+        if cancel_running:
+            with self._lock:
+                self._cancelling = True
+                running = list(self._running.items())
+            for group, trial in running:
+                trial.kill()
+                self.session.sparkContext.cancelJobGroup(group)
+        self._pool.shutdown(wait=True, cancel_futures=cancel_running)
+        if self._owns_session:
+            self.session.stop()
+
+    def _run(self, job: TrialJob) -> TrialOutcome:
+        from executors.spark_session import gateway_env
+        from executors.trial_process import TrialProcess
+
+        group = f"{self._prefix}-{job.study}-{job.number}-{job.attempt}"
+        try:
+            trial = TrialProcess(job, gateway_env(self.session, group))
+            with self._lock:
+                if self._cancelling:
+                    return TrialOutcome.failure(_CANCELLED)
+                self._running[group] = trial
+            try:
+                return trial.run()
+            finally:
+                with self._lock:
+                    self._running.pop(group, None)
+                self.session.sparkContext.cancelJobGroup(group)  # jobs the trial left behind
+        except Exception as exc:  # noqa: BLE001 - the future must hold an outcome
+            return TrialOutcome.failure(f"spark: {type(exc).__name__}: {exc}")

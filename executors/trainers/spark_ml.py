@@ -1,0 +1,92 @@
+"""The ``spark-ml`` and ``xgboost-spark`` trainers: fit on Spark, evaluate on a 20% hold-out.
+
+They run on the Spark executor and take its session from ``trial.spark``; space params are the
+estimator's params (``maxDepth``, ``stepSize``... for Spark ML; ``max_depth``, ``learning_rate``...
+for ``xgboost.spark.SparkXGBClassifier``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from executors.trainers.dataset import load_frame
+from tuner.errors import ObjectiveError
+from tuner.executor import TrialContext
+from tuner.space import Params
+from tuner.trainer import Trainer, load_class
+
+_BINARY = {"areaUnderROC", "areaUnderPR"}
+_MULTICLASS = {"f1", "accuracy", "weightedPrecision", "weightedRecall", "logLoss"}
+_REGRESSION = {"rmse", "mse", "r2", "mae", "var"}
+HOLDOUT = 0.2
+SEED = 7
+
+
+class SparkMLTrainer(Trainer):
+    """``estimator``: a Spark ML estimator class such as
+    ``pyspark.ml.classification.GBTClassifier``; ``metric``: a Spark evaluator metric."""
+
+    name = "spark-ml"
+    requires = "spark"
+    options = frozenset({"data", "label", "metric", "estimator", "save_model"})
+    default_metric = "areaUnderROC"
+    needs_estimator = True
+    default_estimator: ClassVar[str | None] = None
+
+    @classmethod
+    def check(cls, options: Any) -> None:
+        super().check(options)
+        metric = options.get("metric", cls.default_metric)
+        if metric not in _BINARY | _MULTICLASS | _REGRESSION:
+            from tuner.errors import SpecError
+
+            known = ", ".join(sorted(_BINARY | _MULTICLASS | _REGRESSION))
+            raise SpecError("metric", f"{metric!r} is not a Spark evaluator metric ({known})")
+
+    def estimator_for(self, params: Params) -> Any:
+        return load_class(self.estimator or self.default_estimator or "")(
+            featuresCol="features", labelCol="label", **params)
+
+    def __call__(self, params: Params, trial: TrialContext) -> dict[str, float]:
+        spark = getattr(trial, "spark", None)
+        if spark is None:
+            raise ObjectiveError(f"trainer {self.name!r} runs on the spark executor only")
+        frame = load_frame(spark, self.data, self.label)
+        if self.label != "label":
+            frame = frame.withColumnRenamed(self.label, "label")
+        train, test = frame.randomSplit([1 - HOLDOUT, HOLDOUT], seed=SEED)
+        model = self.estimator_for(dict(params)).fit(train)
+        value = float(_evaluator(self.metric).evaluate(model.transform(test)))
+        if self.save_model and trial.artifact_dir:
+            os.makedirs(os.path.dirname(trial.artifact_dir) or ".", exist_ok=True)
+            self.estimator_for(dict(params)).fit(frame).write().overwrite().save(
+                os.path.join(trial.artifact_dir, "model"))
+        return {self.metric: value}
+
+
+class XGBoostSparkTrainer(SparkMLTrainer):
+    """Distributed XGBoost through ``xgboost.spark``; ``estimator`` defaults to
+    ``SparkXGBClassifier`` (``SparkXGBRegressor`` for regression metrics)."""
+
+    name = "xgboost-spark"
+    options = frozenset({"data", "label", "metric", "estimator", "save_model"})
+    needs_estimator = False
+    default_estimator = "xgboost.spark.SparkXGBClassifier"
+
+    def estimator_for(self, params: Params) -> Any:
+        ref = self.estimator or ("xgboost.spark.SparkXGBRegressor" if self.metric in _REGRESSION
+                                 else self.default_estimator)
+        params = {"num_workers": 1, **params}
+        return load_class(ref or "")(features_col="features", label_col="label", **params)
+
+
+def _evaluator(metric: str) -> Any:
+    from pyspark.ml import evaluation
+
+    name: Any = metric
+    if metric in _BINARY:
+        return evaluation.BinaryClassificationEvaluator(metricName=name)
+    if metric in _MULTICLASS:
+        return evaluation.MulticlassClassificationEvaluator(metricName=name)
+    return evaluation.RegressionEvaluator(metricName=name)

@@ -1,0 +1,123 @@
+"""Quality and latency benchmark of our algorithms against Optuna, Hyperopt and scikit-optimize.
+
+Run ``python -m experiments.benchmark_quality [--quick]``; it writes ``results.md``,
+``results.json`` and PNG regret curves under ``experiments/results/`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"  # two processes share two cores fairly
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from importlib import metadata  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from experiments.contenders import CONTENDERS, timed  # noqa: E402
+from experiments.latency import latency_table  # noqa: E402
+from experiments.problems import Problem, bbob, xgboost_task  # noqa: E402
+
+FULL_FUNCTIONS = [1, 3, 6, 8, 10, 12, 15, 17, 20, 21, 22, 24]
+QUICK_FUNCTIONS = [1, 8, 15, 21]
+PACKAGES = ["numpy", "scipy", "scikit-learn", "scikit-optimize", "deap", "optuna", "hyperopt",
+            "cmaes", "torch", "coco-experiment", "xgboost-cpu", "matplotlib"]
+
+
+def checkpoints(budget: int) -> list[int]:
+    return [c for c in (10, 25, 50, 100, 200) if c <= budget] or [budget]
+
+
+def score(problem: Problem, values: list[float], at: int) -> float:
+    """log10 regret of the best of the first ``at`` values (BBOB), or the best loss itself."""
+    best = min(values[:at]) if values else math.inf
+    if problem.optimum is None:
+        return best
+    return math.log10(max(best - problem.optimum, 1e-8))
+
+
+def ranks(table: dict[str, float]) -> dict[str, float]:
+    """Average ranks (1 = best) of the contenders' medians; ties share their mean rank."""
+    names = sorted(table, key=lambda k: table[k])
+    out: dict[str, float] = {}
+    i = 0
+    while i < len(names):
+        j = i
+        while j + 1 < len(names) and table[names[j + 1]] == table[names[i]]:
+            j += 1
+        for k in names[i: j + 1]:
+            out[k] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small subset, a few minutes")
+    parser.add_argument("--functions", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--dims", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--budget", type=int)
+    parser.add_argument("--ml", type=lambda s: [x for x in s.split(",") if x])
+    parser.add_argument("--ml-budget", type=int)
+    parser.add_argument("--contenders", type=lambda s: s.split(","), default=list(CONTENDERS))
+    parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    a = parser.parse_args()
+    quick = a.quick
+    functions = a.functions or (QUICK_FUNCTIONS if quick else FULL_FUNCTIONS)
+    dims = a.dims or ([2, 5] if quick else [2, 5, 10])
+    seeds = a.seeds or (2 if quick else 5)
+    budget = a.budget or (30 if quick else 100)
+    ml = a.ml if a.ml is not None else (["breast_cancer"] if quick else
+                                        ["breast_cancer", "digits", "diabetes"])
+    ml_budget = a.ml_budget or (15 if quick else 40)
+    a.out.mkdir(parents=True, exist_ok=True)
+
+    problems = [(bbob(f, d), budget) for d in dims for f in functions]
+    problems += [(xgboost_task(name), ml_budget) for name in ml]
+    runs: list[dict[str, Any]] = []
+    for problem, b in problems:
+        for name in a.contenders:
+            for seed in range(seeds):
+                values, seconds = timed(CONTENDERS[name], problem, b, seed)
+                runs.append({"problem": problem.name, "group": problem.group, "contender": name,
+                             "seed": seed, "budget": b, "optimum": problem.optimum,
+                             "values": values, "seconds": seconds})
+                print(f"{problem.name:22s} {name:18s} seed {seed}: best "
+                      f"{min(values):.4g} in {seconds:.1f}s", flush=True)
+    latency = {} if a.no_latency else latency_table(
+        [c for c in ("random", "grid", "bayesian", "genetic") if c in a.contenders],
+        sizes=(10, 100, 500, 1000))
+    meta = {
+        "command": "python -m experiments.benchmark_quality "
+                   + ("--quick" if quick else "") + (" (with options)" if a.functions else ""),
+        "functions": functions, "dims": dims, "seeds": seeds, "budget": budget, "ml": ml,
+        "ml_budget": ml_budget, "python": platform.python_version(),
+        "machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
+        "threads": os.environ["OMP_NUM_THREADS"],
+        "versions": {p: _version(p) for p in PACKAGES},
+    }
+    from experiments.report import write_report
+
+    write_report(a.out, problems, runs, latency, meta, checkpoints, score, ranks)
+    print(f"wrote {a.out}/results.md, results.json and plots")
+    (a.out / "runs.json").write_text(json.dumps({"meta": meta, "runs": runs}))
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    main()

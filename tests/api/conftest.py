@@ -1,0 +1,29 @@
+"""One real server per database backend for the whole API test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.api.server import ServerProcess
+from tests.conftest import drop_postgres_schema, postgres_schema_url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    home: Path = tmp_path_factory.mktemp("server")
+    schema = None
+    if request.param == "sqlite":
+        db = f"sqlite:///{home / 'tuner.db'}"
+    else:
+        db, schema = postgres_schema_url()
+    srv = ServerProcess(db, home).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        if schema:
+            drop_postgres_schema(schema)
