@@ -32,3 +32,9 @@ def flaky(params: dict[str, Any]) -> dict[str, float]:
     if params["n"] == 8:
         return {"other": 1.0}
     return {"loss": quadratic(params)}
+
+
+def sleepy_quadratic(params: dict[str, Any]) -> float:
+    """``quadratic`` after 0.3 s, whatever the environment says."""
+    time.sleep(0.3)
+    return quadratic(params)

@@ -165,3 +165,47 @@ def test_openapi_documents_every_route_and_its_errors(server: ServerProcess) -> 
         assert op.get("summary"), (path, method)
         assert {"401", "403", "422"} <= set(op["responses"]), (path, method)
         assert op.get("security"), (path, method)
+
+
+def test_first_start_stores_an_admin_token_for_this_user_only(server: ServerProcess) -> None:
+    path = server.config_dir / "credentials.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    listing = server.tuner("token", "list", "--db", server.db).stdout
+    assert "default" in listing and "admin" in listing and server.token not in listing
+
+
+def test_the_server_runs_stops_and_resumes_a_study_on_its_own_executor(
+    server: ServerProcess,
+) -> None:
+    import time
+
+    name = unique("srv")
+    spec = spec_dict(name, plan=[{"algorithm": "random", "trials": 8}],
+                     objective={"function": "tests.objectives:sleepy_quadratic"})
+    with api(server) as c:
+        c.post("/studies", json=spec)
+        started = c.post(f"/studies/{name}/run")
+        assert started.status_code == 202 and started.json()["running"] is True
+        deadline = time.monotonic() + 60
+        while c.get(f"/studies/{name}").json()["done"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        stopped = c.post(f"/studies/{name}/stop").json()
+        assert stopped["running"] is False
+        after_stop = c.get(f"/studies/{name}").json()
+        assert after_stop["running"] == 0 and after_stop["state"] == "running"
+        assert c.post(f"/studies/{name}/run").json()["running"] is True  # resume
+        while c.get(f"/studies/{name}").json()["state"] != "complete":
+            assert time.monotonic() < deadline + 60
+            time.sleep(0.2)
+        trials = c.get(f"/studies/{name}/trials").json()["items"]
+        assert sorted(t["number"] for t in trials) == list(range(8))
+        assert all(t["state"] == "complete" for t in trials)
+        assert c.get(f"/studies/{name}/run").json() == {"study": name, "running": False,
+                                                        "error": None}
+        bad = c.post("/studies", json=spec_dict(unique("nofn"),
+                                                objective={"function": "nowhere:fn"}))
+        assert bad.status_code == 201  # remote workers may have code the server lacks...
+        refused = c.post(f"/studies/{bad.json()['name']}/run")  # ...but it cannot run it
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == (
+            "objective.function")
