@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
@@ -23,6 +23,16 @@ from tuner.executor import TrialOutcome
 from tuner.projects import DEFAULT_PROJECT, qualified
 from tuner.space import Params
 from tuner.storage.engine import make_engine
+from tuner.storage.records import (
+    StudyRecord,
+    StudyState,
+    StudySummary,
+    aware,
+    db_text,
+    now,
+    study_record,
+    trial_of,
+)
 from tuner.storage.schema import StudyRow, TrialRow
 from tuner.storage.tokens import TokenStore
 from tuner.study import StudySpec
@@ -30,51 +40,6 @@ from tuner.trial import Attempt, Trial, TrialState
 
 # A trial lost this many times (its worker died or stopped heart-beating) fails for good.
 MAX_LOSSES = 5
-
-
-class StudyState:
-    CREATED = "created"
-    RUNNING = "running"
-    COMPLETE = "complete"
-
-
-@dataclass(frozen=True)
-class StudyRecord:
-    """A stored study: its spec and where its plan stands."""
-
-    name: str
-    spec: StudySpec
-    state: str
-    round: int
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class StudySummary:
-    name: str
-    state: str
-    round: int
-    rounds: int
-    done: int
-    planned: int
-    running: int
-    best_value: float | None
-    direction: str
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _text(s: str) -> str:
-    """``s`` as PostgreSQL stores it: text there cannot hold NUL characters."""
-    return s.replace("\x00", "\\0")
-
-
-def _aware(t: datetime | None) -> datetime | None:
-    if t is not None and t.tzinfo is None:
-        return t.replace(tzinfo=UTC)
-    return t
 
 
 class Storage:
@@ -113,11 +78,11 @@ class Storage:
                 s.add(row)
         except IntegrityError:
             raise Conflict(f"study {spec.name!r} already exists", field="name") from None
-        return self._record(row)
+        return study_record(row)
 
     def get_study(self, name: str) -> StudyRecord:
         with self._session() as s:
-            return self._record(self._study_row(s, name))
+            return study_record(self._study_row(s, name))
 
     def update_spec(self, name: str, spec: StudySpec) -> StudyRecord:
         """Replace a study's spec (a resumed study with a longer plan, a new executor)."""
@@ -126,7 +91,7 @@ class Storage:
             row.spec = spec.to_dict()
             if row.state == StudyState.COMPLETE and row.round < len(spec.plan):
                 row.state = StudyState.RUNNING
-            return self._record(row)
+            return study_record(row)
 
     def set_study_state(self, name: str, state: str, round: int | None = None) -> None:
         with self._session() as s:
@@ -210,7 +175,7 @@ class Storage:
             q = q.order_by(TrialRow.number).offset(offset)
             if limit is not None:
                 q = q.limit(limit)
-            return [self._trial(study, r) for r in s.scalars(q)]
+            return [trial_of(study, r) for r in s.scalars(q)]
 
     def leaderboard(self, study: str, top: int | None = None) -> list[Trial]:
         """Complete trials, best first (ties by number), in one query."""
@@ -227,7 +192,7 @@ class Storage:
                 .order_by(best_first, TrialRow.number)
                 .limit(top)
             )
-            return [self._trial(study, r) for r in s.scalars(q)]
+            return [trial_of(study, r) for r in s.scalars(q)]
 
     def count_trials(self, study: str, states: Sequence[TrialState] | None = None) -> int:
         with self._session() as s:
@@ -240,7 +205,7 @@ class Storage:
 
     def trial(self, study: str, number: int) -> Trial:
         with self._session() as s:
-            return self._trial(study, self._trial_row(s, study, number))
+            return trial_of(study, self._trial_row(s, study, number))
 
     def _insert_trials(
         self, s: Session, row: StudyRow, round: int, points: Sequence[Params | Suggestion]
@@ -270,7 +235,7 @@ class Storage:
         if row.state == StudyState.CREATED and rows:
             row.state = StudyState.RUNNING
         s.flush()
-        return [self._trial(row.name, r) for r in rows]
+        return [trial_of(row.name, r) for r in rows]
 
     @contextmanager
     def locked(self, study: str) -> Iterator[LockedStudy]:
@@ -301,7 +266,7 @@ class Storage:
             .values(
                 state=TrialState.RUNNING,
                 attempt=TrialRow.attempt + 1,
-                worker=_text(worker),
+                worker=db_text(worker),
                 started_at=t,
                 finished_at=None,
                 lease_expires_at=t + timedelta(seconds=lease),
@@ -311,7 +276,7 @@ class Storage:
         )
         with self._session() as s:
             row = s.scalars(stmt).first()
-            return self._trial(study, row) if row is not None else None
+            return trial_of(study, row) if row is not None else None
 
     def heartbeat(self, study: str, number: int, attempt: int, lease: float) -> None:
         """Extend the lease of a running attempt; Conflict if that attempt is no longer current."""
@@ -349,7 +314,7 @@ class Storage:
         attempt that is no longer running is a Conflict.
         """
         if outcome.error is not None:
-            outcome = replace(outcome, error=_text(outcome.error))
+            outcome = replace(outcome, error=db_text(outcome.error))
         with self._session() as s:
             row = self._trial_row(s, study, number, for_update=True)
             if row.attempt != attempt or row.state != TrialState.RUNNING:
@@ -361,14 +326,14 @@ class Storage:
                     and (outcome.state != TrialState.COMPLETE or row.value == outcome.value)
                 )
                 if same_end:  # the same attempt reported the same end twice: a retry
-                    return self._trial(study, row)
+                    return trial_of(study, row)
                 self._stale(s, study, number, attempt, row)
             t = now()
             if outcome.intermediate:  # else keep what was reported along the way
                 row.intermediate = [list(x) for x in outcome.intermediate]
             row.lease_expires_at = None
             row.finished_at = t
-            entry = Attempt(attempt, row.worker, _aware(row.started_at), t, str(outcome.state),
+            entry = Attempt(attempt, row.worker, aware(row.started_at), t, str(outcome.state),
                             outcome.error)
             row.attempt_log = [*row.attempt_log, entry.to_dict()]
             if outcome.state == TrialState.FAILED:
@@ -384,7 +349,7 @@ class Storage:
                 row.error = None
                 if outcome.artifact:  # where the trainer saved the model of this trial
                     row.meta = {**row.meta, "artifact": outcome.artifact}
-            return self._trial(study, row)
+            return trial_of(study, row)
 
     def requeue(self, study: str, number: int, attempt: int, reason: str, lost: bool) -> Trial:
         """Put a running attempt back to waiting: ``lost`` (its worker died) or interrupted.
@@ -397,19 +362,19 @@ class Storage:
             if row.attempt != attempt or row.state != TrialState.RUNNING:
                 self._stale(s, study, number, attempt, row)
             t = now()
-            entry = Attempt(attempt, row.worker, _aware(row.started_at), t,
+            entry = Attempt(attempt, row.worker, aware(row.started_at), t,
                             "lost" if lost else "interrupted", reason)
             row.attempt_log = [*row.attempt_log, entry.to_dict()]
             row.lease_expires_at = None
             if lost:
                 row.losses += 1
-                row.error = _text(reason)
+                row.error = db_text(reason)
             if lost and row.losses >= MAX_LOSSES:
                 row.state = TrialState.FAILED
                 row.finished_at = t
             else:
                 row.state = TrialState.WAITING
-            return self._trial(study, row)
+            return trial_of(study, row)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -453,39 +418,6 @@ class Storage:
             f"(the trial is {row.state}, attempt {row.attempt})"
         )
 
-    @staticmethod
-    def _record(row: StudyRow) -> StudyRecord:
-        return StudyRecord(
-            name=row.name,
-            spec=StudySpec.from_dict(row.spec, check=False),
-            state=row.state,
-            round=row.round,
-            created_at=_aware(row.created_at) or now(),
-        )
-
-    @staticmethod
-    def _trial(study: str, r: TrialRow) -> Trial:
-        return Trial(
-            study=study,
-            number=r.number,
-            round=r.round,
-            params=dict(r.params),
-            state=TrialState(r.state),
-            attempt=r.attempt,
-            value=r.value,
-            values=dict(r.values or {}),
-            intermediate=tuple((int(a), float(b)) for a, b in (r.intermediate or [])),
-            worker=r.worker,
-            error=r.error,
-            created_at=_aware(r.created_at),
-            started_at=_aware(r.started_at),
-            finished_at=_aware(r.finished_at),
-            lease_expires_at=_aware(r.lease_expires_at),
-            attempts=tuple(Attempt.from_dict(a) for a in (r.attempt_log or [])),
-            meta=dict(r.meta or {}),
-        )
-
-
 class LockedStudy:
     """A study held alone inside one transaction: read its state and trials, add trials."""
 
@@ -496,13 +428,13 @@ class LockedStudy:
 
     @property
     def record(self) -> StudyRecord:
-        return self._storage._record(self._row)
+        return study_record(self._row)
 
     def trials(self) -> list[Trial]:
         rows = self._session.scalars(
             select(TrialRow).where(TrialRow.study_id == self._row.id).order_by(TrialRow.number)
         )
-        return [self._storage._trial(self._row.name, r) for r in rows]
+        return [trial_of(self._row.name, r) for r in rows]
 
     def add_trials(self, round: int, points: Sequence[Params | Suggestion]) -> list[Trial]:
         return self._storage._insert_trials(self._session, self._row, round, points)

@@ -1,0 +1,88 @@
+"""What the storage hands out: frozen records built from the ORM rows, which stay inside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tuner.storage.schema import StudyRow, TrialRow
+from tuner.study import StudySpec
+from tuner.trial import Attempt, Trial, TrialState
+
+
+class StudyState:
+    CREATED = "created"
+    RUNNING = "running"
+    COMPLETE = "complete"
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A stored study: its spec and where its plan stands."""
+
+    name: str
+    spec: StudySpec
+    state: str
+    round: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    name: str
+    state: str
+    round: int
+    rounds: int
+    done: int
+    planned: int
+    running: int
+    best_value: float | None
+    direction: str
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def db_text(s: str) -> str:
+    """``s`` as PostgreSQL stores it: text there cannot hold NUL characters."""
+    return s.replace("\x00", "\\0")
+
+
+def aware(t: datetime | None) -> datetime | None:
+    if t is not None and t.tzinfo is None:
+        return t.replace(tzinfo=UTC)
+    return t
+
+
+def study_record(row: StudyRow) -> StudyRecord:
+    """The dataclass of a study row."""
+    return StudyRecord(
+        name=row.name,
+        spec=StudySpec.from_dict(row.spec, check=False),
+        state=row.state,
+        round=row.round,
+        created_at=aware(row.created_at) or now(),
+    )
+
+def trial_of(study: str, r: TrialRow) -> Trial:
+    """The dataclass of a trial row of ``study``."""
+    return Trial(
+        study=study,
+        number=r.number,
+        round=r.round,
+        params=dict(r.params),
+        state=TrialState(r.state),
+        attempt=r.attempt,
+        value=r.value,
+        values=dict(r.values or {}),
+        intermediate=tuple((int(a), float(b)) for a, b in (r.intermediate or [])),
+        worker=r.worker,
+        error=r.error,
+        created_at=aware(r.created_at),
+        started_at=aware(r.started_at),
+        finished_at=aware(r.finished_at),
+        lease_expires_at=aware(r.lease_expires_at),
+        attempts=tuple(Attempt.from_dict(a) for a in (r.attempt_log or [])),
+        meta=dict(r.meta or {}),
+    )
