@@ -126,6 +126,11 @@ class CompleteIn(AttemptIn):
         return value
 
 
+class CompleteAndClaimIn(CompleteIn):
+    worker: str = Field("anonymous", min_length=1, max_length=200,
+                        description="who runs the next trial, e.g. host:pid")
+
+
 class FailIn(AttemptIn):
     error: str = Field(max_length=20_000, description="why the attempt failed")
 

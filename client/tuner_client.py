@@ -74,6 +74,7 @@ class Study:
         self.client = client
         self.name = name
         self._path = f"/api/v1/studies/{name}"
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def info(self) -> dict[str, Any]:
         return self.client.http.request("GET", self._path)  # type: ignore[no-any-return]
@@ -110,7 +111,7 @@ class Study:
         """Claim a trial (waiting while other workers hold the last ones); ``StudyComplete``
         when the plan is done. Use it as a context manager: an exception inside the block
         fails the attempt."""
-        worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        worker = worker or self.worker
         while True:
             answer = self.client.http.request(
                 "POST", f"{self._path}/trials/claim", json={"worker": worker})
@@ -196,12 +197,25 @@ class Trial:
         bad = _bad_value(value)
         if bad:
             return self.fail(bad)
-        body = float(value) if isinstance(value, int | float) else {
-            str(k): float(v) for k, v in value.items()
-            if isinstance(v, int | float) and not isinstance(v, bool)}
-        result = self._post("complete", {"value": body})
+        result = self._post("complete", {"value": _numbers(value)})
         self._ended = True
         return result  # type: ignore[no-any-return]
+
+    def complete_and_next(self, value: float | Mapping[str, float]) -> Trial:
+        """Record the result and claim the study's next trial in one round trip (what
+        ``optimize`` does); ``StudyComplete`` when no trial will come again."""
+        if _bad_value(value) is not None:
+            self.complete(value)  # fails the attempt with the reason
+            return self.study.next_trial()
+        answer = self._post("complete-and-claim",
+                            {"value": _numbers(value), "worker": self.study.worker})
+        self._ended = True
+        self._stop.set()
+        if answer["trial"] is not None:
+            return Trial(self.study, answer["trial"], answer["lease_seconds"])
+        if answer["complete"]:
+            raise StudyComplete(self.study.name)
+        return self.study.next_trial()
 
     def fail(self, error: str) -> dict[str, Any]:
         result = self._post("fail", {"error": error[-20_000:]})
@@ -229,6 +243,13 @@ class Trial:
                 continue
 
 
+def _numbers(value: float | Mapping[str, float]) -> float | dict[str, float]:
+    if isinstance(value, int | float):
+        return float(value)
+    return {str(k): float(v) for k, v in value.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 def _bad_value(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float | Mapping):
         return f"the objective returned {type(value).__name__}, not a number or dict"
@@ -246,23 +267,35 @@ def _work(url: str, token: str | None, study: str, fn: Objective, n_trials: int 
     done = 0
     with TunerClient(url, token) as client:
         handle = Study(client, study)
+        upcoming: Trial | None = None
+        reserved = False  # a budget slot taken for a next trial that did not come
         while n_trials is None or done < n_trials:
-            if claim_slot is not None and not claim_slot():
+            if upcoming is None and not reserved and claim_slot is not None and not claim_slot():
                 break
+            reserved = False
             try:
-                trial = handle.next_trial()
+                trial = upcoming or handle.next_trial()
             except StudyComplete:
                 break
+            upcoming = None
             with trial:
                 try:
                     result = fn(trial.params, trial) if takes_trial else fn(trial.params)
                 except Exception as exc:  # noqa: BLE001 - a failed attempt, the loop goes on
                     trial.fail(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[-8000:])
                 else:
+                    last = n_trials is not None and done + 1 >= n_trials
+                    more = not last and (claim_slot is None or claim_slot())
                     try:
-                        trial.complete(result)
+                        if more:  # one round trip: this result, and the next trial
+                            upcoming = trial.complete_and_next(result)
+                        else:
+                            trial.complete(result)
+                    except StudyComplete:
+                        done += 1
+                        break
                     except TrialLost:
-                        pass
+                        reserved = more
             done += 1
     return done
 

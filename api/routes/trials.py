@@ -12,6 +12,7 @@ from api.schemas import (
     AttemptIn,
     ClaimIn,
     ClaimOut,
+    CompleteAndClaimIn,
     CompleteIn,
     FailIn,
     LeaseOut,
@@ -91,6 +92,14 @@ def complete(name: str, body: CompleteIn, request: Request, number: int = Number
     assert math.isfinite(value)
     outcome = TrialOutcome(TrialState.COMPLETE, value=value, values=values)
     return TrialOut.of(storage.finish(key, number, body.attempt, outcome, spec.max_attempts))
+
+
+@router.post("/{number:int}/complete-and-claim", response_model=ClaimOut, responses=STALE,
+             summary="Complete an attempt and claim the next trial in one round trip")
+def complete_and_claim(name: str, body: CompleteAndClaimIn, request: Request,
+                       number: int = Number, token: Token = Writer) -> ClaimOut:
+    complete(name, CompleteIn(attempt=body.attempt, value=body.value), request, number, token)
+    return claim(name, ClaimIn(worker=body.worker), request, token)
 
 
 @router.post("/{number:int}/fail", response_model=TrialOut, responses=STALE,

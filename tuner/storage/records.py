@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from tuner.storage.schema import StudyRow, TrialRow
 from tuner.study import StudySpec
@@ -59,11 +61,18 @@ def study_record(row: StudyRow) -> StudyRecord:
     """The dataclass of a study row."""
     return StudyRecord(
         name=row.name,
-        spec=StudySpec.from_dict(row.spec, check=False),
+        spec=_parsed_spec(json.dumps(row.spec, sort_keys=True)),
         state=row.state,
         round=row.round,
         created_at=aware(row.created_at) or now(),
     )
+
+
+@lru_cache(maxsize=512)
+def _parsed_spec(text: str) -> StudySpec:
+    """Specs are parsed once per distinct text: every claim and report reads its study's."""
+    return StudySpec.from_dict(json.loads(text), check=False)
+
 
 def trial_of(study: str, r: TrialRow) -> Trial:
     """The dataclass of a trial row of ``study``."""

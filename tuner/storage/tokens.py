@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,10 +39,18 @@ def digest(secret: str) -> str:
 
 
 class TokenStore:
-    """Tokens in the study database (the ``tokens`` table)."""
+    """Tokens in the study database (the ``tokens`` table).
+
+    ``verify`` remembers what it found for ``CACHE_SECONDS``, so that a busy worker does not cost
+    a query per request; a revoked token stops working within that time (at once in this
+    process).
+    """
+
+    CACHE_SECONDS = 5.0
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._cache: dict[str, tuple[float, Token | None]] = {}
 
     def create(self, project: str, role: str, label: str = "") -> tuple[str, Token]:
         """A new token; the secret is returned here and never again."""
@@ -61,9 +70,17 @@ class TokenStore:
     def verify(self, secret: str) -> Token | None:
         if not secret.startswith(_PREFIX):
             return None
+        key = digest(secret)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
         with self._sessions.begin() as s:
-            row = s.scalars(select(TokenRow).where(TokenRow.digest == digest(secret))).first()
-            return _token(row) if row is not None else None
+            row = s.scalars(select(TokenRow).where(TokenRow.digest == key)).first()
+            token = _token(row) if row is not None else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (time.monotonic() + self.CACHE_SECONDS, token)
+        return token
 
     def count(self) -> int:
         with self._sessions.begin() as s:
@@ -74,6 +91,7 @@ class TokenStore:
             return [_token(r) for r in s.scalars(select(TokenRow).order_by(TokenRow.id))]
 
     def revoke(self, token_id: int) -> bool:
+        self._cache.clear()
         with self._sessions.begin() as s:
             return bool(s.execute(delete(TokenRow).where(TokenRow.id == token_id)).rowcount)  # type: ignore[attr-defined]
 
