@@ -61,7 +61,7 @@ def study_record(row: StudyRow) -> StudyRecord:
     """The dataclass of a study row."""
     return StudyRecord(
         name=row.name,
-        spec=_parsed_spec(json.dumps(row.spec, sort_keys=True)),
+        spec=_parsed_spec(json.dumps(row.spec)),  # key order is the space order
         state=row.state,
         round=row.round,
         created_at=aware(row.created_at) or now(),

@@ -7,6 +7,8 @@ the database write lock before anything is read, so that no two writers interlea
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -50,13 +52,18 @@ class Storage:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.tokens = TokenStore(self.engine)
+        # SQLite has one writer at a time, and its busy handler waits in sleeps of up to 100 ms:
+        # threads of one process (the API's) take turns here instead, without sleeping.
+        self._turn: contextlib.AbstractContextManager[object] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        with self._turn, self._sessions.begin() as session:
             yield session
 
     # -- studies ------------------------------------------------------------------------------
