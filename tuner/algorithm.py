@@ -51,9 +51,10 @@ class Algorithm(ABC):
     """
 
     name: ClassVar[str] = ""
-    # How many points the scheduler queues at once when workers run short. Algorithms whose
-    # points do not depend on results (random, grid) set it high to spread the cost of a
-    # top-up (which reads the whole history) over many claims; adaptive ones keep 1.
+    # How many points the scheduler queues at once when workers run short (per 512 trials of
+    # history, so that the cost of a top-up, which reads the whole history, stays constant per
+    # claim as a study grows). Algorithms whose points do not depend on results (random, grid)
+    # set it high; adaptive ones keep 1.
     prefetch: ClassVar[int] = 1
 
     def __init__(

@@ -113,7 +113,8 @@ class Scheduler:
             waiting = sum(t.state is TrialState.WAITING for t in unfinished)
             cls = plugins.algorithm(rnd.algorithm)
             short = want - waiting
-            n = min(room, max(short, cls.prefetch - waiting)) if short > 0 else short
+            ahead = cls.prefetch * (1 + len(trials) // 512) if cls.prefetch > 1 else 1
+            n = min(room, max(short, ahead - waiting)) if short > 0 else short
             if rnd.parallelism is not None:
                 n = min(n, rnd.parallelism - len(unfinished))
             if n <= 0 and (want > 0 or unfinished):
