@@ -26,7 +26,7 @@ from typing import Any
 
 from tuner.errors import SpecError
 from tuner.executor import Executor, TrialJob, TrialOutcome
-from tuner.objective import evaluate, format_exception, resolve
+from tuner.objective import format_exception, run_job
 from tuner.space import Params
 
 _BASELINE = frozenset(sys.modules)  # in the forkserver: what was loaded before the user's module
@@ -243,18 +243,8 @@ def _child_main(job: TrialJob, conn: Connection, env: dict[str, str],
     os.environ.clear()
     os.environ.update(env)  # the parent's environment now, not the forkserver's at its start
     context = _Context(job, conn)
-    try:
-        if job.workdir:
-            os.chdir(job.workdir)
-        _forget_stale_modules(preload, os.path.abspath(job.workdir or os.getcwd()))
-        try:
-            fn = resolve(job.objective, job.workdir)
-        except SpecError as exc:
-            outcome = TrialOutcome.failure(str(exc))
-        else:
-            outcome = evaluate(fn, job.params, context, job.metric)
-    except Exception as exc:  # noqa: BLE001 - e.g. a workdir that does not exist
-        outcome = TrialOutcome.failure(format_exception(exc))
+    outcome = run_job(job, context, prepare=lambda: _forget_stale_modules(
+        preload, os.path.abspath(job.workdir or os.getcwd())))
     sys.stdout.flush()
     sys.stderr.flush()
     context.send("result", outcome)

@@ -23,9 +23,8 @@ from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from tuner.errors import SpecError
 from tuner.executor import TrialJob, TrialOutcome
-from tuner.objective import evaluate, format_exception, resolve
+from tuner.objective import run_job
 from tuner.space import Params
 
 _GRACE = 5.0  # seconds a child may take to exit after sending its result
@@ -205,17 +204,7 @@ def main(argv: list[str]) -> None:
     faulthandler.enable()
     job: TrialJob = pickle.loads(sys.stdin.buffer.read())
     context = ProcessContext(job, conn, _extras())
-    try:
-        if job.workdir:
-            os.chdir(job.workdir)
-        try:
-            fn = resolve(job.objective, job.workdir)
-        except SpecError as exc:
-            outcome = TrialOutcome.failure(str(exc))
-        else:
-            outcome = evaluate(fn, job.params, context, job.metric)
-    except Exception as exc:  # noqa: BLE001 - e.g. a workdir that does not exist
-        outcome = TrialOutcome.failure(format_exception(exc))
+    outcome = run_job(job, context)
     sys.stdout.flush()
     sys.stderr.flush()
     context.send("result", outcome)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from tuner.errors import ObjectiveError, SpecError
-from tuner.executor import TrialContext, TrialOutcome
+from tuner.executor import TrialContext, TrialJob, TrialOutcome
 from tuner.space import Params
 from tuner.study import ObjectiveSpec
 from tuner.trial import TrialState
@@ -122,6 +123,24 @@ def saved_artifact(directory: str | None) -> str | None:
     if directory and os.path.isdir(directory) and os.listdir(directory):
         return directory
     return None
+
+
+def run_job(job: TrialJob, context: TrialContext,
+            prepare: Callable[[], None] | None = None) -> TrialOutcome:
+    """Evaluate ``job`` in this process, in its working directory, never raising: what every
+    executor's trial process does once it has a ``context`` to report through."""
+    try:
+        if job.workdir:
+            os.chdir(job.workdir)
+        if prepare is not None:
+            prepare()
+        try:
+            fn = resolve(job.objective, job.workdir)
+        except SpecError as exc:
+            return TrialOutcome.failure(str(exc))
+        return evaluate(fn, job.params, context, job.metric)
+    except Exception as exc:  # noqa: BLE001 - e.g. a workdir that does not exist
+        return TrialOutcome.failure(format_exception(exc))
 
 
 def format_exception(exc: BaseException) -> str:
