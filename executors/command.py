@@ -19,11 +19,11 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
+from executors.pool import PooledExecutor, check_positive_int
 from tuner.errors import ObjectiveError, SpecError
-from tuner.executor import Executor, TrialJob, TrialOutcome
+from tuner.executor import TrialJob, TrialOutcome
 from tuner.objective import interpret, saved_artifact
 from tuner.objective_spec import PLACEHOLDER
 from tuner.space import Params
@@ -33,7 +33,7 @@ _TAIL = 20  # lines of stdout and stderr kept for the error text
 _CANCELLED = "cancelled: the executor shut down"
 
 
-class CommandExecutor(Executor):
+class CommandExecutor(PooledExecutor):
     """Runs up to ``workers`` command objectives at once, each in a new session (process group)."""
 
     name = "command"
@@ -41,40 +41,23 @@ class CommandExecutor(Executor):
 
     def __init__(self, *, workers: int | None = None, shell: str = "/bin/sh") -> None:
         self.check_options({"workers": workers, "shell": shell})
-        self._workers = workers if workers is not None else os.cpu_count() or 1
+        self._start_pool(workers if workers is not None else os.cpu_count() or 1, "command")
         self._shell = shell
-        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tuner-command")
-        self._lock = threading.Lock()
         self._running: set[subprocess.Popen[bytes]] = set()
-        self._cancelling = False
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
         super().check_options(options)
-        workers = options.get("workers")
-        if workers is not None and (
-            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
-        ):
-            raise SpecError("workers", "must be a positive integer")
+        check_positive_int(options, "workers")
         shell = options.get("shell", "/bin/sh")
         if not isinstance(shell, str) or not os.access(shell, os.X_OK):
             raise SpecError("shell", f"{shell!r} is not an executable shell")
 
-    @property
-    def capacity(self) -> int:
-        return self._workers
-
-    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
-        return self._pool.submit(self._run, job)
-
-    def shutdown(self, cancel_running: bool = False) -> None:
-        if cancel_running:
-            with self._lock:
-                self._cancelling = True
-                running = list(self._running)
-            for process in running:
-                _kill_group(process)
-        self._pool.shutdown(wait=True, cancel_futures=cancel_running)
+    def _cancel_running(self) -> None:
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            _kill_group(process)
 
     def _run(self, job: TrialJob) -> TrialOutcome:
         try:

@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
@@ -24,8 +23,8 @@ from multiprocessing.process import BaseProcess
 from types import ModuleType
 from typing import Any
 
-from tuner.errors import SpecError
-from tuner.executor import Executor, TrialJob, TrialOutcome
+from executors.pool import PooledExecutor, check_positive_int
+from tuner.executor import TrialJob, TrialOutcome
 from tuner.objective import format_exception, run_job
 from tuner.space import Params
 
@@ -37,44 +36,27 @@ _fallbacks: list[list[str]] = []  # ever shorter preload lists, should the forks
 _preload_lock = threading.Lock()
 
 
-class LocalExecutor(Executor):
+class LocalExecutor(PooledExecutor):
     """Runs up to ``workers`` trials at once, each in a fresh process of its own group."""
 
     name = "local"
 
     def __init__(self, *, workers: int | None = None) -> None:
         self.check_options({"workers": workers})
-        self._workers = workers if workers is not None else os.cpu_count() or 1
-        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tuner-local")
-        self._lock = threading.Lock()
+        self._start_pool(workers if workers is not None else os.cpu_count() or 1, "local")
         self._running: set[BaseProcess] = set()
-        self._cancelling = False
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
         """Refuse unknown options and a ``workers`` that is not a positive integer."""
         super().check_options(options)
-        workers = options.get("workers")
-        if workers is not None and (
-            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
-        ):
-            raise SpecError("workers", "must be a positive integer")
+        check_positive_int(options, "workers")
 
-    @property
-    def capacity(self) -> int:
-        return self._workers
-
-    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
-        return self._pool.submit(self._run, job)
-
-    def shutdown(self, cancel_running: bool = False) -> None:
-        if cancel_running:
-            with self._lock:
-                self._cancelling = True
-                running = list(self._running)
-            for process in running:
-                _kill_group(process)
-        self._pool.shutdown(wait=True, cancel_futures=cancel_running)
+    def _cancel_running(self) -> None:
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            _kill_group(process)
 
     def _run(self, job: TrialJob) -> TrialOutcome:
         """The body of a pool thread: one child process from start to outcome, never raising."""

@@ -8,19 +8,18 @@ node that dies makes that attempt fail with Ray's reason, and the retry policy t
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from executors.pool import PooledExecutor, check_positive_int
 from tuner.errors import SpecError
-from tuner.executor import Executor, TrialJob, TrialOutcome
+from tuner.executor import TrialJob, TrialOutcome
 
 _RESOURCES = {"num_cpus", "num_gpus", "memory"}  # other keys are Ray custom resources
 _CANCELLED = "cancelled: the executor shut down"
 
 
-class RayExecutor(Executor):
+class RayExecutor(PooledExecutor):
     """Runs up to ``workers`` trials at once as Ray tasks needing ``resources`` each.
 
     ``address``: ``auto``, ``host:port`` or ``ray://host:port`` of a running cluster; omitted, a
@@ -45,11 +44,8 @@ class RayExecutor(Executor):
             cpus = float(ray.cluster_resources().get("CPU", 1))
             per_trial = float(self._resources.get("num_cpus") or 0)
             workers = max(1, math.floor(cpus / per_trial)) if per_trial > 0 else int(cpus) or 1
-        self._workers = workers
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tuner-ray")
-        self._lock = threading.Lock()
+        self._start_pool(workers, "ray")
         self._refs: set[Any] = set()
-        self._cancelling = False
         self._task = ray.remote(max_retries=0)(_run_trial).options(**_task_options(
             self._resources))
 
@@ -59,11 +55,7 @@ class RayExecutor(Executor):
         address = options.get("address")
         if address is not None and (not isinstance(address, str) or not address):
             raise SpecError("address", "must be 'auto', 'host:port' or 'ray://host:port'")
-        workers = options.get("workers")
-        if workers is not None and (
-            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
-        ):
-            raise SpecError("workers", "must be a positive integer")
+        check_positive_int(options, "workers")
         resources = options.get("resources")
         if resources is None:
             return
@@ -85,23 +77,17 @@ class RayExecutor(Executor):
         if reason:
             raise SpecError("address", reason)
 
-    @property
-    def capacity(self) -> int:
-        return self._workers
-
-    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
-        return self._pool.submit(self._run, job)
-
-    def shutdown(self, cancel_running: bool = False) -> None:
+    def _cancel_running(self) -> None:
         import ray
 
-        if cancel_running:
-            with self._lock:
-                self._cancelling = True
-                refs = list(self._refs)
-            for ref in refs:  # the worker dies; its trial process group dies with it
-                ray.cancel(ref, force=True)
-        self._pool.shutdown(wait=True, cancel_futures=cancel_running)
+        with self._lock:
+            refs = list(self._refs)
+        for ref in refs:  # the worker dies; its trial process group dies with it
+            ray.cancel(ref, force=True)
+
+    def _close(self) -> None:
+        import ray
+
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
 

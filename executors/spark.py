@@ -9,19 +9,18 @@ cancellation ends one trial (its process group and its Spark jobs) and no other.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from executors.pool import PooledExecutor, check_positive_int
 from tuner.errors import SpecError
-from tuner.executor import Executor, TrialJob, TrialOutcome
+from tuner.executor import TrialJob, TrialOutcome
 
 _CANCELLED = "cancelled: the executor shut down"
 _ids = itertools.count()
 
 
-class SparkExecutor(Executor):
+class SparkExecutor(PooledExecutor):
     """Runs up to ``parallelism`` trials at once against Spark ``master`` (default
     ``local[*]``); a SparkSession already active in this process is reused and left running."""
 
@@ -36,11 +35,8 @@ class SparkExecutor(Executor):
         self.check_options({"master": master, "parallelism": parallelism})
         self._owns_session = SparkContext._active_spark_context is None
         self.session = start_session(master or "local[*]")
-        self._workers = parallelism or 2
-        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tuner-spark")
-        self._lock = threading.Lock()
+        self._start_pool(parallelism or 2, "spark")
         self._running: dict[str, Any] = {}  # job group -> TrialProcess
-        self._cancelling = False
         self._prefix = f"tuner-{id(self):x}-{next(_ids)}"
 
     @classmethod
@@ -50,11 +46,7 @@ class SparkExecutor(Executor):
         if master is not None and (not isinstance(master, str) or not master):
             raise SpecError("master", "must be a Spark master URL: local[N], spark://host:port, "
                             "yarn, k8s://...")
-        parallelism = options.get("parallelism")
-        if parallelism is not None and (
-            not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1
-        ):
-            raise SpecError("parallelism", "must be a positive integer")
+        check_positive_int(options, "parallelism")
 
     @classmethod
     def check_environment(cls, options: Mapping[str, Any]) -> None:
@@ -65,22 +57,14 @@ class SparkExecutor(Executor):
         if reason:
             raise SpecError("master", reason)
 
-    @property
-    def capacity(self) -> int:
-        return self._workers
+    def _cancel_running(self) -> None:
+        with self._lock:
+            running = list(self._running.items())
+        for group, trial in running:
+            trial.kill()
+            self.session.sparkContext.cancelJobGroup(group)
 
-    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
-        return self._pool.submit(self._run, job)
-
-    def shutdown(self, cancel_running: bool = False) -> None:
-        if cancel_running:
-            with self._lock:
-                self._cancelling = True
-                running = list(self._running.items())
-            for group, trial in running:
-                trial.kill()
-                self.session.sparkContext.cancelJobGroup(group)
-        self._pool.shutdown(wait=True, cancel_futures=cancel_running)
+    def _close(self) -> None:
         if self._owns_session:
             self.session.stop()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 
 from fastapi import APIRouter, Path, Request
 
@@ -26,6 +26,7 @@ from tuner.projects import qualified
 from tuner.scheduler import Scheduler
 from tuner.storage import Storage
 from tuner.storage.tokens import Token
+from tuner.study import StudySpec
 from tuner.trial import TrialState
 
 router = APIRouter(prefix="/studies/{name}/trials", tags=["trials"], responses=COMMON)
@@ -82,16 +83,14 @@ def report(name: str, body: ReportIn, request: Request, number: int = Number,
              summary="Complete an attempt with its value (idempotent for the same value)")
 def complete(name: str, body: CompleteIn, request: Request, number: int = Number,
              token: Token = Writer) -> TrialOut:
-    storage = _storage(request)
-    key = qualified(token.project, name)
-    spec = storage.get_study(key).spec
-    try:
-        value, values = interpret(body.value, spec.metric)
-    except ObjectiveError as exc:
-        raise ObjectiveError(str(exc), field="value") from None
-    assert math.isfinite(value)
-    outcome = TrialOutcome(TrialState.COMPLETE, value=value, values=values)
-    return TrialOut.of(storage.finish(key, number, body.attempt, outcome, spec.max_attempts))
+    def outcome(spec: StudySpec) -> TrialOutcome:
+        try:
+            value, values = interpret(body.value, spec.metric)
+        except ObjectiveError as exc:
+            raise ObjectiveError(str(exc), field="value") from None
+        return TrialOutcome(TrialState.COMPLETE, value=value, values=values)
+
+    return _finish(request, token, name, number, body.attempt, outcome)
 
 
 @router.post("/{number:int}/complete-and-claim", response_model=ClaimOut, responses=STALE,
@@ -106,8 +105,15 @@ def complete_and_claim(name: str, body: CompleteAndClaimIn, request: Request,
              summary="Fail an attempt; it waits again while retries are left")
 def fail(name: str, body: FailIn, request: Request, number: int = Number,
          token: Token = Writer) -> TrialOut:
+    return _finish(request, token, name, number, body.attempt,
+                   lambda spec: TrialOutcome.failure(body.error))
+
+
+def _finish(request: Request, token: Token, name: str, number: int, attempt: int,
+            outcome: Callable[[StudySpec], TrialOutcome]) -> TrialOut:
+    """Record how an attempt ended, the outcome built against the study's spec."""
     storage = _storage(request)
     key = qualified(token.project, name)
     spec = storage.get_study(key).spec
-    outcome = TrialOutcome.failure(body.error)
-    return TrialOut.of(storage.finish(key, number, body.attempt, outcome, spec.max_attempts))
+    trial = storage.finish(key, number, attempt, outcome(spec), spec.max_attempts)
+    return TrialOut.of(trial)
