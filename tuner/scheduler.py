@@ -17,7 +17,7 @@ from tuner import plugins
 from tuner.errors import Conflict
 from tuner.space import SearchSpace
 from tuner.storage import LockedStudy, Storage, StudyState
-from tuner.study import StudySpec
+from tuner.study import Direction, StudySpec
 from tuner.trial import Trial, TrialState
 
 
@@ -96,46 +96,64 @@ class Scheduler:
         return self.top_up(study, want=0)
 
     def _top_up(self, locked: LockedStudy, want: int) -> Progress:
+        # Counts decide everything but the points: the history is read only when an algorithm
+        # is asked, so a claim that finds the queue already refilled (by a worker that was first
+        # to find it empty) costs one aggregate query, not a read of the whole study.
         record = locked.record
         spec = record.spec
-        trials = locked.trials()
+        counts = locked.counts()
+        history: list[Trial] | None = None
         r = record.round
         while r < len(spec.plan):
             rnd = spec.plan[r]
-            in_round = [t for t in trials if t.round == r]
-            unfinished = [t for t in in_round if not t.state.finished]
-            room = rnd.trials - len(in_round)
+            states = counts.setdefault(r, {})
+            in_round = sum(states.values())
+            waiting = states.get(TrialState.WAITING, 0)
+            unfinished = waiting + states.get(TrialState.RUNNING, 0)
+            room = rnd.trials - in_round
             if room <= 0:
                 if unfinished:
                     break
                 r += 1
                 continue
-            waiting = sum(t.state is TrialState.WAITING for t in unfinished)
-            cls = plugins.algorithm(rnd.algorithm)
-            short = want - waiting
-            ahead = cls.prefetch * (1 + len(trials) // 512) if cls.prefetch > 1 else 1
-            n = min(room, max(short, ahead - waiting)) if short > 0 else short
-            if rnd.parallelism is not None:
-                n = min(n, rnd.parallelism - len(unfinished))
-            if n <= 0 and (want > 0 or unfinished):
+            if want <= 0:  # progress only: never ask an algorithm for points nobody wants
                 break
-            n = max(n, 1)  # a round with nothing in flight must learn whether it is exhausted
+            cls = plugins.algorithm(rnd.algorithm)
+            total = sum(sum(c.values()) for c in counts.values())
+            ahead = cls.prefetch * (1 + total // 512) if cls.prefetch > 1 else 1
+            n = min(room, max(want - waiting, ahead - waiting)) if want > waiting else 0
+            if rnd.parallelism is not None:
+                n = min(n, rnd.parallelism - unfinished)
+            if n <= 0:
+                break
+            if history is None:
+                history = locked.trials()
             algorithm = cls.create(
-                round_space(spec, r, trials), spec.direction, _round_seed(spec.seed, r),
+                round_space(spec, r, history), spec.direction, _round_seed(spec.seed, r),
                 rnd.trials, rnd.options,
             )
-            params = algorithm.suggest(trials, n)
-            if params and want > 0:
-                trials += locked.add_trials(r, params)
+            params = algorithm.suggest(history, n)
+            if params:
+                added = locked.add_trials(r, params)
+                history += added
+                states[TrialState.WAITING] = waiting + len(added)
                 break
-            if params or unfinished:
+            if unfinished:
                 break
             r += 1  # the algorithm is exhausted and nothing of the round is in flight
         state = StudyState.COMPLETE if r >= len(spec.plan) else StudyState.RUNNING
-        if trials or state == StudyState.COMPLETE:
+        if counts_total(counts) or state == StudyState.COMPLETE:
             if (r, state) != (record.round, record.state):
                 locked.set_state(state, r)
-        return _progress(spec, r, trials)
+        return Progress(
+            round=r,
+            rounds=len(spec.plan),
+            done=sum(n for c in counts.values() for s, n in c.items() if s.finished),
+            planned=spec.total_trials,
+            waiting=sum(c.get(TrialState.WAITING, 0) for c in counts.values()),
+            running=sum(c.get(TrialState.RUNNING, 0) for c in counts.values()),
+            best=locked.best(spec.direction is Direction.MAXIMIZE),
+        )
 
     def claim(self, study: str, worker: str, lease: float) -> tuple[Trial | None, Progress | None]:
         """Claim a trial for ``worker``, asking the round's algorithm for one if none waits
@@ -172,13 +190,5 @@ def _round_seed(seed: int | None, round_index: int) -> int | None:
     return None if seed is None else seed * 1000 + round_index
 
 
-def _progress(spec: StudySpec, r: int, trials: Sequence[Trial]) -> Progress:
-    return Progress(
-        round=r,
-        rounds=len(spec.plan),
-        done=sum(t.state.finished for t in trials),
-        planned=spec.total_trials,
-        waiting=sum(t.state is TrialState.WAITING for t in trials),
-        running=sum(t.state is TrialState.RUNNING for t in trials),
-        best=best_trial(trials, spec),
-    )
+def counts_total(counts: dict[int, dict[TrialState, int]]) -> int:
+    return sum(sum(c.values()) for c in counts.values())

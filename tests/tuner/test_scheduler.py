@@ -90,3 +90,28 @@ def test_recover_requeues_expired_leases_and_dead_local_workers(storage: Storage
     again = storage.trial("rec", a.number)
     assert again.state is TrialState.WAITING and "stopped heart-beating" in again.error
     assert storage.trial("rec", c.number).attempts[-1].outcome == "lost"
+
+
+def test_progress_counts_and_never_asks_an_algorithm(storage: Storage, monkeypatch) -> None:
+    from algorithms.random_search import RandomSearch
+
+    asked = []
+    suggest = RandomSearch.suggest
+    monkeypatch.setattr(RandomSearch, "suggest",
+                        lambda self, history, n: asked.append(n) or suggest(self, history, n))
+    storage.create_study(make_spec("p"))
+    sched = Scheduler(storage)
+    p = sched.progress("p")
+    assert asked == [] and (p.round, p.waiting, p.done, p.best) == (0, 0, 0, None)
+    assert not p.complete
+    assert sched.top_up("p", want=1).waiting == 6  # random queues ahead, within the round
+    assert len(asked) == 1
+    # a top-up that finds trials waiting (another worker refilled the queue) asks nobody
+    assert sched.top_up("p", want=1).waiting == 6 and len(asked) == 1
+    for value in (3.0, 1.0, 1.0):
+        t = storage.claim("p", "w", 60)
+        storage.finish("p", t.number, t.attempt, TrialOutcome(TrialState.COMPLETE, value=value), 1)
+    p = sched.progress("p")
+    assert (p.done, p.waiting, p.running, p.planned) == (3, 3, 0, 10)
+    assert p.best.number == 1 and p.best.value == 1.0  # the first of equal values
+    assert len(asked) == 1

@@ -121,8 +121,9 @@ def test_claims_in_number_order_and_states_filter(storage: Storage) -> None:
     assert [t.number for t in storage.trials("order", offset=1, limit=2)] == [1, 2]
 
 
-def _claim_all(url: str, study: str, worker: str, out: mp.Queue) -> None:
+def _claim_all(url: str, study: str, worker: str, start, out: mp.Queue) -> None:
     storage = Storage(url)
+    start.wait(60)  # all processes ready: a claim is ~1 ms, one could take all before the next
     claimed = []
     while (t := storage.claim(study, worker, 60)) is not None:
         storage.finish(study, t.number, t.attempt, OK, 1)
@@ -133,11 +134,13 @@ def _claim_all(url: str, study: str, worker: str, out: mp.Queue) -> None:
 
 def test_concurrent_claims_from_processes_never_share_a_trial(storage: Storage) -> None:
     storage.create_study(make_spec("race"))
-    add(storage, "race", 120)
+    add(storage, "race", 400)
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
+    start = ctx.Barrier(4)
     procs = [
-        ctx.Process(target=_claim_all, args=(storage.url, "race", f"w{i}", out)) for i in range(4)
+        ctx.Process(target=_claim_all, args=(storage.url, "race", f"w{i}", start, out))
+        for i in range(4)
     ]
     for p in procs:
         p.start()
@@ -146,7 +149,7 @@ def test_concurrent_claims_from_processes_never_share_a_trial(storage: Storage) 
         p.join(timeout=30)
         assert p.exitcode == 0
     claimed = [n for r in results for n in r]
-    assert sorted(claimed) == list(range(120))  # each trial exactly once
+    assert sorted(claimed) == list(range(400))  # each trial exactly once
     assert sum(1 for r in results if r) >= 2  # the work really was shared
     assert all(t.state is TrialState.COMPLETE and t.attempt == 1 for t in storage.trials("race"))
 
@@ -200,3 +203,46 @@ def test_a_saved_model_is_recorded_with_the_trial(storage: Storage) -> None:
     outcome = TrialOutcome(TrialState.COMPLETE, value=1.0, artifact="/models/model/0-1")
     done = storage.finish("model", t.number, t.attempt, outcome, 1)
     assert done.meta == {"artifact": "/models/model/0-1"}
+
+
+def test_finish_and_claim_is_one_round_trip_and_one_transaction(storage: Storage) -> None:
+    storage.create_study(make_spec("fc"))
+    add(storage, "fc", 2)
+    t = storage.claim("fc", "w1", 60)
+    read_with = []
+
+    def outcome(spec):  # built against the stored spec, inside the transaction
+        read_with.append(spec.name)
+        return OK
+
+    done, nxt = storage.finish_and_claim("fc", t.number, t.attempt, outcome, "w2", 60)
+    assert read_with == ["fc"] and done.state is TrialState.COMPLETE and done.value == 1.5
+    assert done.intermediate == ((1, 2.0),) and [a.outcome for a in done.attempts] == ["complete"]
+    assert (nxt.number, nxt.worker, nxt.attempt, nxt.state) == (1, "w2", 1, TrialState.RUNNING)
+    # a stale attempt is a Conflict and the claim in the same call is rolled back with it
+    add(storage, "fc", 1)
+    other = TrialOutcome(TrialState.COMPLETE, value=9.0)
+    with pytest.raises(Conflict):
+        storage.finish_and_claim("fc", t.number, t.attempt, lambda spec: other, "w3", 60)
+    assert storage.trial("fc", 2).state is TrialState.WAITING
+    # the same end sent twice (a retried request) answers the same; no worker, no claim
+    again, none = storage.finish_and_claim("fc", t.number, t.attempt, lambda spec: OK)
+    assert again.value == 1.5 and none is None
+    # a failure counts against the spec's attempts (retries 0: one attempt)
+    failed, _ = storage.finish_and_claim("fc", nxt.number, nxt.attempt,
+                                         lambda spec: TrialOutcome.failure("boom"))
+    assert failed.state is TrialState.FAILED and failed.error == "boom"
+    with pytest.raises(NotFound):
+        storage.finish_and_claim("nope", 0, 1, lambda spec: OK, "w", 60)
+    with pytest.raises(NotFound):
+        storage.finish_and_claim("fc", 99, 1, lambda spec: OK, "w", 60)
+
+
+def test_heartbeat_returns_the_new_end_of_the_lease(storage: Storage) -> None:
+    storage.create_study(make_spec("hb"))
+    add(storage, "hb", 1)
+    t = storage.claim("hb", "w", 5)
+    expires = storage.heartbeat("hb", t.number, t.attempt, 600)
+    stored = storage.trial("hb", t.number).lease_expires_at
+    assert expires > t.lease_expires_at
+    assert abs((expires - stored).total_seconds()) < 1e-3

@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Row
 
 from tuner.storage.schema import StudyRow, TrialRow
 from tuner.study import StudySpec
@@ -61,7 +64,7 @@ def study_record(row: StudyRow) -> StudyRecord:
     """The dataclass of a study row."""
     return StudyRecord(
         name=row.name,
-        spec=_parsed_spec(json.dumps(row.spec)),  # key order is the space order
+        spec=parsed_spec(json.dumps(row.spec)),  # key order is the space order
         state=row.state,
         round=row.round,
         created_at=aware(row.created_at) or now(),
@@ -69,19 +72,23 @@ def study_record(row: StudyRow) -> StudyRecord:
 
 
 @lru_cache(maxsize=512)
-def _parsed_spec(text: str) -> StudySpec:
+def parsed_spec(text: str) -> StudySpec:
     """Specs are parsed once per distinct text: every claim and report reads its study's."""
     return StudySpec.from_dict(json.loads(text), check=False)
 
 
-def trial_of(study: str, r: TrialRow) -> Trial:
-    """The dataclass of a trial row of ``study``."""
+# TrialState(text) goes through EnumMeta.__call__, slow enough to show when a study is read
+STATES = {s.value: s for s in TrialState}
+
+
+def trial_of(study: str, r: TrialRow | Row[Any]) -> Trial:
+    """The dataclass of a trial row of ``study`` (an ORM row, or a row of the trials table)."""
     return Trial(
         study=study,
         number=r.number,
         round=r.round,
         params=dict(r.params),
-        state=TrialState(r.state),
+        state=STATES[r.state],
         attempt=r.attempt,
         value=r.value,
         values=dict(r.values or {}),

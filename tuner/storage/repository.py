@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -24,14 +24,17 @@ from tuner.errors import Conflict, NotFound
 from tuner.executor import TrialOutcome
 from tuner.projects import DEFAULT_PROJECT, qualified
 from tuner.space import Params
+from tuner.storage import statements as sql
 from tuner.storage.engine import make_engine
 from tuner.storage.records import (
+    STATES,
     StudyRecord,
     StudyState,
     StudySummary,
     aware,
     db_text,
     now,
+    parsed_spec,
     study_record,
     trial_of,
 )
@@ -57,6 +60,12 @@ class Storage:
         self._turn: contextlib.AbstractContextManager[object] = (
             threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
+
+    @property
+    def serial(self) -> bool:
+        """Whether the database runs one transaction at a time (SQLite): callers gain nothing by
+        calling from several threads at once."""
+        return self.engine.dialect.name == "sqlite"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -257,36 +266,25 @@ class Storage:
         Two workers never get the same trial: the claim is one ``UPDATE ... RETURNING`` on a row
         picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) or under SQLite's single writer.
         """
-        t = now()
-        study_id = select(StudyRow.id).where(StudyRow.name == study).scalar_subquery()
-        pick = (
-            select(TrialRow.id)
-            .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.WAITING)
-            .order_by(TrialRow.number)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        stmt = (
-            update(TrialRow)
-            .where(TrialRow.id == pick, TrialRow.state == TrialState.WAITING)
-            .values(
-                state=TrialState.RUNNING,
-                attempt=TrialRow.attempt + 1,
-                worker=db_text(worker),
-                started_at=t,
-                finished_at=None,
-                lease_expires_at=t + timedelta(seconds=lease),
-            )
-            .returning(TrialRow)
-            .execution_options(synchronize_session=False)
-        )
         with self._session() as s:
-            row = s.scalars(stmt).first()
-            return trial_of(study, row) if row is not None else None
+            study_id = s.execute(sql.STUDY_ID, {"name": study}).scalar()
+            if study_id is None:
+                return None
+            return self._claim(s, study, study_id, worker, lease)
 
-    def heartbeat(self, study: str, number: int, attempt: int, lease: float) -> None:
-        """Extend the lease of a running attempt; Conflict if that attempt is no longer current."""
+    def _claim(self, s: Session, study: str, study_id: int, worker: str, lease: float
+               ) -> Trial | None:
+        t = now()
+        row = s.execute(sql.CLAIM, {
+            "of_study": study_id, "new_worker": db_text(worker), "new_started_at": t,
+            "new_lease_expires_at": t + timedelta(seconds=lease),
+        }).first()
+        return trial_of(study, row) if row is not None else None
+
+    def heartbeat(self, study: str, number: int, attempt: int, lease: float) -> datetime:
+        """Extend the lease of a running attempt to ``lease`` seconds from now and return its
+        new end; Conflict if that attempt is no longer current."""
+        expires = now() + timedelta(seconds=lease)
         with self._session() as s:
             result = s.execute(
                 update(TrialRow)
@@ -296,11 +294,12 @@ class Storage:
                     TrialRow.attempt == attempt,
                     TrialRow.state == TrialState.RUNNING,
                 )
-                .values(lease_expires_at=now() + timedelta(seconds=lease))
+                .values(lease_expires_at=expires)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 self._stale(s, study, number, attempt)
+        return expires
 
     def report(self, study: str, number: int, attempt: int, step: int, value: float) -> None:
         """Add an intermediate value to a running attempt; Conflict if it is not running."""
@@ -320,43 +319,86 @@ class Storage:
         Finishing the same attempt twice with the same result is a no-op; anything else on an
         attempt that is no longer running is a Conflict.
         """
+        with self._session() as s:
+            study_id = s.execute(sql.STUDY_ID, {"name": study}).scalar()
+            if study_id is None:
+                raise NotFound(f"no study named {study!r}")
+            return self._finish(s, study, study_id, number, attempt, outcome, max_attempts)
+
+    def finish_and_claim(
+        self,
+        study: str,
+        number: int,
+        attempt: int,
+        outcome: Callable[[StudySpec], TrialOutcome],
+        worker: str | None = None,
+        lease: float = 0.0,
+    ) -> tuple[Trial, Trial | None]:
+        """``finish`` with an outcome built against the study's spec (which says how to read a
+        value and how many failures a trial may have), then, for ``worker``, ``claim`` the next
+        waiting trial: both in one transaction. This is a remote worker's whole round trip:
+        four prepared statements (tuner/storage/statements.py) and a commit."""
+        with self._session() as s:
+            found = s.execute(sql.STUDY, {"name": study}).first()
+            if found is None:
+                raise NotFound(f"no study named {study!r}")
+            study_id, spec_text = found
+            spec = parsed_spec(spec_text)
+            finished = self._finish(s, study, study_id, number, attempt, outcome(spec),
+                                    spec.max_attempts)
+            claimed = self._claim(s, study, study_id, worker, lease) if worker else None
+            return finished, claimed
+
+    def _finish(
+        self, s: Session, study: str, study_id: int, number: int, attempt: int,
+        outcome: TrialOutcome, max_attempts: int,
+    ) -> Trial:
         if outcome.error is not None:
             outcome = replace(outcome, error=db_text(outcome.error))
-        with self._session() as s:
-            row = self._trial_row(s, study, number, for_update=True)
-            if row.attempt != attempt or row.state != TrialState.RUNNING:
-                last = row.attempt_log[-1] if row.attempt_log else {}
-                same_end = (
-                    last.get("number") == attempt
-                    and last.get("outcome") == str(outcome.state)
-                    and (last.get("error") or None) == (outcome.error or None)
-                    and (outcome.state != TrialState.COMPLETE or row.value == outcome.value)
-                )
-                if same_end:  # the same attempt reported the same end twice: a retry
-                    return trial_of(study, row)
-                self._stale(s, study, number, attempt, row)
-            t = now()
-            if outcome.intermediate:  # else keep what was reported along the way
-                row.intermediate = [list(x) for x in outcome.intermediate]
-            row.lease_expires_at = None
-            row.finished_at = t
-            entry = Attempt(attempt, row.worker, aware(row.started_at), t, str(outcome.state),
-                            outcome.error)
-            row.attempt_log = [*row.attempt_log, entry.to_dict()]
-            if outcome.state == TrialState.FAILED:
-                row.failures += 1
-                row.error = outcome.error
-                row.state = (
-                    TrialState.FAILED if row.failures >= max_attempts else TrialState.WAITING
-                )
-            else:
-                row.state = outcome.state
-                row.value = outcome.value
-                row.values = dict(outcome.values)
-                row.error = None
-                if outcome.artifact:  # where the trainer saved the model of this trial
-                    row.meta = {**row.meta, "artifact": outcome.artifact}
-            return trial_of(study, row)
+        row = s.execute(sql.TRIAL_FOR_UPDATE, {"of_study": study_id, "of_number": number}).first()
+        if row is None:
+            raise NotFound(f"study {study!r} has no trial {number}")
+        if row.attempt != attempt or row.state != TrialState.RUNNING:
+            last = row.attempt_log[-1] if row.attempt_log else {}
+            same_end = (
+                last.get("number") == attempt
+                and last.get("outcome") == str(outcome.state)
+                and (last.get("error") or None) == (outcome.error or None)
+                and (outcome.state != TrialState.COMPLETE or row.value == outcome.value)
+            )
+            if same_end:  # the same attempt reported the same end twice: a retry
+                return trial_of(study, row)
+            self._stale(s, study, number, attempt, row)
+        t = now()
+        entry = Attempt(attempt, row.worker, aware(row.started_at), t, str(outcome.state),
+                        outcome.error)
+        new: dict[str, Any] = {
+            "state": outcome.state,
+            "value": row.value,
+            "values": row.values,
+            "error": None,
+            "failures": row.failures,
+            # reported along the way, unless the outcome brings its own
+            "intermediate": [list(x) for x in outcome.intermediate] or row.intermediate,
+            "attempt_log": [*row.attempt_log, entry.to_dict()],
+            "meta": row.meta,
+            "lease_expires_at": None,
+            "finished_at": t,
+        }
+        if outcome.state == TrialState.FAILED:
+            new["failures"] += 1
+            new["error"] = outcome.error
+            if new["failures"] < max_attempts:
+                new["state"] = TrialState.WAITING
+        else:
+            new["value"] = outcome.value
+            new["values"] = dict(outcome.values)
+            if outcome.artifact:  # where the trainer saved the model of this trial
+                new["meta"] = {**row.meta, "artifact": outcome.artifact}
+        done = s.execute(
+            sql.FINISH, {"trial_id": row.id, **{f"new_{k}": v for k, v in new.items()}}
+        ).one()
+        return trial_of(study, done)
 
     def requeue(self, study: str, number: int, attempt: int, reason: str, lost: bool) -> Trial:
         """Put a running attempt back to waiting: ``lost`` (its worker died) or interrupted.
@@ -417,7 +459,7 @@ class Storage:
         return row
 
     def _stale(
-        self, s: Session, study: str, number: int, attempt: int, row: TrialRow | None = None
+        self, s: Session, study: str, number: int, attempt: int, row: Any = None
     ) -> None:
         row = row or self._trial_row(s, study, number)
         raise Conflict(
@@ -438,10 +480,53 @@ class LockedStudy:
         return study_record(self._row)
 
     def trials(self) -> list[Trial]:
-        rows = self._session.scalars(
-            select(TrialRow).where(TrialRow.study_id == self._row.id).order_by(TrialRow.number)
+        """The history as algorithms see it, in number order: each trial's number, round,
+        params, state, attempt, value(s), intermediate values and meta. Attempt logs, workers
+        and times are left out: a top-up reads the whole study, so it reads only these columns.
+        """
+        rows = self._session.execute(
+            select(
+                TrialRow.number, TrialRow.round, TrialRow.params, TrialRow.state,
+                TrialRow.attempt, TrialRow.value, TrialRow.values, TrialRow.intermediate,
+                TrialRow.meta,
+            )
+            .where(TrialRow.study_id == self._row.id)
+            .order_by(TrialRow.number)
         )
-        return [trial_of(self._row.name, r) for r in rows]
+        name = self._row.name
+        return [
+            Trial(
+                study=name, number=number, round=round, params=params, state=STATES[state],
+                attempt=attempt, value=value, values=values or {},
+                intermediate=tuple((int(a), float(b)) for a, b in intermediate or ()),
+                meta=meta or {},
+            )
+            for number, round, params, state, attempt, value, values, intermediate, meta in rows
+        ]
+
+    def counts(self) -> dict[int, dict[TrialState, int]]:
+        """How many trials each round has in each state, in one aggregate query."""
+        out: dict[int, dict[TrialState, int]] = {}
+        rows = self._session.execute(
+            select(TrialRow.round, TrialRow.state, func.count())
+            .where(TrialRow.study_id == self._row.id)
+            .group_by(TrialRow.round, TrialRow.state)
+        )
+        for round, state, n in rows:
+            out.setdefault(round, {})[STATES[state]] = int(n)
+        return out
+
+    def best(self, maximize: bool) -> Trial | None:
+        """The complete trial with the best value (the lowest number among ties)."""
+        value = TrialRow.value.desc() if maximize else TrialRow.value.asc()
+        row = self._session.scalars(
+            select(TrialRow)
+            .where(TrialRow.study_id == self._row.id, TrialRow.state == TrialState.COMPLETE,
+                   TrialRow.value.is_not(None))
+            .order_by(value, TrialRow.number)
+            .limit(1)
+        ).first()
+        return trial_of(self._row.name, row) if row is not None else None
 
     def add_trials(self, round: int, points: Sequence[Params | Suggestion]) -> list[Trial]:
         return self._storage._insert_trials(self._session, self._row, round, points)
