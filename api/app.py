@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
             name="tuner-lease-reaper",
         )
         reaper.start()
+        runs.resume()
         try:
             yield
         finally:

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from tuner import plugins
+from tuner.errors import NotFound
 from tuner.objective import load_function
 from tuner.runner import Stopped, StudyRunner
 from tuner.storage import Storage
@@ -23,8 +24,9 @@ class _Run:
 
 
 class ServerRuns:
-    """One background runner per study at most; the database stays the only state, so a run
-    that a restart ended is resumed by starting it again."""
+    """One background runner per study at most. The database stays the only state: a study
+    the server was asked to run (and not to stop) is marked so (``server_run``), and a restarted
+    server resumes every such study that is not complete (``resume``)."""
 
     def __init__(self, storage: Storage, lease: float) -> None:
         self.storage = storage
@@ -48,28 +50,56 @@ class ServerRuns:
                 target=self._main, args=(run, executor), name=f"tuner-run-{study}", daemon=True
             )
             self._runs[study] = run
+            self.storage.set_server_run(study, True)
             run.thread.start()
         return True, None
+
+    def resume(self) -> list[str]:
+        """Start again the runs a stopped or killed server left unfinished; their names."""
+        resumed = []
+        for study in self.storage.server_runs():
+            try:
+                self.start(study)
+                resumed.append(study)
+            except Exception as exc:  # noqa: BLE001 - the others still resume
+                log.exception("cannot resume the server-side run of %s", study)
+                self._runs[study] = _Run(error=f"{type(exc).__name__}: {exc}")
+                self._runs[study].done.set()
+        if resumed:
+            log.warning("resumed server-side runs: %s", ", ".join(resumed))
+        return resumed
 
     def _main(self, run: _Run, executor: object) -> None:
         assert run.runner is not None
         try:
             run.runner.run()
-        except Stopped:
+        except Stopped:  # asked to stop, or the server shuts down: the mark decides a restart
             pass
         except Exception as exc:  # noqa: BLE001 - kept for GET .../run, logged in full
             log.exception("server-side run of %s failed", run.runner.study)
             run.error = f"{type(exc).__name__}: {exc}"
+            self._forget(run.runner.study)  # a restart would fail the same way
+        else:
+            self._forget(run.runner.study)  # the plan is done
         finally:
             run.runner.executor.shutdown(cancel_running=True)
             run.done.set()
 
-    def stop(self, study: str, wait: float = 30.0) -> None:
+    def stop(self, study: str, wait: float = 30.0, forget: bool = True) -> None:
+        """Stop the run of ``study``; ``forget``: not to be resumed by a restart either."""
+        if forget:
+            self._forget(study)
         with self._lock:
             run = self._runs.get(study)
         if run is not None and run.runner is not None:
             run.runner.stop()
             run.done.wait(wait)
+
+    def _forget(self, study: str) -> None:
+        try:
+            self.storage.set_server_run(study, False)
+        except NotFound:  # deleted meanwhile
+            pass
 
     def status(self, study: str) -> tuple[bool, str | None]:
         self.storage.get_study(study)  # NotFound first
@@ -79,5 +109,6 @@ class ServerRuns:
         return not run.done.is_set(), run.error
 
     def stop_all(self) -> None:
+        """Stop every run for a shutdown: they resume when the server starts again."""
         for study in list(self._runs):
-            self.stop(study, wait=10.0)
+            self.stop(study, wait=10.0, forget=False)

@@ -209,3 +209,41 @@ def test_the_server_runs_stops_and_resumes_a_study_on_its_own_executor(
         refused = c.post(f"/studies/{bad.json()['name']}/run")  # ...but it cannot run it
         assert refused.status_code == 422 and refused.json()["error"]["field"] == (
             "objective.function")
+
+
+def test_a_restarted_server_resumes_its_runs_and_not_the_stopped_ones(
+    server: ServerProcess,
+) -> None:
+    import time
+
+    own = ServerProcess(server.db, server.config_dir, lease=2.0).start()  # killed below
+    running, stopped = unique("resumed"), unique("stopped")
+    try:
+        with api(own) as c:
+            for name in (running, stopped):
+                c.post("/studies", json=spec_dict(
+                    name, plan=[{"algorithm": "random", "trials": 8}],
+                    objective={"function": "tests.objectives:sleepy_quadratic"}))
+                assert c.post(f"/studies/{name}/run").json()["running"] is True
+            deadline = time.monotonic() + 60
+            while min(c.get(f"/studies/{n}").json()["done"] for n in (running, stopped)) < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert c.post(f"/studies/{stopped}/stop").json()["running"] is False
+            done_when_stopped = c.get(f"/studies/{stopped}").json()["done"]
+        own.kill()  # mid-trial: SIGKILL, no shutdown
+        own.start()
+        with api(own) as c:
+            assert c.get(f"/studies/{running}/run").json()["running"] is True
+            while c.get(f"/studies/{running}").json()["state"] != "complete":
+                assert time.monotonic() < deadline + 120
+                time.sleep(0.2)
+            trials = c.get(f"/studies/{running}/trials").json()["items"]
+            assert sorted(t["number"] for t in trials) == list(range(8))
+            assert all(t["state"] == "complete" for t in trials)
+            assert c.get(f"/studies/{running}/run").json()["running"] is False
+            # the stopped study stayed stopped: not resumed, nothing more done
+            assert c.get(f"/studies/{stopped}/run").json()["running"] is False
+            assert c.get(f"/studies/{stopped}").json()["done"] == done_when_stopped
+    finally:
+        own.stop()

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -24,6 +35,8 @@ class StudyRow(Base):
     # Bumped by every writer that must be alone on the study: the first write of its transaction
     # takes the row lock (PostgreSQL) or the database write lock (SQLite).
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The server was asked to run the study (POST .../run) and not to stop: a restart resumes it.
+    server_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
