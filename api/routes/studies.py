@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from api.auth import Reader, Writer
 from api.errors import COMMON, described
 from api.schemas import RunOut, StudyOut, TrialOut, TrialPage
+from api.study_document import study_schema
 from tuner.errors import NotFound
 from tuner.projects import qualified
 from tuner.storage import Storage
@@ -51,6 +52,7 @@ def _project_of(key: str) -> str:
     "", status_code=201, response_model=StudyOut,
     responses=described({409: "the project has a study of that name"}),
     summary="Submit a study (the same document as a study file, as JSON)",
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": study_schema()}}}},
 )
 def create_study(
     request: Request,

@@ -165,6 +165,10 @@ def test_openapi_documents_every_route_and_its_errors(server: ServerProcess) -> 
         assert op.get("summary"), (path, method)
         assert {"401", "403", "422"} <= set(op["responses"]), (path, method)
         assert op.get("security"), (path, method)
+    # a study's body is described field by field (tests/api/test_study_document.py)
+    body = spec["paths"]["/api/v1/studies"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"name", "objective", "space", "plan"} <= set(body["schema"]["properties"])
+    assert "$ref" not in str(body["schema"])
 
 
 def test_first_start_stores_an_admin_token_for_this_user_only(server: ServerProcess) -> None:

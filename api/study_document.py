@@ -1,0 +1,134 @@
+"""The study document (a study file, as JSON) described as a JSON schema, for ``/docs``.
+
+The schema documents; ``StudySpec.from_dict`` decides. A submitted study is parsed by the same
+code as a YAML file, so its errors name the field the same way (``plan[1].narrow``) whether it
+came from the CLI or over HTTP. A test keeps the two in step: the fields here are the fields the
+parser knows, and the examples valid for one are valid for the other.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Choice = str | int | float | bool | None
+When = Annotated[
+    dict[str, Choice | list[Choice]],
+    Field(description="active only while each named parent parameter takes one of these "
+                      "values, e.g. {\"booster\": \"dart\"}"),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NumericParameter(_Strict):
+    """A float or an integer in ``[low, high]``."""
+
+    type: Literal["float", "int"]
+    low: float
+    high: float
+    log: bool = Field(False, description="search on a log scale (low > 0)")
+    step: float | None = Field(None, gt=0, description="only low + k * step")
+    when: When | None = None
+
+
+class CategoricalParameter(_Strict):
+    """One of a list of values (a bare list is short for this)."""
+
+    type: Literal["categorical"]
+    choices: list[Choice] = Field(min_length=1)
+    when: When | None = None
+
+
+Parameter = NumericParameter | CategoricalParameter | Annotated[list[Choice], Field(min_length=1)]
+
+
+class FunctionObjective(_Strict):
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+                          description="a Python callable, 'package.module:function'")
+
+
+class CommandObjective(_Strict):
+    command: str = Field(min_length=1, description="a command line with {param} placeholders; "
+                                                   "it prints its value (or JSON) last")
+
+
+class TrainerObjective(_Strict):
+    trainer: str = Field(min_length=1, description="a built-in trainer: xgboost, sklearn, "
+                                                   "spark-ml, xgboost-spark")
+    data: str = Field(min_length=1, description="a CSV (with a header), Parquet or LibSVM file")
+    label: str | None = Field(None, min_length=1)
+    metric: str | None = Field(None, min_length=1)
+    cv: int | None = Field(None, ge=2)
+    estimator: str | None = Field(None, min_length=1)
+    save_model: bool | None = None
+
+
+Objective = Annotated[
+    str | FunctionObjective | CommandObjective | TrainerObjective,
+    Field(description="what a trial evaluates: exactly one of function, command or trainer "
+                      "(a bare string is a function)"),
+]
+
+
+class Round(_Strict):
+    """One step of the plan."""
+
+    algorithm: str = Field(min_length=1, description="random, grid, bayesian, genetic, or an "
+                                                     "installed plugin")
+    trials: int = Field(ge=1)
+    parallelism: int | None = Field(None, ge=1, description="trials in flight at once")
+    narrow: float | None = Field(None, gt=0, le=1, description=(
+        "search only this fraction of each numeric range, around the best trial so far"))
+    options: dict[str, Any] | None = Field(None, description="the algorithm's own options")
+
+
+class Executor(BaseModel):
+    """Where the server runs trials (``POST .../run``); other keys are the executor's options
+    (``workers``, ``address``, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field("local", description="local, command, ray, spark, or a plugin")
+
+
+class StudyDocument(_Strict):
+    """A study: the same document as a study file (YAML), as JSON."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+    objective: Objective
+    space: dict[str, Parameter] = Field(min_length=1, description=(
+        "parameter name (an identifier) -> its definition"))
+    plan: list[Round] | None = Field(None, min_length=1, description=(
+        "the rounds, in order; or give 'trials' instead for the default plan"))
+    trials: int | None = Field(None, ge=1, description=(
+        "a budget for the default plan (random warm-up, bayesian, bayesian narrowed)"))
+    direction: Literal["minimize", "maximize"] = "minimize"
+    metric: str | None = Field(None, min_length=1, description=(
+        "the key to optimise when the objective returns a dict of metrics"))
+    executor: str | Executor | None = None
+    retries: int = Field(0, ge=0, description="failed attempts a trial may retry")
+    trial_timeout: float | None = Field(None, gt=0, description="seconds; then the attempt fails")
+    seed: int | None = None
+    description: str = ""
+
+
+def study_schema() -> dict[str, Any]:
+    """The JSON schema of a study document, self-contained (no ``$ref``), for an OpenAPI body."""
+    schema = StudyDocument.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return {**inline(defs[ref.removeprefix("#/$defs/")]), **inline(rest)}
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(x) for x in node]
+        return node
+
+    return inline(schema)  # type: ignore[no-any-return]
