@@ -21,6 +21,7 @@ import threading
 from collections.abc import Mapping
 from typing import IO, Any
 
+from executors.group_watchdog import GroupWatchdog
 from executors.pool import PooledExecutor, check_positive_int
 from tuner.errors import ObjectiveError, SpecError
 from tuner.executor import TrialJob, TrialOutcome
@@ -44,6 +45,7 @@ class CommandExecutor(PooledExecutor):
         self._start_pool(workers if workers is not None else os.cpu_count() or 1, "command")
         self._shell = shell
         self._running: set[subprocess.Popen[bytes]] = set()
+        self._watchdog = GroupWatchdog()  # kills the trials if this process is killed outright
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
@@ -58,6 +60,9 @@ class CommandExecutor(PooledExecutor):
             running = list(self._running)
         for process in running:
             _kill_group(process)
+
+    def _close(self) -> None:
+        self._watchdog.close()
 
     def _run(self, job: TrialJob) -> TrialOutcome:
         try:
@@ -87,6 +92,7 @@ class CommandExecutor(PooledExecutor):
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
             self._running.add(process)
+        self._watchdog.watch(process.pid)
         out = _Reader(process.stdout, job.metric)
         err = _Reader(process.stderr, None)
         try:
@@ -97,6 +103,7 @@ class CommandExecutor(PooledExecutor):
         finally:
             _kill_group(process)  # the trial's grandchildren end with it, whatever happened
             process.wait()
+            self._watchdog.unwatch(process.pid)
             out.join()
             err.join()
             with self._lock:

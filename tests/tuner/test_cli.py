@@ -185,9 +185,19 @@ def test_killed_run_resumes_with_every_trial_done_exactly_once(
     assert all(t["attempt_log"][0]["outcome"] == expected for t in interrupted)
 
 
-def test_no_trial_process_outlives_a_runner_killed_outright(tmp_path: Path) -> None:
+ORPHAN_OBJECTIVES = {
+    "function": ({"function": "tests.objectives:slow_quadratic"}, "local"),
+    # $$ is the shell, which leads the trial's process group (sleep is in it too)
+    "command": ({"command": 'echo > "$TUNER_TEST_PIDS/$$"; sleep 120; echo 1'}, "command"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ORPHAN_OBJECTIVES))
+def test_no_trial_process_outlives_a_runner_killed_outright(tmp_path: Path, kind: str) -> None:
+    objective, executor = ORPHAN_OBJECTIVES[kind]
     spec = write_spec(
-        tmp_path, name="orphans", objective={"function": "tests.objectives:slow_quadratic"},
+        tmp_path, name="orphans", objective=objective,
+        executor={"type": executor, "workers": 2},
     )
     pids = tmp_path / "pids"
     pids.mkdir()
