@@ -178,6 +178,19 @@ def test_first_start_stores_an_admin_token_for_this_user_only(server: ServerProc
     assert "default" in listing and "admin" in listing and server.token not in listing
 
 
+def finishes_each_trial_once(c: httpx.Client, name: str, planned: int, timeout: float) -> None:
+    """Wait for the study to complete; then each planned trial is complete, once."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while c.get(f"/studies/{name}").json()["state"] != "complete":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    trials = c.get(f"/studies/{name}/trials").json()["items"]
+    assert sorted(t["number"] for t in trials) == list(range(planned))
+    assert all(t["state"] == "complete" for t in trials)
+
+
 def test_the_server_runs_stops_and_resumes_a_study_on_its_own_executor(
     server: ServerProcess,
 ) -> None:
@@ -199,12 +212,7 @@ def test_the_server_runs_stops_and_resumes_a_study_on_its_own_executor(
         after_stop = c.get(f"/studies/{name}").json()
         assert after_stop["running"] == 0 and after_stop["state"] == "running"
         assert c.post(f"/studies/{name}/run").json()["running"] is True  # resume
-        while c.get(f"/studies/{name}").json()["state"] != "complete":
-            assert time.monotonic() < deadline + 60
-            time.sleep(0.2)
-        trials = c.get(f"/studies/{name}/trials").json()["items"]
-        assert sorted(t["number"] for t in trials) == list(range(8))
-        assert all(t["state"] == "complete" for t in trials)
+        finishes_each_trial_once(c, name, 8, timeout=120)
         assert c.get(f"/studies/{name}/run").json() == {"study": name, "running": False,
                                                         "error": None}
         bad = c.post("/studies", json=spec_dict(unique("nofn"),
@@ -239,12 +247,7 @@ def test_a_restarted_server_resumes_its_runs_and_not_the_stopped_ones(
         own.start()
         with api(own) as c:
             assert c.get(f"/studies/{running}/run").json()["running"] is True
-            while c.get(f"/studies/{running}").json()["state"] != "complete":
-                assert time.monotonic() < deadline + 120
-                time.sleep(0.2)
-            trials = c.get(f"/studies/{running}/trials").json()["items"]
-            assert sorted(t["number"] for t in trials) == list(range(8))
-            assert all(t["state"] == "complete" for t in trials)
+            finishes_each_trial_once(c, running, 8, timeout=180)
             assert c.get(f"/studies/{running}/run").json()["running"] is False
             # the stopped study stayed stopped: not resumed, nothing more done
             assert c.get(f"/studies/{stopped}/run").json()["running"] is False
