@@ -106,6 +106,20 @@ def test_claim_complete_is_atomic_idempotent_and_stale_reports_are_refused(
         assert [t["number"] for t in board] == [n]
 
 
+def test_a_retried_complete_and_claim_gets_the_same_next_trial(server: ServerProcess) -> None:
+    name = unique("retry")
+    with api(server) as c:
+        c.post("/studies", json=spec_dict(name, plan=[{"algorithm": "random", "trials": 3}]))
+        first = c.post(f"/studies/{name}/trials/claim", json={"worker": "w1"}).json()["trial"]
+        url = f"/studies/{name}/trials/{first['number']}/complete-and-claim"
+        body = {"attempt": 1, "value": 1.0, "worker": "w1"}
+        nxt = c.post(url, json=body).json()["trial"]
+        again = c.post(url, json=body).json()["trial"]  # as if the first answer was lost
+        assert (again["number"], again["attempt"]) == (nxt["number"], nxt["attempt"])
+        states = sorted(t["state"] for t in c.get(f"/studies/{name}/trials").json()["items"])
+        assert states == ["complete", "running", "waiting"]  # nothing claimed twice
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code", "field"),
     [

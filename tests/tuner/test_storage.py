@@ -225,7 +225,12 @@ def test_finish_and_claim_is_one_round_trip_and_one_transaction(storage: Storage
     with pytest.raises(Conflict):
         storage.finish_and_claim("fc", t.number, t.attempt, lambda spec: other, "w3", 60)
     assert storage.trial("fc", 2).state is TrialState.WAITING
-    # the same end sent twice (a retried request) answers the same; no worker, no claim
+    # the same call again (a retried request) answers as the first time: the same claim
+    again, held = storage.finish_and_claim("fc", t.number, t.attempt, outcome, "w2", 60)
+    assert again.value == 1.5 and (held.number, held.attempt) == (nxt.number, nxt.attempt)
+    assert storage.trial("fc", 2).state is TrialState.WAITING  # no second claim
+    # ...only while that worker still holds it; no worker, no claim
+    assert storage.finish_and_claim("fc", t.number, t.attempt, outcome, "w9", 60)[1] is None
     again, none = storage.finish_and_claim("fc", t.number, t.attempt, lambda spec: OK)
     assert again.value == 1.5 and none is None
     # a failure counts against the spec's attempts (retries 0: one attempt)

@@ -337,7 +337,8 @@ class Storage:
             study_id = s.execute(sql.STUDY_ID, {"name": study}).scalar()
             if study_id is None:
                 raise NotFound(f"no study named {study!r}")
-            return self._finish(s, study, study_id, number, attempt, outcome, max_attempts)
+            finished, _ = self._finish(s, study, study_id, number, attempt, outcome, max_attempts)
+            return finished
 
     def finish_and_claim(
         self,
@@ -349,24 +350,26 @@ class Storage:
         lease: float = 0.0,
     ) -> tuple[Trial, Trial | None]:
         """``finish`` with an outcome built against the study's spec (which says how to read a
-        value and how many failures a trial may have), then, for ``worker``, ``claim`` the next
-        waiting trial: both in one transaction. This is a remote worker's whole round trip:
-        four prepared statements (tuner/storage/statements.py) and a commit."""
+        value and how many failures a trial may have), and, for ``worker``, ``claim`` the next
+        waiting trial: both in one transaction, a remote worker's whole round trip (four
+        prepared statements, tuner/storage/statements.py, and a commit).
+
+        Idempotent like ``finish``: the same call again (a retried request whose answer was lost)
+        answers the trial claimed the first time, if ``worker`` still holds it, rather than
+        taking a second one that nobody would run until its lease expired."""
         with self._session() as s:
             found = s.execute(sql.STUDY, {"name": study}).first()
             if found is None:
                 raise NotFound(f"no study named {study!r}")
             study_id, spec_text = found
             spec = parsed_spec(spec_text)
-            finished = self._finish(s, study, study_id, number, attempt, outcome(spec),
-                                    spec.max_attempts)
-            claimed = self._claim(s, study, study_id, worker, lease) if worker else None
-            return finished, claimed
+            return self._finish(s, study, study_id, number, attempt, outcome(spec),
+                                spec.max_attempts, (worker, lease) if worker else None)
 
     def _finish(
         self, s: Session, study: str, study_id: int, number: int, attempt: int,
-        outcome: TrialOutcome, max_attempts: int,
-    ) -> Trial:
+        outcome: TrialOutcome, max_attempts: int, then_claim: tuple[str, float] | None = None,
+    ) -> tuple[Trial, Trial | None]:
         if outcome.error is not None:
             outcome = replace(outcome, error=db_text(outcome.error))
         row = s.execute(sql.TRIAL_FOR_UPDATE, {"of_study": study_id, "of_number": number}).first()
@@ -380,12 +383,19 @@ class Storage:
                 and (last.get("error") or None) == (outcome.error or None)
                 and (outcome.state != TrialState.COMPLETE or row.value == outcome.value)
             )
-            if same_end:  # the same attempt reported the same end twice: a retry
-                return trial_of(study, row)
-            self._stale(s, study, number, attempt, row)
+            if not same_end:
+                self._stale(s, study, number, attempt, row)
+            # the same attempt reported the same end twice: a retry, answered as the first time
+            held = None
+            if then_claim is not None:
+                held = self._held(s, study, study_id, last.get("next"), then_claim[0])
+            return trial_of(study, row), held
+        claimed = self._claim(s, study, study_id, *then_claim) if then_claim else None
         t = now()
         entry = Attempt(attempt, row.worker, aware(row.started_at), t, str(outcome.state),
-                        outcome.error)
+                        outcome.error).to_dict()
+        if claimed is not None:  # what this round trip claimed, for a retry of it
+            entry["next"] = [claimed.number, claimed.attempt]
         new: dict[str, Any] = {
             "state": outcome.state,
             "value": row.value,
@@ -394,7 +404,7 @@ class Storage:
             "failures": row.failures,
             # reported along the way, unless the outcome brings its own
             "intermediate": [list(x) for x in outcome.intermediate] or row.intermediate,
-            "attempt_log": [*row.attempt_log, entry.to_dict()],
+            "attempt_log": [*row.attempt_log, entry],
             "meta": row.meta,
             "lease_expires_at": None,
             "finished_at": t,
@@ -412,7 +422,19 @@ class Storage:
         done = s.execute(
             sql.FINISH, {"trial_id": row.id, **{f"new_{k}": v for k, v in new.items()}}
         ).one()
-        return trial_of(study, done)
+        return trial_of(study, done), claimed
+
+    def _held(self, s: Session, study: str, study_id: int, claimed: Any, worker: str
+              ) -> Trial | None:
+        """The trial ``[number, attempt]`` if ``worker`` still runs that attempt of it."""
+        if not isinstance(claimed, list) or len(claimed) != 2:
+            return None
+        row = s.execute(sql.TRIAL_FOR_UPDATE, {"of_study": study_id, "of_number": claimed[0]}
+                        ).first()
+        if (row is None or row.state != TrialState.RUNNING or row.attempt != claimed[1]
+                or row.worker != db_text(worker)):
+            return None
+        return trial_of(study, row)
 
     def requeue(self, study: str, number: int, attempt: int, reason: str, lost: bool) -> Trial:
         """Put a running attempt back to waiting: ``lost`` (its worker died) or interrupted.
