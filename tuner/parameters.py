@@ -16,6 +16,7 @@ from tuner.errors import SpecError
 
 ParamValue = float | int | str | bool | None
 
+_MAX_STEPS = 1e15  # a step grid finer than this is not a grid (and overflows the arithmetic)
 _FLOAT_DIGITS = 12  # significant digits kept when a float names a point (see SearchSpace.key)
 
 
@@ -337,6 +338,8 @@ def _parse_numeric(
     low, high = body["low"], body["high"]
     if low >= high:
         raise SpecError(f"{name}.low", f"must be below high ({low} >= {high})")
+    if not math.isfinite(float(high) - float(low)):
+        raise SpecError(f"{name}.high", "the range is too wide: high - low must be finite")
     log = body.get("log", False)
     if not isinstance(log, bool):
         raise SpecError(f"{name}.log", "must be true or false")
@@ -352,6 +355,9 @@ def _parse_numeric(
             raise SpecError(f"{name}.step", "cannot be combined with log")
         if step > high - low:
             raise SpecError(f"{name}.step", f"is wider than the range ({step} > {high - low})")
+        if (high - low) / step > _MAX_STEPS:
+            raise SpecError(f"{name}.step", f"is too fine: more than {_MAX_STEPS:.0e} steps "
+                            "from low to high")
     if kind == "int":
         istep = int(step) if step is not None else 1
         ihigh = int(low) + (int(high) - int(low)) // istep * istep

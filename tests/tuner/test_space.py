@@ -195,6 +195,9 @@ class TestSpecErrors:
             ({"x": {"type": "float", "low": True, "high": 2}}, "x.low"),
             ({"x": {"type": "float", "low": "0", "high": 2}}, "x.low"),
             ({"x": {"type": "int", "low": 0.5, "high": 2}}, "x.low"),
+            # found by schemathesis: arithmetic that overflowed into a 500
+            ({"x": {"type": "float", "low": -1e308, "high": 1e308}}, "x.high"),
+            ({"x": {"type": "float", "low": 0, "high": 1e15, "step": 2.2e-313}}, "x.step"),
             ({"c": {"type": "categorical", "choices": []}}, "c.choices"),
             ({"c": {"type": "categorical"}}, "c.choices"),
             ({"c": {"type": "categorical", "choices": "ab"}}, "c.choices"),
