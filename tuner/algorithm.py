@@ -42,7 +42,9 @@ class Algorithm(ABC):
       with the trial and given back in ``Trial.meta``, so that state such as a genetic
       algorithm's generation is rebuilt from the history alone.
     - ``history`` holds every trial of the study, earlier rounds and running or waiting trials
-      included; trials may lie outside ``space`` when it was narrowed.
+      included; trials may lie outside ``space`` when it was narrowed. Each carries its number,
+      round, params, state, attempt, value(s), intermediate values and meta; not its attempt
+      log, worker or times (the scheduler reads only those columns: it reads the whole study).
     - The answer depends on ``(space, direction, seed, budget, options, history, n)`` only: a fresh
       instance given the same history answers the same (state may be cached, never required).
 
