@@ -119,8 +119,7 @@ class Scheduler:
             if want <= 0:  # progress only: never ask an algorithm for points nobody wants
                 break
             cls = plugins.algorithm(rnd.algorithm)
-            total = sum(sum(c.values()) for c in counts.values())
-            ahead = cls.prefetch * (1 + total // 512) if cls.prefetch > 1 else 1
+            ahead = cls.prefetch * (1 + _total(counts) // 512) if cls.prefetch > 1 else 1
             n = min(room, max(want - waiting, ahead - waiting)) if want > waiting else 0
             if rnd.parallelism is not None:
                 n = min(n, rnd.parallelism - unfinished)
@@ -142,7 +141,7 @@ class Scheduler:
                 break
             r += 1  # the algorithm is exhausted and nothing of the round is in flight
         state = StudyState.COMPLETE if r >= len(spec.plan) else StudyState.RUNNING
-        if counts_total(counts) or state == StudyState.COMPLETE:
+        if _total(counts) or state == StudyState.COMPLETE:
             if (r, state) != (record.round, record.state):
                 locked.set_state(state, r)
         return Progress(
@@ -190,5 +189,6 @@ def _round_seed(seed: int | None, round_index: int) -> int | None:
     return None if seed is None else seed * 1000 + round_index
 
 
-def counts_total(counts: dict[int, dict[TrialState, int]]) -> int:
+def _total(counts: dict[int, dict[TrialState, int]]) -> int:
+    """How many trials the study has, from its per-round state counts."""
     return sum(sum(c.values()) for c in counts.values())
