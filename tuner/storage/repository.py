@@ -281,18 +281,18 @@ class Storage:
         picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) or under SQLite's single writer.
         """
         with self._session() as s:
-            study_id = s.execute(sql.STUDY_ID, {"name": study}).scalar()
-            if study_id is None:
-                return None
-            return self._claim(s, study, study_id, worker, lease)
+            return self._claim(s, study, None, worker, lease)
 
-    def _claim(self, s: Session, study: str, study_id: int, worker: str, lease: float
+    def _claim(self, s: Session, study: str, study_id: int | None, worker: str, lease: float
                ) -> Trial | None:
+        """One statement: by ``study_id`` when the transaction knows it, else by name."""
         t = now()
-        row = s.execute(sql.CLAIM, {
-            "of_study": study_id, "new_worker": db_text(worker), "new_started_at": t,
-            "new_lease_expires_at": t + timedelta(seconds=lease),
-        }).first()
+        params = {"new_worker": db_text(worker), "new_started_at": t,
+                  "new_lease_expires_at": t + timedelta(seconds=lease)}
+        if study_id is None:
+            row = s.execute(sql.CLAIM_BY_NAME, {"name": study, **params}).first()
+        else:
+            row = s.execute(sql.CLAIM, {"of_study": study_id, **params}).first()
         return trial_of(study, row) if row is not None else None
 
     def heartbeat(self, study: str, number: int, attempt: int, lease: float) -> datetime:

@@ -48,27 +48,33 @@ FINISH = (
     .returning(*_c)
 )
 
-# The lowest-numbered waiting trial, skipping rows other claims hold (PostgreSQL).
-_NEXT_WAITING = (
-    select(_c.id)
-    .where(_c.study_id == bindparam("of_study"), _c.state == TrialState.WAITING)
-    .order_by(_c.number)
-    .limit(1)
-    .with_for_update(skip_locked=True)
-    .scalar_subquery()
-)
-
-# Take it: the state test in the WHERE makes a lost race update nothing instead of twice.
-CLAIM = (
-    update(TRIALS)
-    .where(_c.id == _NEXT_WAITING, _c.state == TrialState.WAITING)
-    .values(
-        state=TrialState.RUNNING,
-        attempt=_c.attempt + 1,
-        worker=_new("worker"),
-        started_at=_new("started_at"),
-        finished_at=None,
-        lease_expires_at=_new("lease_expires_at"),
+def _claim(study_id: Any) -> Any:
+    """Take the lowest-numbered waiting trial of the study ``study_id`` (skipping rows other
+    claims hold, on PostgreSQL); the state test in the WHERE makes a lost race update nothing
+    instead of twice."""
+    next_waiting = (
+        select(_c.id)
+        .where(_c.study_id == study_id, _c.state == TrialState.WAITING)
+        .order_by(_c.number)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    .returning(*_c)
-)
+    return (
+        update(TRIALS)
+        .where(_c.id == next_waiting, _c.state == TrialState.WAITING)
+        .values(
+            state=TrialState.RUNNING,
+            attempt=_c.attempt + 1,
+            worker=_new("worker"),
+            started_at=_new("started_at"),
+            finished_at=None,
+            lease_expires_at=_new("lease_expires_at"),
+        )
+        .returning(*_c)
+    )
+
+
+# By the study's id (known in a round trip) or by its name (a bare claim: one statement).
+CLAIM = _claim(bindparam("of_study"))
+CLAIM_BY_NAME = _claim(STUDY_ID.scalar_subquery())
