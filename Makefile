@@ -4,8 +4,11 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed
 PYTHON ?= python3
+# mypy reads the tuner.* namespace from a tree of links (the folders api/, client/... are
+# installed as tuner.api, tuner.client... by pyproject.toml's package-dir)
+TYPES  := build/typecheck
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +27,14 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy tuner algorithms executors api client
+	$(VENV)/bin/ruff format --check .
+	rm -rf $(TYPES) && mkdir -p $(TYPES)
+	cp -rs $(CURDIR)/tuner $(TYPES)/tuner
+	for d in api client algorithms executors; do ln -s $(CURDIR)/$$d $(TYPES)/tuner/$$d; done
+	cd $(TYPES) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p tuner
+
+format: install
+	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) tuner.db tuner.db-wal tuner.db-shm
+	rm -rf $(VENV) build tuner.db tuner.db-wal tuner.db-shm

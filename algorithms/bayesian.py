@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from algorithms.observations import Observations, canonical, categorical_columns, filled
-from algorithms.skopt_surrogate import ACQUISITIONS, SURROGATES, Surrogate
 from tuner.algorithm import Algorithm, seen_keys
+from tuner.algorithms.observations import Observations, canonical, categorical_columns, filled
+from tuner.algorithms.skopt_surrogate import ACQUISITIONS, SURROGATES, Surrogate
 from tuner.errors import SpecError
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction

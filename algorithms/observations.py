@@ -1,7 +1,10 @@
 """The history as model-based algorithms see it: points on the unit cube, values to minimise.
 
-Trials outside the space (a narrowed round), with wrong types or without a value are left out of
-the fitted data; running and waiting trials inside the space are kept apart as pending points.
+Every trial of the study counts, also those outside a narrowed round's box: they lie outside
+``[0, 1]`` on the box's scale, so a surrogate fitted on them knows the landscape around the box
+rather than the few points inside it (a narrowed round that saw only those placed its points on
+the box's edges). Trials of another structure or without a value are left out; running and
+waiting trials are kept apart as pending points.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuner.errors import SpecError
 from tuner.space import CategoricalParameter, FloatParameter, SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
@@ -40,11 +42,9 @@ class Observations:
             complete = t.state is TrialState.COMPLETE and t.value is not None
             if not (complete or not t.state.finished):
                 continue
-            try:
-                params = space.validate(t.params)
-            except (SpecError, TypeError, ValueError):
+            u = space.positions(t.params)
+            if u is None:
                 continue
-            u = space.to_unit(params)
             if complete:
                 value = float(t.value)  # type: ignore[arg-type]
                 if not np.isfinite(value):

@@ -86,20 +86,3 @@ class Surrogate:
                 ),
                 dtype=float,
             )
-
-
-def gp_minimize_direct(func: Any, dims: list[tuple[float, float, str, bool]], calls: int,
-                       seed: int) -> list[float]:
-    """scikit-optimize's own ``gp_minimize`` with its defaults (the benchmark's reference) on
-    ``(low, high, "float" | "int", log)`` dimensions: the values in the order evaluated."""
-    from skopt import gp_minimize
-    from skopt.space import Integer, Real
-
-    space = [
-        (Integer if kind == "int" else Real)(low, high, prior="log-uniform" if log else "uniform")
-        for low, high, kind, log in dims
-    ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = gp_minimize(func, space, n_calls=calls, random_state=seed)
-    return [float(v) for v in result.func_vals]

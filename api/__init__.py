@@ -1,5 +1,5 @@
 """The REST API (FastAPI): studies, the worker protocol, tokens. Build it with ``create_app``."""
 
-from api.app import create_app
+from tuner.api.app import create_app
 
 __all__ = ["create_app"]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from api import errors
-from api.limits import BodyLimit
-from api.routes import studies, trials
-from api.runs import ServerRuns
+from tuner.api import errors
+from tuner.api.limits import BodyLimit
+from tuner.api.request_log import RequestLog
+from tuner.api.routes import studies, trials
+from tuner.api.runs import ServerRuns
 from tuner.config import Settings
 from tuner.scheduler import Scheduler
 from tuner.storage import Storage
@@ -21,12 +22,14 @@ from tuner.storage import Storage
 log = logging.getLogger("tuner.api")
 
 
-def create_app(settings: Settings | None = None, storage: Storage | None = None) -> FastAPI:
-    """The app over ``settings.database_url`` (or a given storage)."""
+def create_app(settings: Settings | None = None, storage: Storage | None = None,
+               on_started: Callable[[], None] | None = None) -> FastAPI:
+    """The app over ``settings.database_url`` (or a given storage); ``on_started`` is called
+    once the app is ready to answer (``tuner serve`` announces itself there)."""
     settings = settings or Settings.from_env()
     storage = storage or Storage(settings.database_url)
     scheduler = Scheduler(storage)
-    runs = ServerRuns(storage, settings.lease_seconds)
+    runs = ServerRuns(storage, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +40,8 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         )
         reaper.start()
         runs.resume()
+        if on_started is not None:
+            on_started()
         try:
             yield
         finally:
@@ -68,6 +73,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         return {"status": "ok"}
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestLog, everything=settings.access_log)
     return app
 
 

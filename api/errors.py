@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.schemas import ErrorResponse
+from tuner.api.schemas import ErrorResponse
 from tuner.errors import (
     Conflict,
     Forbidden,
@@ -69,9 +69,12 @@ def install(app: FastAPI) -> None:
         first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":
             return error_response(400, "malformed_json", "the body is not valid JSON")
-        loc = [str(x) for x in first.get("loc", ()) if x not in ("body",)]
-        field = ".".join(loc) or None
-        return error_response(422, "invalid_request", str(first.get("msg", "invalid")), field)
+        loc = [str(x) for x in first.get("loc", ())]
+        field = ".".join(loc[1:] if loc[:1] == ["body"] and len(loc) > 1 else loc) or None
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        if first.get("type") == "missing" and loc == ["body"]:
+            message = "the request needs a JSON body"
+        return error_response(422, "invalid_request", message, field)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

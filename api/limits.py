@@ -9,7 +9,8 @@ Scope = dict[str, Any]
 
 
 class BodyLimit:
-    """ASGI middleware answering 413 to a body over ``limit`` bytes (declared or streamed)."""
+    """ASGI middleware answering 413 to a body over ``limit`` bytes, declared by its
+    Content-Length or streamed in chunks."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -23,28 +24,34 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(send)
             return
-        seen = 0
-        started = False
-
-        async def limited_receive() -> Any:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            # no length declared (chunked): read the body here, up to the limit, and replay it
+            # to the app, which then never sees a body larger than allowed
+            chunks: list[bytes] = []
+            seen = 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
-            return message
+                    await self._refuse(send)
+                    return
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            replayed = False
 
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+            async def replay() -> Any:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return await receive()
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
 
     async def _refuse(self, send: Any) -> None:
         body = json.dumps({"error": {"code": "too_large", "field": None,
@@ -53,7 +60,3 @@ class BodyLimit:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

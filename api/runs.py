@@ -1,4 +1,5 @@
-"""Studies the server runs itself, on the executor their spec names (``POST .../run``)."""
+"""Studies the server runs itself, on the executor their spec names (``POST .../run``), when the
+operator allows it (``tuner serve --allow-runs``, see ``tuner.run_policy``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from tuner import plugins
+from tuner.config import Settings
 from tuner.errors import NotFound
-from tuner.objective import load_function
 from tuner.runner import Stopped, StudyRunner
+from tuner.runs import prepare_run
 from tuner.storage import Storage
+from tuner.study import StudyState
 
 log = logging.getLogger("tuner.api")
 
@@ -28,27 +30,26 @@ class ServerRuns:
     the server was asked to run (and not to stop) is marked so (``server_run``), and a restarted
     server resumes every such study that is not complete (``resume``)."""
 
-    def __init__(self, storage: Storage, lease: float) -> None:
+    def __init__(self, storage: Storage, settings: Settings) -> None:
         self.storage = storage
-        self.lease = lease
+        self.settings = settings
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
 
     def start(self, study: str) -> tuple[bool, str | None]:
-        """Start running ``study`` unless it already runs; returns (running, last error)."""
-        spec = self.storage.get_study(study).spec
+        """Start running ``study`` unless it already runs; returns (running, last error).
+        Forbidden when the operator does not allow it, SpecError when it cannot run here."""
         with self._lock:
             current = self._runs.get(study)
             if current is not None and not current.done.is_set():
                 return True, None
-            if spec.objective.function:  # SpecError if the server cannot import it
-                load_function(spec.objective.function)
-            executor = plugins.executor(spec.executor.type)(**spec.executor.options)
-            run = _Run()
-            run.runner = StudyRunner(self.storage, study, executor, lease=self.lease)
-            run.thread = threading.Thread(
-                target=self._main, args=(run, executor), name=f"tuner-run-{study}", daemon=True
-            )
+            spec = self.storage.get_study(study).spec
+            setup = prepare_run(spec, self.settings, policy=self.settings.run_policy)
+            runner = setup.open(self.storage, key=study)
+            self.storage.set_state(study, StudyState.RUNNING)
+            run = _Run(runner=runner)
+            run.thread = threading.Thread(target=self._main, args=(run,),
+                                          name=f"tuner-run-{study}", daemon=True)
             self._runs[study] = run
             self.storage.set_server_run(study, True)
             run.thread.start()
@@ -62,14 +63,14 @@ class ServerRuns:
                 self.start(study)
                 resumed.append(study)
             except Exception as exc:  # noqa: BLE001 - the others still resume
-                log.exception("cannot resume the server-side run of %s", study)
+                log.warning("cannot resume the server-side run of %s: %s", study, exc)
                 self._runs[study] = _Run(error=f"{type(exc).__name__}: {exc}")
                 self._runs[study].done.set()
         if resumed:
             log.warning("resumed server-side runs: %s", ", ".join(resumed))
         return resumed
 
-    def _main(self, run: _Run, executor: object) -> None:
+    def _main(self, run: _Run) -> None:
         assert run.runner is not None
         try:
             run.runner.run()

@@ -28,30 +28,33 @@ class ErrorResponse(BaseModel):
 class StudyOut(BaseModel):
     name: str
     project: str
-    state: str = Field(description="created, running or complete")
-    round: int = Field(description="index of the current round; == rounds once the plan is done")
+    state: str = Field(description="created, running, stopped or complete")
+    round: int = Field(description="the round the study is in, from 1 (== rounds once done)")
     rounds: int
     done: int = Field(description="trials in a final state (complete, failed, pruned)")
     planned: int
     running: int
     best_value: float | None
     direction: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = Field(None, description="when the plan last moved")
     spec: dict[str, Any] | None = Field(None, description="the study as submitted (on GET)")
 
     @classmethod
     def of(cls, summary: StudySummary, spec: dict[str, Any] | None = None) -> StudyOut:
         project, name = split(summary.name)
         return cls(
-            name=name, project=project, state=summary.state, round=summary.round,
-            rounds=summary.rounds, done=summary.done, planned=summary.planned,
-            running=summary.running, best_value=summary.best_value,
-            direction=summary.direction, spec=spec,
+            name=name, project=project, state=summary.state.value,
+            round=min(summary.round + 1, summary.rounds), rounds=summary.rounds,
+            done=summary.done, planned=summary.planned, running=summary.running,
+            best_value=summary.best_value, direction=summary.direction,
+            created_at=summary.created_at, updated_at=summary.updated_at, spec=spec,
         )
 
 
 class TrialOut(BaseModel):
     number: int
-    round: int
+    round: int = Field(description="the round of the plan that made the trial, from 1")
     state: str
     value: float | None
     values: dict[str, float]
@@ -70,7 +73,7 @@ class TrialOut(BaseModel):
     @classmethod
     def of(cls, t: Trial) -> TrialOut:
         return cls(
-            number=t.number, round=t.round, state=t.state.value, value=t.value,
+            number=t.number, round=t.round + 1, state=t.state.value, value=t.value,
             values=t.values, params=t.params, attempt=t.attempt, attempts=t.attempt,
             intermediate=[[step, value] for step, value in t.intermediate],
             worker=t.worker, error=t.error,
@@ -96,6 +99,8 @@ class ClaimOut(BaseModel):
     trial: TrialOut | None = Field(description="the claimed trial; null when none is ready")
     lease_seconds: float = Field(description="heartbeat at least this often to keep the trial")
     complete: bool = Field(description="true when the plan is done: no trial will come again")
+    stopped: bool = Field(False, description="true while the study is stopped: no trial is "
+                          "handed out until it runs or resumes again")
     retry_after: float = Field(description="seconds to wait before claiming again if no trial")
 
 

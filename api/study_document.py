@@ -65,6 +65,9 @@ class TrainerObjective(_Strict):
     cv: int | None = Field(None, ge=2)
     estimator: str | None = Field(None, min_length=1)
     save_model: bool | None = None
+    preprocess: list[Literal["scale", "impute"]] | None = Field(None, description=(
+        "sklearn trainer: scale numeric columns, impute missing values (text columns are "
+        "always one-hot encoded)"))
 
 
 Objective = Annotated[
@@ -88,7 +91,7 @@ class Round(_Strict):
 
 class Executor(BaseModel):
     """Where the server runs trials (``POST .../run``); other keys are the executor's options
-    (``workers``, ``address``, ...)."""
+    (``workers``, ...). The default is ``local``, ``command`` for a command objective."""
 
     model_config = ConfigDict(extra="allow")
     type: str = Field("local", description="local, command, ray, spark, or a plugin")
@@ -98,14 +101,18 @@ class StudyDocument(_Strict):
     """A study: the same document as a study file (YAML), as JSON."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-    objective: Objective
+    objective: Objective | None = Field(None, description=(
+        "what a trial evaluates; leave it out for a study whose trials only remote workers "
+        "run (tuner worker, the client's optimize())"))
     space: dict[str, Parameter] = Field(min_length=1, description=(
         "parameter name (an identifier) -> its definition"))
     plan: list[Round] | None = Field(None, min_length=1, description=(
         "the rounds, in order; or give 'trials' instead for the default plan"))
     trials: int | None = Field(None, ge=1, description=(
-        "a budget for the default plan (random warm-up, bayesian, bayesian narrowed)"))
-    direction: Literal["minimize", "maximize"] = "minimize"
+        "a budget for the default plan (random warm-up, bayesian, bayesian narrowed); with a "
+        "plan too, the rounds must add up to it"))
+    direction: Literal["minimize", "maximize"] | None = Field(None, description=(
+        "minimize (the default) or maximize; a built-in trainer's metric sets it"))
     metric: str | None = Field(None, min_length=1, description=(
         "the key to optimise when the objective returns a dict of metrics"))
     executor: str | Executor | None = None

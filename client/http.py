@@ -3,15 +3,19 @@ restart or a lost response neither loses nor duplicates a result."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from typing import Any
 
 import httpx
 
+log = logging.getLogger("tuner.client")
+
 
 class TunerAPIError(Exception):
-    """The server refused a request: ``status``, ``code``, ``message`` and maybe ``field``."""
+    """The server refused a request (``status``, ``code``, ``message`` and maybe ``field``), or
+    could not be reached (``status`` 0, code ``unreachable``)."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         self.status = status
@@ -19,7 +23,7 @@ class TunerAPIError(Exception):
         self.message = message
         self.field = field
         where = f" ({field})" if field else ""
-        super().__init__(f"{status} {code}{where}: {message}")
+        super().__init__(f"{status} {code}{where}: {message}" if status else message)
 
 
 class TrialLost(TunerAPIError):
@@ -33,33 +37,50 @@ class Transport:
 
     def __init__(self, url: str, token: str | None, timeout: float, retry_for: float) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
         self.retry_for = retry_for
 
     def close(self) -> None:
         self._http.close()
 
     def request(self, method: str, path: str, json: Any = None,
-                params: dict[str, Any] | None = None) -> Any:
-        """The decoded JSON answer (None for 204); TunerAPIError for a 4xx."""
+                params: dict[str, Any] | None = None,
+                conflict: type[TunerAPIError] = TunerAPIError) -> Any:
+        """The decoded JSON answer (None for 204); a TunerAPIError for a 4xx (``conflict`` for
+        a 409), and one with status 0 once the server stayed unreachable for ``retry_for``."""
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
+        warned = False
         while True:
             try:
                 response = self._http.request(method, path, json=json, params=params)
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 if time.monotonic() + delay > deadline:
-                    raise
+                    raise TunerAPIError(
+                        0, "unreachable", f"cannot reach the Tuner server at {self.url} "
+                        f"({type(exc).__name__}: {exc}); is 'tuner serve' running there?"
+                    ) from None
+                if not warned:
+                    log.warning("cannot reach %s (%s): retrying for up to %.0f s", self.url,
+                                type(exc).__name__, self.retry_for)
+                    warned = True
             else:
                 if response.status_code not in self.RETRY_STATUS:
-                    return _decode(response)
+                    if warned:
+                        log.warning("reached %s again", self.url)
+                    return _decode(response, conflict)
                 if time.monotonic() + delay > deadline:
-                    return _decode(response)
+                    return _decode(response, conflict)
+                if not warned:
+                    log.warning("%s answered %d: retrying for up to %.0f s", self.url,
+                                response.status_code, self.retry_for)
+                    warned = True
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
 
 
-def _decode(response: httpx.Response) -> Any:
+def _decode(response: httpx.Response, conflict: type[TunerAPIError]) -> Any:
     if response.status_code == 204:
         return None
     try:
@@ -69,7 +90,7 @@ def _decode(response: httpx.Response) -> Any:
     if response.is_success:
         return body
     error = body.get("error", {}) if isinstance(body, dict) else {}
-    kind = TrialLost if response.status_code == 409 else TunerAPIError
+    kind = conflict if response.status_code == 409 else TunerAPIError
     raise kind(
         response.status_code,
         str(error.get("code", "http_error")),

@@ -2,8 +2,9 @@
 
 Params reach the program three ways: ``{name}`` placeholders in the command line (shell-quoted),
 ``TUNER_PARAM_<NAME>`` environment variables, and a JSON file named by ``TUNER_PARAMS_FILE``. The
-result is the JSON written to ``TUNER_RESULT_FILE``, else the last JSON object printed on stdout;
-lines like ``{"step": 3, "auc": 0.91}`` are intermediate values. The last lines of stdout and
+result is the JSON written to ``TUNER_RESULT_FILE``, else the last JSON object printed on stdout,
+else the last line printed if it is a number; lines like ``{"step": 3, "auc": 0.91}`` are
+intermediate values. The last lines of stdout and
 stderr go into the error of a failed attempt, so the user sees why it failed.
 """
 
@@ -21,10 +22,10 @@ import threading
 from collections.abc import Mapping
 from typing import IO, Any
 
-from executors.group_watchdog import GroupWatchdog
-from executors.pool import PooledExecutor, check_positive_int
 from tuner.errors import ObjectiveError, SpecError
 from tuner.executor import TrialJob, TrialOutcome
+from tuner.executors.group_watchdog import GroupWatchdog
+from tuner.executors.pool import PooledExecutor, check_positive_int
 from tuner.objective import interpret, saved_artifact
 from tuner.objective_spec import PLACEHOLDER
 from tuner.space import Params
@@ -117,7 +118,7 @@ class CommandExecutor(PooledExecutor):
         if process.returncode != 0:
             return TrialOutcome.failure(_exit_reason(process.returncode) + _tails(out, err), steps)
         try:
-            result = _result(result_file, out.result)
+            result = _result(result_file, out.result, out.last)
             value, values = interpret(result, job.metric)
         except ObjectiveError as exc:
             return TrialOutcome.failure(str(exc) + _tails(out, err), steps)
@@ -149,6 +150,7 @@ class _Reader:
         self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
         self.steps: list[tuple[int, float]] = []
         self.result: object = None
+        self.last: str = ""  # the last line that is not empty
         self._metric = metric
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
@@ -163,6 +165,8 @@ class _Reader:
             for raw in stream:
                 line = raw.decode(errors="replace").rstrip("\r\n")
                 self.tail.append(line)
+                if line.strip():
+                    self.last = line.strip()
                 if line.lstrip().startswith("{"):
                     self._json_line(line)
 
@@ -183,7 +187,9 @@ class _Reader:
             self.steps.append((obj["step"], float(value)))
 
 
-def _result(result_file: str, printed: object) -> object:
+def _result(result_file: str, printed: object, last: str) -> object:
+    """The JSON in ``$TUNER_RESULT_FILE``, else the last JSON object printed, else the last
+    line printed if it is a number."""
     if os.path.exists(result_file) and os.path.getsize(result_file) > 0:
         with open(result_file) as f:
             text = f.read()
@@ -192,8 +198,12 @@ def _result(result_file: str, printed: object) -> object:
         except ValueError:
             raise ObjectiveError(f"$TUNER_RESULT_FILE holds no JSON: {text[:80]!r}") from None
     if printed is None:
-        raise ObjectiveError("the command printed no JSON object on stdout (such as "
-                             '{"auc": 0.93}) and wrote nothing to $TUNER_RESULT_FILE')
+        try:
+            return float(last)
+        except ValueError:
+            raise ObjectiveError("the command printed neither a number last nor a JSON object "
+                                 '(such as {"auc": 0.93}) on stdout, and wrote nothing to '
+                                 "$TUNER_RESULT_FILE") from None
     return printed
 
 

@@ -23,8 +23,8 @@ from multiprocessing.process import BaseProcess
 from types import ModuleType
 from typing import Any
 
-from executors.pool import PooledExecutor, check_positive_int
 from tuner.executor import TrialJob, TrialOutcome
+from tuner.executors.pool import PooledExecutor, check_positive_int
 from tuner.objective import format_exception, run_job
 from tuner.space import Params
 
@@ -133,18 +133,42 @@ def _context(job: TrialJob) -> multiprocessing.context.ForkServerContext:
     ctx = multiprocessing.get_context("forkserver")
     with _preload_lock:
         if _preload is None:
-            module = (job.objective.function or "").partition(":")[0]
-            directory = os.path.abspath(job.workdir or os.getcwd())
+            directory = _code_dir(job)
             _preload = (directory, time.time())
             safe = ["__main__", __name__]
-            ctx.set_forkserver_preload([*safe, *_main_imports(), *([module] if module else [])])
+            ctx.set_forkserver_preload([*safe, *_main_imports(), *_objective_imports(job)])
             _fallbacks[:] = [[*safe, *_main_imports()], safe]
-            sys.path.insert(0, directory)  # the server copies sys.path when it starts
+            added = [p for p in job.code_paths if p not in sys.path]
+            sys.path.extend(added)  # the server copies sys.path when it starts
             try:
                 forkserver.ensure_running()
             finally:
-                sys.path.remove(directory)
+                for p in added:
+                    sys.path.remove(p)
     return ctx
+
+
+def _code_dir(job: TrialJob) -> str:
+    """The folder the objective's own modules come from (the first of its search path)."""
+    return os.path.abspath(job.code_paths[0] if job.code_paths else os.getcwd())
+
+
+def _objective_imports(job: TrialJob) -> list[str]:
+    """What the first job's objective imports, loaded once in the forkserver: a function's
+    module, or a built-in trainer's module and its frameworks (XGBoost, pandas, scikit-learn),
+    so that no trial pays those imports again."""
+    objective = job.objective
+    if objective.function:
+        return [objective.function.partition(":")[0]]
+    if objective.trainer:
+        from tuner import plugins
+
+        try:
+            trainer = plugins.trainer(objective.trainer)
+        except Exception:  # noqa: BLE001 - the trial itself reports a broken trainer
+            return []
+        return [trainer.__module__, *trainer.preload]
+    return []
 
 
 def _main_imports() -> list[str]:
@@ -226,7 +250,7 @@ def _child_main(job: TrialJob, conn: Connection, env: dict[str, str],
     os.environ.update(env)  # the parent's environment now, not the forkserver's at its start
     context = _Context(job, conn)
     outcome = run_job(job, context, prepare=lambda: _forget_stale_modules(
-        preload, os.path.abspath(job.workdir or os.getcwd())))
+        preload, _code_dir(job)))
     sys.stdout.flush()
     sys.stderr.flush()
     context.send("result", outcome)

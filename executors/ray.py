@@ -11,9 +11,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from executors.pool import PooledExecutor, check_positive_int
 from tuner.errors import SpecError
 from tuner.executor import TrialJob, TrialOutcome
+from tuner.executors.pool import PooledExecutor, check_positive_int
 
 _RESOURCES = {"num_cpus", "num_gpus", "memory"}  # other keys are Ray custom resources
 _CANCELLED = "cancelled: the executor shut down"
@@ -71,7 +71,7 @@ class RayExecutor(PooledExecutor):
         address = options.get("address")
         if address is None:
             return
-        from executors.reachability import ray_address_reachable
+        from tuner.executors.reachability import ray_address_reachable
 
         reason = ray_address_reachable(address)
         if reason:
@@ -128,7 +128,7 @@ def _task_options(resources: Mapping[str, Any]) -> dict[str, Any]:
 
 def _run_trial(job: TrialJob) -> TrialOutcome:
     """The Ray task: one trial process, killed with its group if the task is cancelled."""
-    from executors.trial_process import TrialProcess
+    from tuner.executors.trial_process import TrialProcess
 
     trial = TrialProcess(job)
     try:

@@ -12,9 +12,9 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from executors.pool import PooledExecutor, check_positive_int
 from tuner.errors import SpecError
 from tuner.executor import TrialJob, TrialOutcome
+from tuner.executors.pool import PooledExecutor, check_positive_int
 
 _CANCELLED = "cancelled: the executor shut down"
 _ids = itertools.count()
@@ -30,7 +30,7 @@ class SparkExecutor(PooledExecutor):
     def __init__(self, *, master: str | None = None, parallelism: int | None = None) -> None:
         from pyspark import SparkContext
 
-        from executors.spark_session import start_session
+        from tuner.executors.spark_session import start_session
 
         self.check_options({"master": master, "parallelism": parallelism})
         self._owns_session = SparkContext._active_spark_context is None
@@ -51,7 +51,7 @@ class SparkExecutor(PooledExecutor):
     @classmethod
     def check_environment(cls, options: Mapping[str, Any]) -> None:
         """A cluster ``master`` must answer within seconds."""
-        from executors.reachability import spark_master_reachable
+        from tuner.executors.reachability import spark_master_reachable
 
         reason = spark_master_reachable(options.get("master") or "local[*]")
         if reason:
@@ -69,8 +69,8 @@ class SparkExecutor(PooledExecutor):
             self.session.stop()
 
     def _run(self, job: TrialJob) -> TrialOutcome:
-        from executors.spark_session import gateway_env
-        from executors.trial_process import TrialProcess
+        from tuner.executors.spark_session import gateway_env
+        from tuner.executors.trial_process import TrialProcess
 
         group = f"{self._prefix}-{job.study}-{job.number}-{job.attempt}"
         try:

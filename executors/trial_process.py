@@ -48,7 +48,7 @@ class TrialProcess:
                 if self._killed.is_set():
                     return TrialOutcome.failure("cancelled before it started")
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "executors.trial_process", str(sender_fd),
+                    [sys.executable, "-m", "tuner.executors.trial_process", str(sender_fd),
                      str(os.getpid())],
                     stdin=subprocess.PIPE, pass_fds=(sender_fd,), env=self.env,
                     start_new_session=True,
@@ -192,7 +192,7 @@ def _die_with_parent(parent: int) -> None:
 def _extras() -> dict[str, Callable[[], Any]]:
     """Lazily made context attributes the executor asked for through the environment."""
     if os.environ.get("TUNER_SPARK_GROUP"):
-        from executors.spark_session import attach_session
+        from tuner.executors.spark_session import attach_session
 
         return {"spark": attach_session}
     return {}

@@ -39,7 +39,7 @@ def value(x: float, y: float) -> float:
 
 
 def _tuner_client(url: str, token: str, study: str, start: Any, out: Any) -> None:
-    from client import StudyComplete, TunerClient
+    from tuner.client import StudyComplete, TunerClient
 
     with TunerClient(url, token) as client:
         handle = client.study(study)
@@ -93,7 +93,7 @@ def run_tuner(url: str, token: str, procs: int, trials: int,
 
 
 def _windows_tuner(url: str, token: str, name: str, trials: int, window: int) -> dict[str, Any]:
-    from client import TunerClient
+    from tuner.client import TunerClient
 
     rates = []
     with TunerClient(url, token) as client:

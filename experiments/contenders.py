@@ -100,13 +100,24 @@ def _cast(problem: Problem, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def skopt_gp_minimize(problem: Problem, budget: int, seed: int) -> list[float]:
-    from algorithms.skopt_surrogate import gp_minimize_direct
+    """scikit-optimize's own ``gp_minimize`` with its defaults: the values in evaluation order."""
+    import warnings
+
+    from skopt import gp_minimize
+    from skopt.space import Integer, Real
 
     names = list(problem.space)
-    dims = [(p["low"], p["high"], p["type"], bool(p.get("log"))) for p in problem.space.values()]
-    return gp_minimize_direct(
-        lambda x: problem.evaluate(_cast(problem, dict(zip(names, x, strict=True)))),
-        dims, budget, seed)
+    space = [
+        (Integer if p["type"] == "int" else Real)(
+            p["low"], p["high"], prior="log-uniform" if p.get("log") else "uniform")
+        for p in problem.space.values()
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = gp_minimize(
+            lambda x: problem.evaluate(_cast(problem, dict(zip(names, x, strict=True)))),
+            space, n_calls=budget, random_state=seed)
+    return [float(v) for v in result.func_vals]
 
 
 CONTENDERS: dict[str, Runner] = {

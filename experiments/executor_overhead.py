@@ -36,18 +36,18 @@ def _objective(executor: str, name: str) -> ObjectiveSpec:
 
 def _make(kind: str, workers: int) -> Executor:
     if kind == "local":
-        from executors.local import LocalExecutor
+        from tuner.executors.local import LocalExecutor
 
         return LocalExecutor(workers=workers)
     if kind == "command":
-        from executors.command import CommandExecutor
+        from tuner.executors.command import CommandExecutor
 
         return CommandExecutor(workers=workers)
     if kind == "ray":
-        from executors.ray import RayExecutor
+        from tuner.executors.ray import RayExecutor
 
         return RayExecutor(workers=workers)
-    from executors.spark import SparkExecutor
+    from tuner.executors.spark import SparkExecutor
 
     return SparkExecutor(master="local[2]", parallelism=workers)
 
@@ -73,7 +73,7 @@ def measure(kind: str, trials: int) -> dict[str, Any]:
         ray.init(num_cpus=2, include_dashboard=False, configure_logging=False,
                  log_to_driver=False)
     if kind == "spark":
-        from executors.spark_session import start_session
+        from tuner.executors.spark_session import start_session
 
         start_session("local[2]", "tuner-bench").sparkContext.setLogLevel("ERROR")
     one = _make(kind, 1)

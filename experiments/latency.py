@@ -24,7 +24,7 @@ def _history(size: int) -> list[tuple[dict[str, float], float]]:
 
 
 def ours(name: str, size: int) -> float:
-    from algorithms import bayesian
+    from tuner.algorithms import bayesian
 
     space = SearchSpace.from_dict(SPACE)
     history = [Trial("lat", i, 0, p, TrialState.COMPLETE, 1, v, {"v": v})

@@ -29,3 +29,14 @@ def spec_dict(name: str = "s", **overrides: Any) -> dict[str, Any]:
 
 def make_spec(name: str = "s", **overrides: Any) -> StudySpec:
     return StudySpec.from_dict(spec_dict(name, **overrides))
+
+
+def runnable(data: dict[str, Any], folder: str | None = None) -> StudySpec:
+    """Parse a study and check it as ``tuner run`` does before anything is written (the
+    objective imported, its program, data, estimator found, the executor's cluster reached)."""
+    from tuner.config import Settings
+    from tuner.runs import prepare_run
+
+    spec = StudySpec.from_dict(data)
+    prepare_run(spec, Settings(), folder=folder)
+    return spec

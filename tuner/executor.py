@@ -26,8 +26,14 @@ class TrialJob:
     objective: ObjectiveSpec
     metric: str | None = None
     timeout: float | None = None
-    workdir: str | None = None  # put on sys.path and made the working directory of the objective
+    workdir: str | None = None  # the objective's working directory (the study file's folder)
+    paths: tuple[str, ...] = ()  # where its modules are looked for (that folder, then the cwd)
     artifact_dir: str | None = None  # where the objective may save its model (made on demand)
+
+    @property
+    def code_paths(self) -> tuple[str, ...]:
+        """``paths``, else the working directory: where the objective's code comes from."""
+        return self.paths or ((self.workdir,) if self.workdir else ())
 
 
 @dataclass(frozen=True)

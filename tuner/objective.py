@@ -8,7 +8,7 @@ import math
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuner.errors import ObjectiveError, SpecError
@@ -20,31 +20,42 @@ from tuner.trial import TrialState
 _MAX_ERROR = 4000
 
 
-def load_function(ref: str, workdir: str | None = None) -> Callable[..., Any]:
-    """Import ``"package.module:function"``; ``workdir`` (else the cwd) goes on ``sys.path``."""
-    import os
+def search_paths(folder: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
+    """Where a study's modules are looked for: the study file's folder, then the working
+    directory (both after the installed packages, so a user's module never shadows ours)."""
+    paths = [os.path.abspath(folder)] if folder is not None else []
+    cwd = os.getcwd()
+    return tuple(paths + ([cwd] if cwd not in paths else []))
 
-    path = workdir or os.getcwd()
-    if path not in sys.path:
-        sys.path.insert(0, path)
+
+def load_function(ref: str, paths: Sequence[str] = ()) -> Callable[..., Any]:
+    """Import ``"package.module:function"``, looking in ``paths`` (else the working directory)
+    after the installed packages."""
+    for path in paths or (os.getcwd(),):
+        if path not in sys.path:
+            sys.path.append(path)
     module_name, _, attr = ref.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure of user code is a spec error
-        raise SpecError("objective.function", f"cannot import {module_name!r}: {exc}") from None
+        where = f" (looked in {', '.join(paths)})" if paths else ""
+        raise SpecError("objective.function",
+                        f"cannot import {module_name!r}: {exc}{where}") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise SpecError("objective.function", f"{module_name!r} has no attribute {attr!r}")
+            found = getattr(obj, "__file__", None)
+            raise SpecError("objective.function", f"{module_name!r} has no attribute {attr!r}"
+                            + (f" (that module is {found})" if found else ""))
         obj = getattr(obj, part)
     if not callable(obj):
         raise SpecError("objective.function", f"{ref!r} is not callable")
     return obj  # type: ignore[no-any-return]
 
 
-def resolve(objective: ObjectiveSpec, workdir: str | None = None) -> Callable[..., Any]:
+def resolve(objective: ObjectiveSpec, paths: Sequence[str] = ()) -> Callable[..., Any]:
     """The callable a function or trainer objective evaluates (a command is no callable)."""
     if objective.function is not None:
-        return load_function(objective.function, workdir)
+        return load_function(objective.function, paths)
     if objective.trainer is not None:
         from tuner import plugins
 
@@ -118,8 +129,6 @@ def evaluate(fn: Callable[..., Any], params: Params, context: TrialContext,
 
 def saved_artifact(directory: str | None) -> str | None:
     """``directory`` if the objective saved something in it, else None."""
-    import os
-
     if directory and os.path.isdir(directory) and os.listdir(directory):
         return directory
     return None
@@ -135,7 +144,7 @@ def run_job(job: TrialJob, context: TrialContext,
         if prepare is not None:
             prepare()
         try:
-            fn = resolve(job.objective, job.workdir)
+            fn = resolve(job.objective, job.code_paths)
         except SpecError as exc:
             return TrialOutcome.failure(str(exc))
         return evaluate(fn, job.params, context, job.metric)

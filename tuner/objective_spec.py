@@ -66,7 +66,9 @@ def parse_objective(raw: object, space: SearchSpace,
     return _parse_trainer(raw, base_dir)
 
 
-_TRAINER_KEYS = {"trainer", "data", "label", "metric", "cv", "estimator", "save_model"}
+_TRAINER_KEYS = {
+    "trainer", "data", "label", "metric", "cv", "estimator", "save_model", "preprocess",
+}
 
 
 def _parse_command(command: object, space: SearchSpace) -> str:
@@ -101,13 +103,10 @@ def _parse_trainer(raw: Mapping[str, Any], base_dir: str | Path | None) -> Objec
     return ObjectiveSpec(trainer=trainer, options=options)
 
 
-def check_objective(objective: ObjectiveSpec, executor_type: str, executor_cls: Any) -> None:
-    """The objective must suit the executor, and what it names (trainer, estimator, data file,
-    program) must exist."""
-    import os
-    import shlex
-    import shutil
-
+def check_objective_kind(objective: ObjectiveSpec, executor_type: str,
+                         executor_cls: Any) -> None:
+    """The objective must be of a kind the executor runs; a trainer must exist, fit the executor
+    and take its options and metric. Plug-ins only: nothing of the user's is imported or read."""
     from tuner import plugins
 
     if objective.kind not in executor_cls.objectives:
@@ -115,15 +114,7 @@ def check_objective(objective: ObjectiveSpec, executor_type: str, executor_cls: 
         raise SpecError("objective", f"a {objective.kind} objective cannot run on executor "
                         f"{executor_type!r} (it runs {kinds} objectives)")
     if objective.command is not None:
-        try:
-            words = shlex.split(objective.command)
-        except ValueError as exc:
-            raise SpecError("objective.command", f"cannot be split into words: {exc}") from None
-        program = next((w for w in words if "=" not in w.split("{")[0]), "")
-        if "{" not in program and shutil.which(program) is None and not (
-            os.sep in program and os.access(program, os.X_OK)
-        ):
-            raise SpecError("objective.command", f"program {program!r} is not found")
+        program_of(objective.command)
     if objective.trainer is not None:
         try:
             trainer_cls = plugins.trainer(objective.trainer)
@@ -132,9 +123,18 @@ def check_objective(objective: ObjectiveSpec, executor_type: str, executor_cls: 
         if trainer_cls.requires and trainer_cls.requires not in executor_cls.provides:
             raise SpecError("objective.trainer", f"trainer {objective.trainer!r} needs a "
                             f"{trainer_cls.requires} executor, not {executor_type!r}")
-        if not os.path.exists(objective.options["data"]):
-            raise SpecError("objective.data", f"no such file: {objective.options['data']}")
         try:
-            trainer_cls.check(objective.options)
+            trainer_cls.check_options(objective.options)
         except SpecError as exc:
             raise exc.within("objective") from None
+
+
+def program_of(command: str) -> str:
+    """The program a command line runs: its first word that is not a ``NAME=value``."""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise SpecError("objective.command", f"cannot be split into words: {exc}") from None
+    return next((w for w in words if "=" not in w.split("{")[0]), "")

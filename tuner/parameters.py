@@ -13,15 +13,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tuner.errors import SpecError
+from tuner.spec_values import is_number, number
 
 ParamValue = float | int | str | bool | None
 
 _MAX_STEPS = 1e15  # a step grid finer than this is not a grid (and overflows the arithmetic)
 _FLOAT_DIGITS = 12  # significant digits kept when a float names a point (see SearchSpace.key)
-
-
-def is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def round_significant(x: float, digits: int = _FLOAT_DIGITS) -> float:
@@ -99,12 +96,15 @@ class NumericParameter(Parameter):
         return self.low + u * (self.high - self.low)
 
     def _raw_to_unit(self, x: float) -> float:
+        return min(max(self.position(x), 0.0), 1.0)
+
+    def position(self, x: float) -> float:
+        """Where ``x`` lies on this parameter's unit scale, not clipped: below 0 or above 1 for
+        a value outside the range (a trial of the full space seen from a narrowed one)."""
         if self.log:
             span = math.log(self.high) - math.log(self.low)
-            u = (math.log(max(x, self.low)) - math.log(self.low)) / span
-        else:
-            u = (x - self.low) / (self.high - self.low)
-        return min(max(u, 0.0), 1.0)
+            return (math.log(max(x, 1e-300)) - math.log(self.low)) / span
+        return (x - self.low) / (self.high - self.low)
 
     @abstractmethod
     def _snap(self, x: float) -> float | int:
@@ -216,14 +216,12 @@ class IntParameter(NumericParameter):
             return math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
         return lo + u * (hi - lo)
 
-    def _raw_to_unit(self, x: float) -> float:
+    def position(self, x: float) -> float:
         lo, hi = self.low - 0.5 * self.step, self.high + 0.5 * self.step
         if self.log:
             lo = max(lo, self.low * 0.5)
-            u = (math.log(max(x, lo)) - math.log(lo)) / (math.log(hi) - math.log(lo))
-        else:
-            u = (x - lo) / (hi - lo)
-        return min(max(u, 0.0), 1.0)
+            return (math.log(max(x, 1e-300)) - math.log(lo)) / (math.log(hi) - math.log(lo))
+        return (x - lo) / (hi - lo)
 
     def _snap(self, x: float) -> int:
         k = round((x - self.low) / self.step)
@@ -329,13 +327,14 @@ def parse_parameter(name: str, body: object) -> Parameter:
 def _parse_numeric(
     name: str, kind: Literal["float", "int"], body: Mapping[str, Any], when: tuple[Condition, ...]
 ) -> Parameter:
+    bounds: dict[str, Any] = {}
     for key in ("low", "high"):
-        v: Any = body.get(key)
-        if not is_number(v) or not math.isfinite(v):
+        if body.get(key) is None:
             raise SpecError(f"{name}.{key}", "is required and must be a finite number")
+        v = bounds[key] = number(body[key], f"{name}.{key}")
         if kind == "int" and float(v) != int(v):
             raise SpecError(f"{name}.{key}", "must be an integer for an int parameter")
-    low, high = body["low"], body["high"]
+    low, high = bounds["low"], bounds["high"]
     if low >= high:
         raise SpecError(f"{name}.low", f"must be below high ({low} >= {high})")
     if not math.isfinite(float(high) - float(low)):
@@ -347,7 +346,8 @@ def _parse_numeric(
         raise SpecError(f"{name}.low", "must be positive on a log scale")
     step = body.get("step")
     if step is not None:
-        if not is_number(step) or not math.isfinite(step) or step <= 0:
+        step = number(step, f"{name}.step", "a positive number")
+        if step <= 0:
             raise SpecError(f"{name}.step", "must be a positive number")
         if kind == "int" and float(step) != int(step):
             raise SpecError(f"{name}.step", "must be an integer for an int parameter")

@@ -1,22 +1,25 @@
-"""Algorithms and executors found by name through entry points, so that a third party can add
-its own by installing a package (``[project.entry-points."tuner.algorithms"]``)."""
+"""Plug-ins found by name through entry points (algorithms, executors, trainers, CLI commands),
+so that a third party adds its own by installing a package
+(``[project.entry-points."tuner.algorithms"]``)."""
 
 from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuner.errors import SpecError
 
 if TYPE_CHECKING:
     from tuner.algorithm import Algorithm
+    from tuner.cli import Command
     from tuner.executor import Executor
     from tuner.trainer import Trainer
 
 ALGORITHMS = "tuner.algorithms"
 EXECUTORS = "tuner.executors"
 TRAINERS = "tuner.trainers"
+COMMANDS = "tuner.commands"
 
 
 @cache
@@ -28,13 +31,13 @@ def names(group: str) -> list[str]:
     return sorted(_group(group))
 
 
-def _load(group: str, name: str, what: str) -> type:
+def _load(group: str, name: str, what: str) -> Any:
     ep = _group(group).get(name)
     if ep is None:
         known = ", ".join(names(group)) or "none installed"
         raise SpecError("", f"unknown {what} {name!r} (known: {known})")
     try:
-        return ep.load()  # type: ignore[attr-defined,no-any-return]
+        return ep.load()  # type: ignore[attr-defined]
     except Exception as exc:  # a broken plug-in is the spec's problem, said in one line
         reason = f"{what} {name!r} cannot be loaded: {type(exc).__name__}: {exc}"
         raise SpecError("", reason) from None
@@ -50,3 +53,12 @@ def executor(name: str) -> type[Executor]:
 
 def trainer(name: str) -> type[Trainer]:
     return _load(TRAINERS, name, "trainer")
+
+
+def commands() -> list[str]:
+    """The names of the ``tuner`` sub-commands, without loading any."""
+    return names(COMMANDS)
+
+
+def command(name: str) -> type[Command]:
+    return _load(COMMANDS, name, "command")

@@ -9,13 +9,15 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
-from tuner.errors import Conflict
+from tuner.errors import Conflict, SpecError
 from tuner.executor import Executor, TrialJob, TrialOutcome
 from tuner.scheduler import Progress, Scheduler, worker_id
 from tuner.storage import Storage, now
+from tuner.study import StudyState
 from tuner.trial import Trial
 
 _POLL = 0.5  # seconds between looks at the queue (and at a stop request) while nothing ends
+_LOOK = 1.0  # seconds between looks at the study's state (stopped by someone else?)
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,8 @@ class RunEvent:
 
 
 class Stopped(Exception):
-    """``StudyRunner.run`` ended because ``stop`` was called; running trials wait again."""
+    """``StudyRunner.run`` ended because ``stop`` was called or the study was stopped (``tuner
+    stop``, ``POST .../stop``); its running trials wait again."""
 
 
 class StudyRunner:
@@ -47,6 +50,7 @@ class StudyRunner:
         lease: float = 60.0,
         on_event: Callable[[RunEvent], None] | None = None,
         artifacts_dir: str | None = None,
+        paths: tuple[str, ...] = (),
     ) -> None:
         self.storage = storage
         self.study = study
@@ -54,6 +58,7 @@ class StudyRunner:
         self.lease = lease
         self.on_event = on_event
         self.artifacts_dir = artifacts_dir  # trials may save models below it
+        self.paths = paths  # where the objective's modules are looked for
         self.scheduler = Scheduler(storage)
         self.worker = worker_id()
         self._running: dict[Future[TrialOutcome], Trial] = {}
@@ -63,16 +68,30 @@ class StudyRunner:
         """Ask ``run`` to stop soon; safe from a signal handler."""
         self._stop_requested.set()
 
+    @property
+    def stop_requested(self) -> bool:
+        """Whether ``stop`` was called (rather than the study stopped by someone else)."""
+        return self._stop_requested.is_set()
+
     def run(self) -> Progress:
         spec = self.storage.get_study(self.study).spec
+        objective = spec.objective
+        if objective is None:
+            raise SpecError("objective", "the study has no objective: remote workers run it")
         self.scheduler.recover(self.study, now())
-        last_beat = time.monotonic()
+        last_beat = last_look = time.monotonic()
         try:
             while True:
                 if self._stop_requested.is_set():
                     raise Stopped
+                if time.monotonic() - last_look > _LOOK:
+                    if self.storage.study_state(self.study) is StudyState.STOPPED:
+                        raise Stopped
+                    last_look = time.monotonic()
                 free = self.executor.capacity - len(self._running)
                 progress = self.scheduler.top_up(self.study, want=free) if free > 0 else None
+                if progress is not None and progress.stopped:
+                    raise Stopped
                 for _ in range(max(free, 0)):
                     trial = self.storage.claim(self.study, self.worker, self.lease)
                     if trial is None:
@@ -82,10 +101,11 @@ class StudyRunner:
                         number=trial.number,
                         attempt=trial.attempt,
                         params=trial.params,
-                        objective=spec.objective,
+                        objective=objective,
                         metric=spec.metric,
                         timeout=spec.trial_timeout,
-                        workdir=os.getcwd(),
+                        workdir=self.paths[0] if self.paths else os.getcwd(),
+                        paths=self.paths,
                         artifact_dir=None if self.artifacts_dir is None else os.path.join(
                             self.artifacts_dir, self.study, f"{trial.number}-{trial.attempt}"),
                     )

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from tuner import plugins
 from tuner.errors import Conflict
 from tuner.space import SearchSpace
-from tuner.storage import LockedStudy, Storage, StudyState
-from tuner.study import Direction, StudySpec
+from tuner.storage import LockedStudy, Storage
+from tuner.study import Direction, StudySpec, StudyState
 from tuner.trial import Trial, TrialState
 
 
@@ -32,6 +32,7 @@ class Progress:
     waiting: int
     running: int
     best: Trial | None
+    stopped: bool = False  # asked to stop: no trial is handed out until it runs again
 
     @property
     def complete(self) -> bool:
@@ -104,7 +105,8 @@ class Scheduler:
         counts = locked.counts()
         history: list[Trial] | None = None
         r = record.round
-        while r < len(spec.plan):
+        stopped = record.state is StudyState.STOPPED
+        while r < len(spec.plan) and not stopped:
             rnd = spec.plan[r]
             states = counts.setdefault(r, {})
             in_round = sum(states.values())
@@ -141,7 +143,7 @@ class Scheduler:
                 break
             r += 1  # the algorithm is exhausted and nothing of the round is in flight
         state = StudyState.COMPLETE if r >= len(spec.plan) else StudyState.RUNNING
-        if _total(counts) or state == StudyState.COMPLETE:
+        if not stopped and (_total(counts) or state == StudyState.COMPLETE):
             if (r, state) != (record.round, record.state):
                 locked.set_state(state, r)
         return Progress(
@@ -152,6 +154,7 @@ class Scheduler:
             waiting=sum(c.get(TrialState.WAITING, 0) for c in counts.values()),
             running=sum(c.get(TrialState.RUNNING, 0) for c in counts.values()),
             best=locked.best(spec.direction is Direction.MAXIMIZE),
+            stopped=stopped,
         )
 
     def claim(self, study: str, worker: str, lease: float) -> tuple[Trial | None, Progress | None]:

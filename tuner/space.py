@@ -163,6 +163,31 @@ class SearchSpace:
             dtype=float,
         )
 
+    def positions(self, params: Mapping[str, Any]) -> np.ndarray | None:
+        """Unit-scale coordinates of ``params`` like ``to_unit`` but not clipped, for points that
+        may lie outside this space's ranges (the history seen from a narrowed space): None if
+        ``params`` do not fit the space's structure (a category it lacks, a parameter active
+        here but absent there, or the other way round)."""
+        if any(k not in self for k in params):
+            return None
+        out = np.full(len(self.parameters), np.nan)
+        for i, p in enumerate(self.parameters):
+            active = self.is_active(p, params)
+            if active != (p.name in params):
+                return None
+            if not active:
+                continue
+            value = params[p.name]
+            if isinstance(p, CategoricalParameter):
+                if not p.contains(value):
+                    return None
+                out[i] = p.to_unit(value)
+            elif isinstance(p, NumericParameter):
+                if not is_number(value) or not np.isfinite(value):
+                    return None
+                out[i] = p.position(float(value))
+        return out
+
     def sample(self, rng: np.random.Generator) -> Params:
         return self.from_unit(rng.random(len(self.parameters)))
 

@@ -7,16 +7,23 @@ with a ``SpecError`` that names the field, before anything is written anywhere.
 from __future__ import annotations
 
 import enum
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuner.config import Limits
 from tuner.errors import SpecError
-from tuner.objective_spec import ObjectiveSpec, check_objective, parse_objective
+from tuner.objective_spec import ObjectiveSpec, check_objective_kind, parse_objective
+from tuner.plan import Plan, Round, default_plan, parse_plan
 from tuner.space import SearchSpace
+from tuner.spec_values import integer, positive
+
+__all__ = [
+    "Direction", "ExecutorSpec", "ObjectiveSpec", "Plan", "Round", "StudySpec", "StudyState",
+    "default_plan", "load_spec",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -34,30 +41,14 @@ class Direction(enum.StrEnum):
         return value if self is Direction.MINIMIZE else -value
 
 
-@dataclass(frozen=True)
-class Round:
-    """One step of a plan: ``trials`` trials chosen by ``algorithm``.
+class StudyState(enum.StrEnum):
+    """``created -> running -> complete``; ``stopped`` when asked to stop (``tuner stop``,
+    Ctrl-C, ``POST .../stop``) until run or resumed again."""
 
-    ``parallelism`` caps the trials of the round in flight at once (None: as many as the workers
-    ask for); ``narrow`` shrinks every numeric range to that fraction of its full width around the
-    best trial so far (relative to the study's full space, so ``0.5`` then ``0.25`` zooms in).
-    """
-
-    algorithm: str
-    trials: int
-    parallelism: int | None = None
-    narrow: float | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"algorithm": self.algorithm, "trials": self.trials}
-        if self.parallelism is not None:
-            out["parallelism"] = self.parallelism
-        if self.narrow is not None:
-            out["narrow"] = self.narrow
-        if self.options:
-            out["options"] = dict(self.options)
-        return out
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    COMPLETE = "complete"
 
 
 @dataclass(frozen=True)
@@ -73,12 +64,16 @@ class ExecutorSpec:
 
 @dataclass(frozen=True)
 class StudySpec:
-    """A whole study as the user wrote it (after validation and defaults)."""
+    """A whole study as the user wrote it (after validation and defaults).
+
+    ``objective`` is None for a study whose trials only remote workers run (``tuner worker``,
+    the client's ``optimize``); ``budget`` is the ``trials`` the plan came from, if it did.
+    """
 
     name: str
-    objective: ObjectiveSpec
+    objective: ObjectiveSpec | None
     space: SearchSpace
-    plan: tuple[Round, ...]
+    plan: Plan
     direction: Direction = Direction.MINIMIZE
     metric: str | None = None
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
@@ -86,6 +81,7 @@ class StudySpec:
     trial_timeout: float | None = None
     seed: int | None = None
     description: str = ""
+    budget: int | None = None
 
     @property
     def total_trials(self) -> int:
@@ -96,9 +92,10 @@ class StudySpec:
         return self.retries + 1
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "objective": self.objective.to_dict(),
+        out: dict[str, Any] = {"name": self.name}
+        if self.objective is not None:
+            out["objective"] = self.objective.to_dict()
+        out.update({
             "direction": self.direction.value,
             "space": self.space.to_dict(),
             "plan": [r.to_dict() for r in self.plan],
@@ -106,7 +103,9 @@ class StudySpec:
             "retries": self.retries,
             "trial_timeout": self.trial_timeout,
             "seed": self.seed,
-        }
+        })
+        if self.budget is not None:
+            out["trials"] = self.budget
         if self.metric is not None:
             out["metric"] = self.metric
         if self.description:
@@ -114,13 +113,17 @@ class StudySpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: object, check: bool = True,
-                  base_dir: str | Path | None = None) -> StudySpec:
-        """Parse and check a study; raises SpecError naming the first bad field.
+    def from_dict(cls, data: object, check: bool = True, base_dir: str | Path | None = None,
+                  limits: Limits | None = None) -> StudySpec:
+        """Parse a study; raises SpecError naming the first bad field.
 
-        ``check`` also makes sure the algorithms, the executor and the objective exist, fit each
-        other and can be reached; a relative trainer ``data`` path is taken from ``base_dir``.
+        ``check`` also makes sure the algorithms, the executor and the trainer named exist, take
+        their options and fit each other (plug-ins found by name: nothing of the user's is
+        imported and nothing is reached; ``tuner.runs.check_runnable`` does that before a run).
+        A relative trainer ``data`` path is taken from ``base_dir``. ``limits`` caps what the
+        study may ask for (trials, workers, parallelism, timeout, retries).
         """
+        limits = limits or Limits()
         if not isinstance(data, Mapping):
             raise SpecError("", "a study must be a mapping (YAML/JSON object)")
         unknown = sorted(set(data) - _STUDY_KEYS)
@@ -135,24 +138,28 @@ class StudySpec:
             space = SearchSpace.from_dict(data.get("space"))
         except SpecError as exc:
             raise exc.within("space") from None
-        direction = _parse_direction(data.get("direction", "minimize"))
         seed = data.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise SpecError("seed", "must be an integer")
-        plan = _parse_plan(data)
-        executor = _parse_executor(data.get("executor"))
+        plan, budget = parse_plan(data, limits)
+        raw_objective = data.get("objective")
+        objective = None if raw_objective is None else parse_objective(
+            raw_objective, space, base_dir)
+        metric, direction = _metric_and_direction(data, objective, check)
         spec = cls(
             name=name,
-            objective=parse_objective(data.get("objective"), space, base_dir),
+            objective=objective,
             space=space,
             plan=plan,
             direction=direction,
-            metric=_parse_metric(data.get("metric")),
-            executor=executor,
-            retries=_non_negative_int(data.get("retries", 0), "retries"),
-            trial_timeout=_timeout(data.get("trial_timeout")),
+            metric=metric,
+            executor=_parse_executor(data.get("executor"), objective, limits),
+            retries=integer(data.get("retries", 0), "retries", 0, limits.retries),
+            trial_timeout=None if data.get("trial_timeout") is None else positive(
+                data["trial_timeout"], "trial_timeout", limits.trial_timeout, " of seconds"),
             seed=seed,
             description=_text(data.get("description", ""), "description"),
+            budget=budget,
         )
         if check:
             _check_plugins(spec)
@@ -163,71 +170,11 @@ _STUDY_KEYS = {
     "name", "objective", "metric", "direction", "space", "plan", "trials", "executor",
     "retries", "trial_timeout", "seed", "description",
 }  # fmt: skip
-_ROUND_KEYS = {"algorithm", "trials", "parallelism", "narrow", "options"}
 
 
-def default_plan(trials: int) -> tuple[Round, ...]:
-    """The plan of a study that gives only a ``trials`` budget (chosen by experiments/).
-
-    A short random warm-up (20%, 5 to 10 trials), Bayesian search warm-started from it, then a
-    Bayesian refinement (the last 15%) on a space narrowed to a quarter around the best so far.
-    """
-    if trials < 10:
-        return (Round("random", trials),)
-    warmup = min(10, max(5, round(trials * 0.2)))
-    refine = max(1, round(trials * 0.15))
-    return (
-        Round("random", warmup),
-        Round("bayesian", trials - warmup - refine),
-        Round("bayesian", refine, narrow=0.25),
-    )
-
-
-def _parse_plan(data: Mapping[str, Any]) -> tuple[Round, ...]:
-    plan, budget = data.get("plan"), data.get("trials")
-    if plan is None:
-        if budget is None:
-            raise SpecError("plan", "is required (or give a 'trials' budget for the default plan)")
-        return default_plan(_positive_int(budget, "trials"))
-    if budget is not None:
-        raise SpecError("trials", "give either a plan or a trials budget, not both")
-    if not isinstance(plan, Sequence) or isinstance(plan, str) or not plan:
-        raise SpecError("plan", "must be a non-empty list of rounds")
-    return tuple(_parse_round(r, f"plan[{i}]") for i, r in enumerate(plan))
-
-
-def _parse_round(raw: object, where: str) -> Round:
-    if not isinstance(raw, Mapping):
-        raise SpecError(where, "a round must be a mapping with 'algorithm' and 'trials'")
-    unknown = sorted(set(raw) - _ROUND_KEYS)
-    if unknown:
-        raise SpecError(f"{where}.{unknown[0]}", "is not a field of a round")
-    algorithm = raw.get("algorithm")
-    if not isinstance(algorithm, str) or not algorithm:
-        raise SpecError(f"{where}.algorithm", "is required")
-    parallelism = raw.get("parallelism")
-    if parallelism is not None:
-        parallelism = _positive_int(parallelism, f"{where}.parallelism")
-    narrow = raw.get("narrow")
-    if narrow is not None:
-        if not isinstance(narrow, int | float) or isinstance(narrow, bool) or not 0 < narrow <= 1:
-            raise SpecError(f"{where}.narrow", "must be a fraction in (0, 1]")
-        narrow = float(narrow)
-    options = raw.get("options") or {}
-    if not isinstance(options, Mapping):
-        raise SpecError(f"{where}.options", "must be a mapping")
-    return Round(
-        algorithm=algorithm,
-        trials=_positive_int(raw.get("trials"), f"{where}.trials"),
-        parallelism=parallelism,
-        narrow=narrow,
-        options=dict(options),
-    )
-
-
-def _parse_executor(raw: object) -> ExecutorSpec:
-    if raw is None:
-        return ExecutorSpec()
+def _parse_executor(raw: object, objective: ObjectiveSpec | None, limits: Limits) -> ExecutorSpec:
+    if raw is None:  # a command line runs on the command executor, anything else locally
+        return ExecutorSpec("command" if objective is not None and objective.command else "local")
     if isinstance(raw, str):
         raw = {"type": raw}
     if not isinstance(raw, Mapping):
@@ -235,7 +182,11 @@ def _parse_executor(raw: object) -> ExecutorSpec:
     kind = raw.get("type", "local")
     if not isinstance(kind, str):
         raise SpecError("executor.type", "must be a string")
-    return ExecutorSpec(type=kind, options={k: v for k, v in raw.items() if k != "type"})
+    options = {str(k): v for k, v in raw.items() if k != "type"}
+    for key in ("workers", "parallelism"):  # how many trials the executor runs at once
+        if options.get(key) is not None:
+            options[key] = integer(options[key], f"executor.{key}", 1, limits.workers)
+    return ExecutorSpec(type=kind, options=options)
 
 
 def _parse_direction(raw: object) -> Direction:
@@ -253,29 +204,34 @@ def _parse_metric(raw: object) -> str | None:
     return raw
 
 
-def _positive_int(value: object, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise SpecError(where, f"must be a positive integer, not {value!r}")
-    return value
+def _metric_and_direction(data: Mapping[str, Any], objective: ObjectiveSpec | None,
+                          check: bool) -> tuple[str | None, Direction]:
+    """The study's metric and direction; a built-in trainer knows both for its metric, so they
+    default to its own and a contradicting one is refused before anything runs."""
+    metric = _parse_metric(data.get("metric"))
+    direction = None if "direction" not in data else _parse_direction(data["direction"])
+    if not check or objective is None or objective.trainer is None:
+        return metric, direction or Direction.MINIMIZE
+    from tuner import plugins
 
-
-def _non_negative_int(value: object, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise SpecError(where, f"must be a non-negative integer, not {value!r}")
-    return value
-
-
-def _timeout(value: object) -> float | None:
-    if value is None:
-        return None
-    if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise SpecError("trial_timeout", "must be a positive number of seconds")
-    return float(value)
+    try:
+        trainer = plugins.trainer(objective.trainer)
+    except SpecError as exc:
+        raise exc.within("objective.trainer") from None
+    own = objective.options.get("metric", trainer.default_metric)
+    try:
+        own_direction = Direction(trainer.direction_of(own))
+    except SpecError as exc:
+        raise exc.within("objective") from None
+    if metric is not None and metric != own:
+        raise SpecError("metric", f"the {objective.trainer} trainer reports {own!r}: set "
+                        f"objective.metric to choose what it computes, and metric to the same "
+                        f"(or leave metric out)")
+    if direction is not None and direction is not own_direction:
+        word = "higher" if own_direction is Direction.MAXIMIZE else "lower"
+        raise SpecError("direction", f"{own!r} is better when {word}: the study must "
+                        f"{own_direction.value} it (or leave direction out)")
+    return own, own_direction
 
 
 def _text(value: object, where: str) -> str:
@@ -285,7 +241,8 @@ def _text(value: object, where: str) -> str:
 
 
 def _check_plugins(spec: StudySpec) -> None:
-    """Every algorithm and the executor must exist and accept their options."""
+    """Every algorithm and the executor must exist and accept their options, and the objective
+    must be of a kind the executor runs. Plug-ins only: nothing of the user's is imported."""
     from tuner import plugins
 
     for i, rnd in enumerate(spec.plan):
@@ -294,9 +251,8 @@ def _check_plugins(spec: StudySpec) -> None:
             cls = plugins.algorithm(rnd.algorithm)
         except SpecError as exc:
             raise exc.within(f"{where}.algorithm") from None
-        space = spec.space
         try:
-            cls.create(space, spec.direction, spec.seed, rnd.trials, rnd.options)
+            cls.create(spec.space, spec.direction, spec.seed, rnd.trials, rnd.options)
         except SpecError as exc:
             raise exc.within(f"{where}.options") from None
     try:
@@ -307,14 +263,11 @@ def _check_plugins(spec: StudySpec) -> None:
         executor_cls.check_options(spec.executor.options)
     except SpecError as exc:
         raise exc.within("executor") from None
-    check_objective(spec.objective, spec.executor.type, executor_cls)
-    try:
-        executor_cls.check_environment(spec.executor.options)
-    except SpecError as exc:
-        raise exc.within("executor") from None
+    if spec.objective is not None:
+        check_objective_kind(spec.objective, spec.executor.type, executor_cls)
 
 
-def load_spec(path: str | Path) -> StudySpec:
+def load_spec(path: str | Path, limits: Limits | None = None) -> StudySpec:
     """Read a YAML or JSON study file; a missing or unparsable file is a SpecError too."""
     import json
 
@@ -331,4 +284,4 @@ def load_spec(path: str | Path) -> StudySpec:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(str(path), f"is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: "
                         f"{first}") from None
-    return StudySpec.from_dict(data, base_dir=p.parent)
+    return StudySpec.from_dict(data, base_dir=p.parent, limits=limits)

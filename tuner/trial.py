@@ -94,7 +94,7 @@ class Trial:
         return {
             "study": self.study,
             "number": self.number,
-            "round": self.round,
+            "round": self.round + 1,  # rounds are counted from 1 wherever users see them
             "state": self.state.value,
             "value": self.value,
             "values": self.values,

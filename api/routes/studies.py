@@ -6,15 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
-from api.auth import Reader, Writer
-from api.errors import COMMON, described
-from api.schemas import RunOut, StudyOut, TrialOut, TrialPage
-from api.study_document import study_schema
-from tuner.errors import NotFound
+from tuner.api.auth import Reader, Writer
+from tuner.api.errors import COMMON, described
+from tuner.api.schemas import RunOut, StudyOut, TrialOut, TrialPage
+from tuner.api.study_document import study_schema
+from tuner.config import Settings
+from tuner.errors import Conflict, SpecError
 from tuner.projects import qualified
+from tuner.runs import create_or_resume
 from tuner.storage import Storage
 from tuner.storage.tokens import Token
-from tuner.study import StudySpec
+from tuner.study import StudySpec, StudyState
 from tuner.trial import TrialState
 
 router = APIRouter(prefix="/studies", tags=["studies"], responses=COMMON)
@@ -33,36 +35,39 @@ def storage_of(request: Request) -> Storage:
     return request.app.state.storage  # type: ignore[no-any-return]
 
 
-def summary(storage: Storage, key: str) -> StudyOut:
-    """The listing row of one study (a study of another project is simply not found)."""
-    storage.get_study(key)
-    for s in storage.list_studies(project=_project_of(key)):
-        if s.name == key:
-            return StudyOut.of(s)
-    raise NotFound(f"no study named {key!r}")  # pragma: no cover - deleted meanwhile
-
-
-def _project_of(key: str) -> str:
-    from tuner.projects import split
-
-    return split(key)[0]
-
-
 @router.post(
     "", status_code=201, response_model=StudyOut,
-    responses=described({409: "the project has a study of that name"}),
+    responses={
+        200: {"model": StudyOut, "description": "exists_ok, and the project has the study with "
+              "the same spec: it is returned"},
+        **described({409: "the project has a study of that name (with exists_ok: with "
+                          "another spec)"}),
+    },
     summary="Submit a study (the same document as a study file, as JSON)",
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": study_schema()}}}},
 )
 def create_study(
     request: Request,
+    response: Response,
     spec: dict[str, Any] = Body(..., examples=[SPEC_EXAMPLE]),
+    exists_ok: bool = Query(False, description=(
+        "return the existing study of that name when its spec matches (a longer plan is taken "
+        "up, as by 'tuner run'), instead of a 409")),
     token: Token = Writer,
 ) -> StudyOut:
-    parsed = StudySpec.from_dict(spec)
+    settings: Settings = request.app.state.settings
+    parsed = StudySpec.from_dict(spec, limits=settings.limits)
     storage = storage_of(request)
-    record = storage.create_study(parsed, project=token.project)
-    return summary(storage, record.name).model_copy(update={"spec": parsed.to_dict()})
+    if exists_ok:
+        try:
+            record, created = create_or_resume(storage, parsed, project=token.project)
+        except SpecError as exc:
+            raise Conflict(exc.reason, field=exc.field) from None
+        if not created:
+            response.status_code = 200
+    else:
+        record = storage.create_study(parsed, project=token.project)
+    return StudyOut.of(storage.study_summary(record.name), spec=record.spec.to_dict())
 
 
 @router.get("", response_model=list[StudyOut], summary="The token's project's studies")
@@ -74,8 +79,7 @@ def list_studies(request: Request, token: Token = Reader) -> list[StudyOut]:
 def get_study(name: str, request: Request, token: Token = Reader) -> StudyOut:
     storage = storage_of(request)
     key = qualified(token.project, name)
-    spec = storage.get_study(key).spec.to_dict()
-    return summary(storage, key).model_copy(update={"spec": spec})
+    return StudyOut.of(storage.study_summary(key), spec=storage.get_study(key).spec.to_dict())
 
 
 @router.delete("/{name}", status_code=204, responses=NOT_FOUND, summary="Delete a study")
@@ -87,7 +91,12 @@ def delete_study(name: str, request: Request, token: Token = Writer) -> Response
 
 
 @router.post(
-    "/{name}/run", status_code=202, response_model=RunOut, responses=NOT_FOUND,
+    "/{name}/run", status_code=202, response_model=RunOut,
+    responses=described({
+        403: "server-side runs are off, or the operator does not allow this objective",
+        404: "no such study in the token's project",
+        422: "the study cannot run here: no objective, or one the server cannot find",
+    }),
     summary="Run (or resume) the study's plan on the server's own executor",
 )
 def run_study(name: str, request: Request, token: Token = Writer) -> RunOut:
@@ -98,14 +107,26 @@ def run_study(name: str, request: Request, token: Token = Writer) -> RunOut:
 
 @router.post(
     "/{name}/stop", status_code=202, response_model=RunOut, responses=NOT_FOUND,
-    summary="Stop the server-side run; its running trials wait again",
+    summary="Stop the study: the server-side run and every runner stop (their running trials "
+            "wait again) and workers get no more trials until it runs or resumes",
 )
 def stop_study(name: str, request: Request, token: Token = Writer) -> RunOut:
     key = qualified(token.project, name)
-    storage_of(request).get_study(key)
+    storage_of(request).set_state(key, StudyState.STOPPED)
     request.app.state.runs.stop(key)
     running, error = request.app.state.runs.status(key)
     return RunOut(study=name, running=running, error=error)
+
+
+@router.post(
+    "/{name}/resume", response_model=StudyOut, responses=NOT_FOUND,
+    summary="Let a stopped study's trials be claimed again (remote workers)",
+)
+def resume_study(name: str, request: Request, token: Token = Writer) -> StudyOut:
+    key = qualified(token.project, name)
+    storage = storage_of(request)
+    storage.set_state(key, StudyState.RUNNING)
+    return StudyOut.of(storage.study_summary(key))
 
 
 @router.get("/{name}/run", response_model=RunOut, responses=NOT_FOUND,

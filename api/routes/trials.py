@@ -8,9 +8,9 @@ from typing import ParamSpec, TypeVar
 from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Writer
-from api.errors import COMMON, described
-from api.schemas import (
+from tuner.api.auth import Writer
+from tuner.api.errors import COMMON, described
+from tuner.api.schemas import (
     AttemptIn,
     ClaimIn,
     ClaimOut,
@@ -70,15 +70,17 @@ def _claim(request: Request, key: str, worker: str, claimed: Trial | None = None
     """The answer to a claim: ``claimed`` if the caller already has it, else a trial from the
     scheduler (which refills the queue), or why there is none."""
     lease = request.app.state.settings.lease_seconds
-    complete = False
+    complete = stopped = False
     if claimed is None:
         scheduler: Scheduler = request.app.state.scheduler
         claimed, progress = scheduler.claim(key, worker, lease)
         complete = claimed is None and progress is not None and progress.complete
+        stopped = claimed is None and progress is not None and progress.stopped
     return ClaimOut(
         trial=TrialOut.of(claimed) if claimed else None,
         lease_seconds=lease,
         complete=complete,
+        stopped=stopped,
         retry_after=0.0 if claimed or complete else _RETRY_AFTER,
     )
 

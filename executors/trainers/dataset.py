@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from tuner.data_files import data_format
 from tuner.errors import ObjectiveError
-
-_LIBSVM = (".libsvm", ".svm", ".svmlight")
-
-
-def data_format(path: str) -> str:
-    """``csv``, ``parquet`` or ``libsvm``; a directory is Parquet (as Spark writes it)."""
-    lower = path.lower()
-    if lower.endswith(_LIBSVM):
-        return "libsvm"
-    if lower.endswith(".parquet") or lower.endswith(".pq") or os.path.isdir(path):
-        return "parquet"
-    return "csv"
 
 
 def load_arrays(path: str, label: str) -> tuple[Any, Any]:
     """Features ``X`` and labels ``y`` in memory (numpy or a sparse matrix for LibSVM)."""
-    fmt = data_format(path)
-    if fmt == "libsvm":
+    if data_format(path) == "libsvm":
         from sklearn.datasets import load_svmlight_file
 
         X, y = load_svmlight_file(path)
         return X, y
+    frame, y = load_table(path, label)
+    text = [str(c) for c in frame.columns if frame[c].dtype == object]
+    if text:
+        raise ObjectiveError(f"column {text[0]!r} holds text: this trainer takes numbers only "
+                             "(the sklearn trainer one-hot encodes text columns)")
+    return frame.to_numpy(dtype=float), y
+
+
+def load_table(path: str, label: str) -> tuple[Any, Any]:
+    """The features as a pandas DataFrame and the labels as an array (CSV or Parquet)."""
     import pandas as pd
 
-    frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+    frame = pd.read_parquet(path) if data_format(path) == "parquet" else pd.read_csv(path)
     if label not in frame.columns:
         raise ObjectiveError(f"the data set has no label column {label!r} "
                              f"(columns: {', '.join(map(str, frame.columns[:20]))})")
     y = frame.pop(label).to_numpy()
-    return frame.to_numpy(dtype=float), y
+    return frame, y
 
 
 def load_frame(spark: Any, path: str, label: str, features: str = "features") -> Any:

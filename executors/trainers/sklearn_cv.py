@@ -1,40 +1,110 @@
-"""The ``sklearn`` trainer: any scikit-learn estimator, cross-validated with a scorer name."""
+"""The ``sklearn`` trainer: any scikit-learn estimator, cross-validated with a scorer name, with
+its preprocessing in one Pipeline (text columns one-hot encoded; scaling, imputation if asked)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from executors.trainers.dataset import load_arrays
+from tuner.errors import SpecError
 from tuner.executor import TrialContext
+from tuner.executors.trainers.dataset import load_table
 from tuner.space import Params
 from tuner.trainer import Trainer, load_class
+
+PREPROCESS = ("scale", "impute")
 
 
 class SklearnTrainer(Trainer):
     """``estimator: sklearn.ensemble.RandomForestClassifier``, ``metric``: a scikit-learn scoring
-    name (``roc_auc``, ``accuracy``, ``neg_mean_squared_error``...), ``cv`` folds (default 5)."""
+    name (``roc_auc``, ``accuracy``, ``neg_mean_squared_error``...; every scorer is better
+    higher), ``cv`` folds (default 5), ``preprocess``: any of ``scale`` (standardise numeric
+    columns, what a LogisticRegression or an SVM needs to converge) and ``impute`` (fill missing
+    values: median, most frequent for text). Text columns are always one-hot encoded."""
 
     name = "sklearn"
-    options = frozenset({"data", "label", "metric", "cv", "estimator", "save_model"})
+    options = frozenset({"data", "label", "metric", "cv", "estimator", "save_model",
+                         "preprocess"})
     default_metric = "accuracy"
     needs_estimator = True
+    estimator_modules = ("sklearn.", "xgboost.", "lightgbm.", "catboost.")
+    preload = ("numpy", "pandas", "sklearn.model_selection", "sklearn.pipeline",
+               "sklearn.compose", "sklearn.preprocessing")
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        steps = options.get("preprocess", [])
+        self.preprocess: list[str] = [steps] if isinstance(steps, str) else list(steps)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        super().check_options(options)
+        steps = options.get("preprocess", [])
+        if isinstance(steps, str):
+            steps = [steps]
+        if not isinstance(steps, list) or any(s not in PREPROCESS for s in steps):
+            raise SpecError("preprocess", f"must be a list of {', '.join(PREPROCESS)}, "
+                            f"not {options.get('preprocess')!r}")
+
+    @classmethod
+    def metrics(cls) -> Collection[str]:
+        from sklearn.metrics import get_scorer_names
+
+        return set(get_scorer_names())
+
+    @classmethod
+    def maximized(cls) -> Collection[str]:
+        return cls.metrics()  # scikit-learn's scorers are better higher (neg_* are negated)
+
+    @classmethod
+    def parameters(cls, options: Mapping[str, Any]) -> Collection[str]:
+        from sklearn.base import BaseEstimator
+
+        estimator: Any = load_class(options["estimator"], BaseEstimator)
+        return set(estimator._get_param_names())
 
     def __call__(self, params: Params, trial: TrialContext) -> dict[str, float]:
         from sklearn.model_selection import cross_validate
 
-        X, y = load_arrays(self.data, self.label)
-        estimator_cls: Any = load_class(self.estimator or "")
-        scores = cross_validate(estimator_cls(**params), X, y, cv=self.cv or 5,
-                                scoring=self.metric)["test_score"]
+        X, y = load_table(self.data, self.label)
+        model = self.pipeline(params, X)
+        scores = cross_validate(model, X, y, cv=self.cv or 5, scoring=self.metric)["test_score"]
         for fold, score in enumerate(scores):
             trial.report(fold, float(score))
         if self.save_model and trial.artifact_dir:
             import joblib
 
             os.makedirs(trial.artifact_dir, exist_ok=True)
-            model = estimator_cls(**params).fit(X, y)
-            joblib.dump(model, os.path.join(trial.artifact_dir, "model.joblib"))
+            joblib.dump(self.pipeline(params, X).fit(X, y),
+                        os.path.join(trial.artifact_dir, "model.joblib"))
         return {self.metric: float(scores.mean()), f"{self.metric}_std": float(scores.std())}
 
+    def pipeline(self, params: Params, X: Any) -> Any:
+        """The estimator with ``params`` behind the preprocessing of ``X``'s columns."""
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import Pipeline, make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+        steps = self.preprocess
+        text = [c for c in X.columns if X[c].dtype == object]
+        numeric = [c for c in X.columns if c not in text]
+        numeric_steps: list[Any] = []
+        if "impute" in steps:
+            numeric_steps.append(SimpleImputer(strategy="median"))
+        if "scale" in steps:
+            numeric_steps.append(StandardScaler())
+        text_steps: list[Any] = []
+        if "impute" in steps:
+            text_steps.append(SimpleImputer(strategy="most_frequent"))
+        text_steps.append(OneHotEncoder(handle_unknown="ignore"))
+        parts: list[Any] = []
+        if numeric:
+            parts.append(("numeric", make_pipeline(*numeric_steps) if numeric_steps
+                          else "passthrough", numeric))
+        if text:
+            parts.append(("text", make_pipeline(*text_steps), text))
+        estimator: Any = load_class(self.estimator or "")(**params)
+        columns = ColumnTransformer(parts, remainder="drop")
+        return Pipeline([("preprocess", columns), ("model", estimator)])

@@ -8,17 +8,20 @@ for ``xgboost.spark.SparkXGBClassifier``).
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
-from executors.trainers.dataset import load_frame
 from tuner.errors import ObjectiveError
 from tuner.executor import TrialContext
+from tuner.executors.trainers.dataset import load_frame
 from tuner.space import Params
 from tuner.trainer import Trainer, load_class
 
 _BINARY = {"areaUnderROC", "areaUnderPR"}
 _MULTICLASS = {"f1", "accuracy", "weightedPrecision", "weightedRecall", "logLoss"}
 _REGRESSION = {"rmse", "mse", "r2", "mae", "var"}
+_MAXIMIZED = {"areaUnderROC", "areaUnderPR", "f1", "accuracy", "weightedPrecision",
+              "weightedRecall", "r2", "var"}
 HOLDOUT = 0.2
 SEED = 7
 
@@ -32,17 +35,26 @@ class SparkMLTrainer(Trainer):
     options = frozenset({"data", "label", "metric", "estimator", "save_model"})
     default_metric = "areaUnderROC"
     needs_estimator = True
+    estimator_modules = ("pyspark.ml.",)
     default_estimator: ClassVar[str | None] = None
 
     @classmethod
-    def check(cls, options: Any) -> None:
-        super().check(options)
-        metric = options.get("metric", cls.default_metric)
-        if metric not in _BINARY | _MULTICLASS | _REGRESSION:
-            from tuner.errors import SpecError
+    def metrics(cls) -> Collection[str]:
+        return _BINARY | _MULTICLASS | _REGRESSION
 
-            known = ", ".join(sorted(_BINARY | _MULTICLASS | _REGRESSION))
-            raise SpecError("metric", f"{metric!r} is not a Spark evaluator metric ({known})")
+    @classmethod
+    def maximized(cls) -> Collection[str]:
+        return _MAXIMIZED
+
+    @classmethod
+    def parameters(cls, options: Mapping[str, Any]) -> Collection[str] | None:
+        """The estimator's Spark ML params, read off the class (no JVM needed)."""
+        from pyspark.ml.param import Param
+
+        ref = options.get("estimator") or cls.default_estimator or ""
+        estimator = load_class(ref)
+        names = {n for n in dir(estimator) if isinstance(getattr(estimator, n, None), Param)}
+        return names or None
 
     def estimator_for(self, params: Params) -> Any:
         return load_class(self.estimator or self.default_estimator or "")(
@@ -72,7 +84,12 @@ class XGBoostSparkTrainer(SparkMLTrainer):
     name = "xgboost-spark"
     options = frozenset({"data", "label", "metric", "estimator", "save_model"})
     needs_estimator = False
+    estimator_modules = ("xgboost.spark",)
     default_estimator = "xgboost.spark.SparkXGBClassifier"
+
+    @classmethod
+    def parameters(cls, options: Mapping[str, Any]) -> Collection[str] | None:
+        return None  # xgboost.spark passes any XGBoost parameter through
 
     def estimator_for(self, params: Params) -> Any:
         ref = self.estimator or ("xgboost.spark.SparkXGBRegressor" if self.metric in _REGRESSION

@@ -3,32 +3,75 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from executors.trainers.dataset import load_arrays
 from tuner.executor import TrialContext
+from tuner.executors.trainers.dataset import load_arrays
 from tuner.space import Params
 from tuner.trainer import Trainer
 
-_ROUNDS = ("num_boost_round", "n_estimators")  # a space parameter of either name sets rounds
+ROUNDS = ("num_boost_round", "n_estimators")  # a space parameter of either name sets the rounds
+DEFAULT_ROUNDS = 100
+
+# XGBoost's evaluation metrics (``name@k`` forms are read by their name), those better higher
+METRICS = frozenset({
+    "rmse", "rmsle", "mae", "mape", "mphe", "logloss", "error", "merror", "mlogloss", "auc",
+    "aucpr", "pre", "ndcg", "map", "poisson-nloglik", "gamma-nloglik", "cox-nloglik",
+    "gamma-deviance", "tweedie-nloglik", "aft-nloglik", "interval-regression-accuracy",
+})  # fmt: skip
+MAXIMIZED = frozenset({"auc", "aucpr", "pre", "ndcg", "map", "interval-regression-accuracy"})
+
+# Booster parameters (with their aliases) of XGBoost's tree, dart and linear boosters
+PARAMETERS = frozenset({
+    "eta", "learning_rate", "gamma", "min_split_loss", "max_depth", "min_child_weight",
+    "max_delta_step", "subsample", "sampling_method", "colsample_bytree", "colsample_bylevel",
+    "colsample_bynode", "lambda", "reg_lambda", "alpha", "reg_alpha", "tree_method",
+    "scale_pos_weight", "updater", "refresh_leaf", "process_type", "grow_policy", "max_leaves",
+    "max_bin", "num_parallel_tree", "monotone_constraints", "interaction_constraints",
+    "multi_strategy", "max_cached_hist_node", "booster", "device", "verbosity", "nthread",
+    "seed", "random_state", "objective", "base_score", "num_class", "tweedie_variance_power",
+    "huber_slope", "quantile_alpha", "aft_loss_distribution", "aft_loss_distribution_scale",
+    "sample_type", "normalize_type", "rate_drop", "one_drop", "skip_drop", "feature_selector",
+    "top_k", "max_cat_to_onehot", "max_cat_threshold", *ROUNDS,
+})  # fmt: skip
 
 
 class XGBoostTrainer(Trainer):
-    """Space params are XGBoost's booster params (``eta``, ``max_depth``...); ``metric`` an XGBoost
-    eval metric (``auc``, ``logloss``, ``rmse``...), the mean over ``cv`` folds (default 5) at
-    the last round. The learning task follows from the labels unless ``objective`` is a param."""
+    """Space params are XGBoost's booster params (``eta``, ``max_depth``...) and
+    ``num_boost_round`` (default 100 rounds); ``metric`` an XGBoost eval metric (``auc``,
+    ``logloss``, ``rmse``...), the mean over ``cv`` folds (default 5) at the last round; the
+    learning task follows from the labels unless ``objective`` is a param. Fixed: one thread per
+    trial (``nthread: 1``, trials run side by side), fold split seed 0."""
 
     name = "xgboost"
     options = frozenset({"data", "label", "metric", "cv", "save_model"})
     default_metric = "auc"
+    preload = ("numpy", "pandas", "xgboost", "sklearn.datasets")
+
+    @classmethod
+    def direction_of(cls, metric: str) -> str:
+        return super().direction_of(metric.partition("@")[0])
+
+    @classmethod
+    def metrics(cls) -> Collection[str]:
+        return METRICS
+
+    @classmethod
+    def maximized(cls) -> Collection[str]:
+        return MAXIMIZED
+
+    @classmethod
+    def parameters(cls, options: Mapping[str, Any]) -> Collection[str]:
+        return PARAMETERS
 
     def __call__(self, params: Params, trial: TrialContext) -> dict[str, float]:
         import numpy as np
         import xgboost as xgb
 
         X, y = load_arrays(self.data, self.label)
-        booster: dict[str, Any] = {k: v for k, v in params.items() if k not in _ROUNDS}
-        rounds = int(next((params[k] for k in _ROUNDS if k in params), 100))
+        booster: dict[str, Any] = {k: v for k, v in params.items() if k not in ROUNDS}
+        rounds = int(next((params[k] for k in ROUNDS if k in params), DEFAULT_ROUNDS))
         if "objective" not in booster:
             classes = np.unique(y)
             if len(classes) == 2:

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from algorithms.genetic import GeneticSearch, generation_of
 from tests.algorithms.conformance import (
     AlgorithmConformance,
     points_of,
@@ -15,6 +14,7 @@ from tests.algorithms.conformance import (
 )
 from tuner import plugins
 from tuner.algorithm import Algorithm, Suggestion
+from tuner.algorithms.genetic import GeneticSearch, generation_of
 from tuner.errors import SpecError
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction

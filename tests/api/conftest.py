@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.server import ServerProcess
+from tests.api.server import RUNS_ALLOWED, ServerProcess
 from tests.conftest import drop_postgres_schema, postgres_schema_url
 
 
@@ -20,7 +20,7 @@ def server(request: pytest.FixtureRequest,
         db = f"sqlite:///{home / 'tuner.db'}"
     else:
         db, schema = postgres_schema_url()
-    srv = ServerProcess(db, home).start()
+    srv = ServerProcess(db, home, args=RUNS_ALLOWED).start()
     try:
         yield srv
     finally:

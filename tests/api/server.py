@@ -22,12 +22,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What the shared test servers let write tokens run: the test suite's own objectives.
+RUNS_ALLOWED = ("--allow-runs", "--allow-function", "tests")
+
+
 class ServerProcess:
     """``tuner serve`` in a child process; its first-start admin token is read back."""
 
     def __init__(self, db: str, config_dir: Path, lease: float = 2.0,
-                 port: int | None = None) -> None:
+                 port: int | None = None, args: tuple[str, ...] = (),
+                 cwd: Path = REPO) -> None:
         self.db = db
+        self.args = args
+        self.cwd = cwd
         self.config_dir = config_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -44,8 +51,8 @@ class ServerProcess:
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tuner.cli", "serve", "--port", str(self.port),
-                 "--db", self.db],
-                cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                 "--db", self.db, *self.args],
+                cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -224,13 +224,13 @@ def test_the_server_runs_stops_and_resumes_a_study_on_its_own_executor(
         stopped = c.post(f"/studies/{name}/stop").json()
         assert stopped["running"] is False
         after_stop = c.get(f"/studies/{name}").json()
-        assert after_stop["running"] == 0 and after_stop["state"] == "running"
+        assert after_stop["running"] == 0 and after_stop["state"] == "stopped"
         assert c.post(f"/studies/{name}/run").json()["running"] is True  # resume
         finishes_each_trial_once(c, name, 8, timeout=120)
         assert c.get(f"/studies/{name}/run").json() == {"study": name, "running": False,
                                                         "error": None}
         bad = c.post("/studies", json=spec_dict(unique("nofn"),
-                                                objective={"function": "nowhere:fn"}))
+                                                objective={"function": "tests.nowhere:fn"}))
         assert bad.status_code == 201  # remote workers may have code the server lacks...
         refused = c.post(f"/studies/{bad.json()['name']}/run")  # ...but it cannot run it
         assert refused.status_code == 422 and refused.json()["error"]["field"] == (
@@ -242,7 +242,8 @@ def test_a_restarted_server_resumes_its_runs_and_not_the_stopped_ones(
 ) -> None:
     import time
 
-    own = ServerProcess(server.db, server.config_dir, lease=2.0).start()  # killed below
+    own = ServerProcess(server.db, server.config_dir, lease=2.0,
+                        args=server.args).start()  # killed below
     running, stopped = unique("resumed"), unique("stopped")
     try:
         with api(own) as c:

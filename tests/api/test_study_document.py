@@ -9,7 +9,9 @@ import jsonschema
 import pytest
 import yaml
 
-from api.study_document import (
+from tests.specs import spec_dict
+from tuner import objective_spec, parameters, plan, study
+from tuner.api.study_document import (
     CategoricalParameter,
     NumericParameter,
     Round,
@@ -17,8 +19,6 @@ from api.study_document import (
     TrainerObjective,
     study_schema,
 )
-from tests.specs import spec_dict
-from tuner import objective_spec, parameters, study
 from tuner.errors import SpecError
 from tuner.study import StudySpec
 
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_schema_names_exactly_the_fields_the_parser_knows() -> None:
     assert set(StudyDocument.model_fields) == study._STUDY_KEYS
-    assert set(Round.model_fields) == study._ROUND_KEYS
+    assert set(Round.model_fields) == plan.ROUND_KEYS
     assert set(TrainerObjective.model_fields) == objective_spec._TRAINER_KEYS
     assert set(NumericParameter.model_fields) == parameters._KEYS["float"]
     assert set(NumericParameter.model_fields) == parameters._KEYS["int"]

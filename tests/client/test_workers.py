@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from client import StudyComplete, TrialLost, TunerAPIError, TunerClient
 from tests.api.server import ServerProcess
 from tests.specs import spec_dict
+from tuner.client import StudyComplete, TrialLost, TunerAPIError, TunerClient
 
 
 def random_spec(name: str, trials: int, **overrides) -> dict:
@@ -119,7 +119,7 @@ def test_a_killed_worker_s_trial_runs_again_after_its_lease(server: ServerProces
         with pytest.raises(TrialLost):
             client.http.request(
                 "POST", f"/api/v1/studies/{name}/trials/{victim['number']}/complete",
-                json={"attempt": 1, "value": 123.0})
+                json={"attempt": 1, "value": 123.0}, conflict=TrialLost)
         assert next(t for t in all_trials(client, name)
                     if t["number"] == victim["number"])["value"] != 123.0
 

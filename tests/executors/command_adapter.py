@@ -38,7 +38,7 @@ def main(ref: str) -> int:
         params = json.load(f)
     trial = _Trial(params)
     try:
-        fn = load_function(ref, os.getcwd())
+        fn = load_function(ref, (os.getcwd(),))
         result = fn(params, trial) if takes_context(fn) else fn(params)
     except Exception as exc:  # noqa: BLE001 - a user's objective may raise anything
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from executors.command import CommandExecutor, command_line, param_env
 from tests.executors.conformance import ROOT, ExecutorConformance, make_job, outcome_of
-from tests.specs import spec_dict
+from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import SpecError
 from tuner.executor import TrialJob
+from tuner.executors.command import CommandExecutor, command_line, param_env
 from tuner.study import ObjectiveSpec, StudySpec
 from tuner.trial import TrialState
 
@@ -96,10 +96,16 @@ def test_failure_keeps_the_last_lines(executor: CommandExecutor) -> None:
     assert "boom: bad data" in outcome.error
 
 
-def test_no_json_result_fails_with_a_hint(executor: CommandExecutor) -> None:
+def test_no_result_fails_with_a_hint(executor: CommandExecutor) -> None:
     outcome = outcome_of(executor.submit(command_job("echo done")))
     assert outcome.state is TrialState.FAILED and outcome.error is not None
-    assert "printed no JSON object" in outcome.error and "done" in outcome.error
+    assert "printed neither a number last nor a JSON object" in outcome.error
+    assert "done" in outcome.error
+
+
+def test_a_number_printed_last_is_the_value(executor: CommandExecutor) -> None:
+    outcome = outcome_of(executor.submit(command_job("echo epoch 1; echo 0.25")))
+    assert outcome.state is TrialState.COMPLETE and outcome.value == 0.25
 
 
 def test_command_not_found_fails(executor: CommandExecutor) -> None:
@@ -133,7 +139,7 @@ def _command_spec(command: str, **overrides: Any) -> dict[str, Any]:
 ])
 def test_spec_errors(spec: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(SpecError) as info:
-        StudySpec.from_dict(spec)
+        runnable(spec)
     assert info.value.field == field and words in info.value.reason, str(info.value)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from executors.local import LocalExecutor
 from tests.executors.conformance import (
     ROOT,
     ExecutorConformance,
@@ -22,6 +21,7 @@ from tests.executors.conformance import (
 )
 from tuner import plugins
 from tuner.errors import SpecError
+from tuner.executors.local import LocalExecutor
 from tuner.trial import TrialState
 
 
@@ -133,7 +133,7 @@ def _run_fresh(script: str, cwd: Path) -> list[str]:
 
 _PRELUDE = """
     import os, sys, time
-    from executors.local import LocalExecutor
+    from tuner.executors.local import LocalExecutor
     from tests.executors.conformance import make_job
 
     def run(ref, workdir, params=None):
@@ -176,9 +176,9 @@ def test_modules_of_the_main_script_are_found_for_preloading() -> None:
     lines = _run_fresh("""
     import json
     from pathlib import Path
-    from executors.local import _main_imports
+    from tuner.executors.local import _main_imports
     print(" ".join(_main_imports()))
     """, cwd=ROOT)
     names = lines[0].split()
-    assert {"json", "pathlib", "executors.local"} <= set(names)
+    assert {"json", "pathlib", "tuner.executors.local"} <= set(names)
     assert "__main__" not in names and "builtins" not in names

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from executors.ray import RayExecutor, _task_options
 from tests.executors.conformance import (
     ExecutorConformance,
     is_alive,
@@ -17,9 +16,10 @@ from tests.executors.conformance import (
     outcome_of,
     wait_until,
 )
-from tests.specs import spec_dict
+from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import SpecError
+from tuner.executors.ray import RayExecutor, _task_options
 from tuner.study import StudySpec
 from tuner.trial import TrialState
 
@@ -90,7 +90,7 @@ def test_found_by_name_and_checks_options() -> None:
 def test_unreachable_address_is_a_spec_error(address: str) -> None:
     spec = spec_dict(executor={"type": "ray", "address": address})
     with pytest.raises(SpecError) as info:
-        StudySpec.from_dict(spec)
+        runnable(spec)
     assert info.value.field == "executor.address" and "does not answer" in info.value.reason
 
 

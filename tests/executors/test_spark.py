@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from executors.spark import SparkExecutor
 from tests.executors.conformance import ExecutorConformance, make_job, outcome_of, wait_until
-from tests.specs import spec_dict
+from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import SpecError
 from tuner.executor import TrialJob
+from tuner.executors.spark import SparkExecutor
 from tuner.study import ObjectiveSpec, StudySpec
 from tuner.trial import TrialState
 
@@ -25,7 +25,7 @@ os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    from executors.spark_session import start_session
+    from tuner.executors.spark_session import start_session
 
     session = start_session("local[2]", "tuner-tests")
     session.sparkContext.setLogLevel("ERROR")
@@ -88,7 +88,7 @@ def test_found_by_name_and_checks_options() -> None:
 def test_unreachable_master_is_a_spec_error() -> None:
     start = time.monotonic()
     with pytest.raises(SpecError) as info:
-        StudySpec.from_dict(spec_dict(executor={"type": "spark", "master": "spark://127.0.0.1:1"}))
+        runnable(spec_dict(executor={"type": "spark", "master": "spark://127.0.0.1:1"}))
     assert info.value.field == "executor.master" and "does not answer" in info.value.reason
     assert time.monotonic() - start < 10
 
@@ -140,9 +140,9 @@ def test_spark_trainer_needs_the_spark_executor(parquet_data: Path) -> None:
     objective = {"trainer": "spark-ml", "data": str(parquet_data), "label": "label",
                  "estimator": "pyspark.ml.classification.GBTClassifier"}
     with pytest.raises(SpecError) as info:
-        StudySpec.from_dict(spec_dict(objective=objective))  # executor: local
+        StudySpec.from_dict(spec_dict(objective=objective, direction="maximize"))  # local
     assert info.value.field == "objective.trainer" and "spark executor" in info.value.reason
     bad = {**objective, "estimator": "pyspark.ml.classification.NoSuchClassifier"}
     with pytest.raises(SpecError) as info:
-        StudySpec.from_dict(spec_dict(objective=bad, executor={"type": "spark"}))
+        runnable(spec_dict(objective=bad, executor={"type": "spark"}, direction="maximize"))
     assert info.value.field == "objective.estimator" and "NoSuchClassifier" in info.value.reason

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import yaml
 
-from executors.local import LocalExecutor
-from executors.trainers.dataset import data_format, load_arrays
 from tests.executors.conformance import outcome_of
-from tests.specs import spec_dict
+from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import ObjectiveError, SpecError
 from tuner.executor import TrialJob
+from tuner.executors.local import LocalExecutor
+from tuner.executors.trainers.dataset import data_format, load_arrays
 from tuner.study import ObjectiveSpec, StudySpec, load_spec
 from tuner.trial import TrialState
 
@@ -97,8 +97,11 @@ def test_sklearn_trainer_through_the_local_executor(data: dict[str, Path],
 
 
 def _trainer_spec(path: Path, **objective: Any) -> dict[str, Any]:
-    return spec_dict(objective={"trainer": "xgboost", "data": str(path), "label": "target",
-                                "metric": "auc", **objective}, metric="auc")
+    spec = spec_dict(objective={"trainer": "xgboost", "data": str(path), "label": "target",
+                                "metric": "auc", **objective},
+                     space={"max_depth": {"type": "int", "low": 2, "high": 6}})
+    del spec["direction"]  # the trainer knows it: auc is maximised
+    return spec
 
 
 @pytest.mark.parametrize(("change", "field", "words"), [
@@ -106,17 +109,22 @@ def _trainer_spec(path: Path, **objective: Any) -> dict[str, Any]:
     ({"data": "nowhere.csv"}, "objective.data", "no such file"),
     ({"cv": 1}, "objective.cv", "at least 2"),
     ({"estimator": "sklearn.svm.SVC"}, "objective.estimator", "not an option"),
-    ({"trainer": "sklearn"}, "objective.estimator", "is required"),
-    ({"trainer": "sklearn", "estimator": "sklearn.ensemble.NoSuchForest"},
+    ({"trainer": "sklearn", "metric": "roc_auc"}, "objective.estimator", "is required"),
+    ({"trainer": "sklearn", "metric": "roc_auc", "estimator": "sklearn.ensemble.NoSuchForest"},
      "objective.estimator", "no class 'NoSuchForest'"),
-    ({"trainer": "sklearn", "estimator": "no_such_pkg.Model"}, "objective.estimator",
-     "cannot import"),
+    ({"trainer": "sklearn", "metric": "roc_auc", "estimator": "no_such_pkg.Model"},
+     "objective.estimator", "cannot import"),
+    # a new user's mistakes, refused before any trial runs (they used to burn the budget)
+    ({"trainer": "sklearn", "estimator": "sklearn.ensemble.RandomForestClassifier"},
+     "objective.metric", "did you mean 'roc_auc'?"),
+    ({"metric": "roc_auc"}, "objective.metric", "did you mean 'auc'?"),
+    ({"label": "labl"}, "objective.label", "no column 'labl'"),
     ({"layers": 3}, "objective.layers", "not a field"),
 ])
 def test_spec_errors(data: dict[str, Path], change: dict[str, Any], field: str,
                      words: str) -> None:
     with pytest.raises(SpecError) as info:
-        StudySpec.from_dict(_trainer_spec(data["csv"], **change))
+        runnable(_trainer_spec(data["csv"], **change))
     assert info.value.field == field and words in info.value.reason, str(info.value)
 
 

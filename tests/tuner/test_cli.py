@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import REPO
 from tests.specs import spec_dict
+from tuner.storage import Storage
 
 TUNER = [sys.executable, "-m", "tuner.cli"]
 
@@ -51,7 +52,7 @@ def test_run_then_list_leaderboard_trials_and_resume(database_url: str, tmp_path
 
     trials = json.loads(tuner("trials", "cli", "--json", db=database_url).stdout)
     assert sorted(t["number"] for t in trials) == list(range(10))
-    assert {t["round"] for t in trials} == {0, 1}
+    assert {t["round"] for t in trials} == {1, 2}  # rounds count from 1 wherever users see them
     assert all(t["state"] == "complete" for t in trials)
 
     again = tuner("run", str(spec), "--no-progress", db=database_url)  # resume: nothing to do
@@ -121,8 +122,18 @@ def test_unreadable_or_invalid_file_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_unknown_study_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    Storage(f"sqlite:///{tmp_path / 't.db'}").close()
     out = tuner("leaderboard", "ghost", db=f"sqlite:///{tmp_path / 't.db'}")
     assert out.returncode == 1 and out.stderr.strip() == "error: no study named 'ghost'"
+
+
+@pytest.mark.parametrize("command", [["studies"], ["leaderboard", "x"], ["trials", "x"],
+                                     ["export", "x"], ["token", "list"]])
+def test_a_command_that_reads_never_makes_a_new_database(tmp_path: Path, command: list) -> None:
+    db_file = tmp_path / "typo.db"
+    out = tuner(*command, db=f"sqlite:///{db_file}")
+    assert out.returncode == 1 and not db_file.exists()
+    assert out.stderr.strip().startswith(f"error: no database at {db_file}")
 
 
 def _alive(pid: int) -> bool:
@@ -179,7 +190,7 @@ def test_killed_run_resumes_with_every_trial_done_exactly_once(
     trials = json.loads(tuner("trials", "killme", "--json", db=db).stdout)
     assert sorted(t["number"] for t in trials) == list(range(16))
     assert all(t["state"] == "complete" for t in trials)
-    assert [t["round"] for t in trials].count(1) == 6
+    assert [t["round"] for t in trials].count(2) == 6
     interrupted = [t for t in trials if len(t["attempt_log"]) > 1]
     expected = "interrupted" if how == signal.SIGINT else "lost"
     assert all(t["attempt_log"][0]["outcome"] == expected for t in interrupted)

@@ -10,7 +10,8 @@ import pytest
 from tests.specs import make_spec
 from tuner.executor import TrialOutcome
 from tuner.scheduler import Scheduler, round_space
-from tuner.storage import Storage, StudyState, now
+from tuner.storage import Storage, now
+from tuner.study import StudyState
 from tuner.trial import TrialState
 
 
@@ -93,7 +94,7 @@ def test_recover_requeues_expired_leases_and_dead_local_workers(storage: Storage
 
 
 def test_progress_counts_and_never_asks_an_algorithm(storage: Storage, monkeypatch) -> None:
-    from algorithms.random_search import RandomSearch
+    from tuner.algorithms.random_search import RandomSearch
 
     asked = []
     suggest = RandomSearch.suggest

@@ -9,7 +9,8 @@ import pytest
 from tests.specs import make_spec
 from tuner.errors import Conflict, NotFound
 from tuner.executor import TrialOutcome
-from tuner.storage import MAX_LOSSES, Storage, StudyState
+from tuner.storage import MAX_LOSSES, Storage
+from tuner.study import StudyState
 from tuner.trial import TrialState
 
 OK = TrialOutcome(TrialState.COMPLETE, value=1.5, values={"value": 1.5}, intermediate=((1, 2.0),))

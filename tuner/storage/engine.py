@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import os
+import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import StaticPool
 
 from tuner.errors import TunerError
@@ -27,21 +30,47 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the settings Tuner relies on; the schema is brought up to date."""
-    url = normalise_url(url)
+SUPPORTED = "sqlite:///path/to/file.db or postgresql://user@host:port/database"
+
+
+def check_url(url: str) -> URL:
+    """The parsed URL of a database Tuner supports (SQLite or PostgreSQL), else a TunerError
+    that names the supported kinds."""
     try:
-        parsed = make_url(url)
-    except Exception as exc:  # SQLAlchemy raises ArgumentError with a helpful text
-        raise TunerError(f"bad database URL {url!r}: {exc}") from None
+        parsed = make_url(normalise_url(url))
+    except Exception:  # SQLAlchemy's ArgumentError
+        raise TunerError(f"bad database URL {url!r}: expected {SUPPORTED}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise TunerError(f"unsupported database {parsed.get_backend_name()!r} in {url!r}: "
+                         f"Tuner keeps studies in SQLite or PostgreSQL ({SUPPORTED})")
+    return parsed
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (None for PostgreSQL or an in-memory SQLite)."""
+    parsed = check_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()  # type: ignore[arg-type]
+
+
+def make_engine(url: str, must_exist: bool = False) -> Engine:
+    """An engine with the settings Tuner relies on; the schema is brought up to date.
+
+    ``must_exist``: an SQLite file that does not exist is an error instead of a new database
+    (for commands that only read, so that a mistyped path says so)."""
+    parsed = check_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        memory = parsed.database in (None, "", ":memory:")
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-        if memory:
+        file = sqlite_file(url)
+        if file is None:
             kwargs["poolclass"] = StaticPool
-        elif parsed.database:
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        elif must_exist and not file.exists():
+            raise TunerError(f"no database at {file} (a mistyped --db? a new database is made "
+                             "only by commands that write, such as 'tuner run')")
+        else:
+            file.parent.mkdir(parents=True, exist_ok=True)
     elif parsed.get_backend_name() == "postgresql":
         kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 5
@@ -112,7 +141,12 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with open(Path(database).expanduser().with_suffix(".migrate.lock"), "a+") as fh:
+    # A lock file in the temporary folder, named after the database's path: never next to the
+    # database, and never the database file itself (closing another descriptor of it would drop
+    # the POSIX locks SQLite holds on it in this process).
+    path = os.path.realpath(Path(database).expanduser())
+    name = f"tuner-{hashlib.sha256(path.encode()).hexdigest()[:16]}.migrate.lock"
+    with open(os.path.join(tempfile.gettempdir(), name), "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -11,14 +11,8 @@ from typing import Any
 from sqlalchemy import Row
 
 from tuner.storage.schema import StudyRow, TrialRow
-from tuner.study import StudySpec
+from tuner.study import StudySpec, StudyState
 from tuner.trial import Attempt, Trial, TrialState
-
-
-class StudyState:
-    CREATED = "created"
-    RUNNING = "running"
-    COMPLETE = "complete"
 
 
 @dataclass(frozen=True)
@@ -27,15 +21,18 @@ class StudyRecord:
 
     name: str
     spec: StudySpec
-    state: str
+    state: StudyState
     round: int
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class StudySummary:
+    """A study's line in a listing: where its plan stands and its best value."""
+
     name: str
-    state: str
+    state: StudyState
     round: int
     rounds: int
     done: int
@@ -43,6 +40,8 @@ class StudySummary:
     running: int
     best_value: float | None
     direction: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 def now() -> datetime:
@@ -65,9 +64,10 @@ def study_record(row: StudyRow) -> StudyRecord:
     return StudyRecord(
         name=row.name,
         spec=parsed_spec(json.dumps(row.spec)),  # key order is the space order
-        state=row.state,
+        state=STUDY_STATES[row.state],
         round=row.round,
         created_at=aware(row.created_at) or now(),
+        updated_at=aware(row.updated_at),
     )
 
 
@@ -79,6 +79,7 @@ def parsed_spec(text: str) -> StudySpec:
 
 # TrialState(text) goes through EnumMeta.__call__, slow enough to show when a study is read
 STATES = {s.value: s for s in TrialState}
+STUDY_STATES = {s.value: s for s in StudyState}
 
 
 def trial_of(study: str, r: TrialRow | Row[Any]) -> Trial:

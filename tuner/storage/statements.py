@@ -13,15 +13,20 @@ from typing import Any
 from sqlalchemy import Table, Text, bindparam, cast, select, update
 
 from tuner.storage.schema import StudyRow, TrialRow
+from tuner.study import StudyState
 from tuner.trial import TrialState
 
 TRIALS: Table = TrialRow.__table__  # type: ignore[assignment]
 _c = TRIALS.c
 
-# A study's id and its spec as stored text (parsed once per distinct text, see parsed_spec).
-STUDY = select(StudyRow.id, cast(StudyRow.spec, Text)).where(StudyRow.name == bindparam("name"))
+# A study's id, its spec as stored text (parsed once per distinct text, see parsed_spec) and its
+# state (a stopped study hands out no trial).
+STUDY = select(StudyRow.id, cast(StudyRow.spec, Text), StudyRow.state).where(
+    StudyRow.name == bindparam("name"))
 
 STUDY_ID = select(StudyRow.id).where(StudyRow.name == bindparam("name"))
+# The id of a study that may hand out trials (not stopped), for a bare claim.
+CLAIMABLE_ID = STUDY_ID.where(StudyRow.state != StudyState.STOPPED)
 
 # One trial, locked for the rest of the transaction (PostgreSQL; SQLite has one writer).
 TRIAL_FOR_UPDATE = (
@@ -77,4 +82,4 @@ def _claim(study_id: Any) -> Any:
 
 # By the study's id (known in a round trip) or by its name (a bare claim: one statement).
 CLAIM = _claim(bindparam("of_study"))
-CLAIM_BY_NAME = _claim(STUDY_ID.scalar_subquery())
+CLAIM_BY_NAME = _claim(CLAIMABLE_ID.scalar_subquery())

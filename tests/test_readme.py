@@ -1,0 +1,189 @@
+"""Every example of the README, run exactly as written, as a new user would: in an empty folder,
+with the installed ``tuner`` on the PATH, a real server on the README's port (8000)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.api.server import free_port
+from tests.conftest import REPO
+from tuner.study import StudySpec, load_spec
+
+README = REPO / "README.md"
+PORT = 8000  # the README's own
+
+
+@dataclass(frozen=True)
+class Block:
+    section: str
+    lang: str
+    text: str
+
+    @property
+    def file(self) -> str | None:
+        """The file a block shows (``# train.py`` on its first line), if it shows one."""
+        first = self.text.splitlines()[0] if self.text else ""
+        match = re.match(r"#\s*([\w.-]+\.(?:py|ya?ml|json))\b", first)
+        return match.group(1) if match else None
+
+
+def blocks() -> list[Block]:
+    out, section, lang, lines = [], "", None, []
+    for line in README.read_text().splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if line.startswith("```"):
+            if lang is None:
+                lang, lines = line[3:].strip(), []
+            else:
+                out.append(Block(section, lang, "\n".join(lines) + "\n"))
+                lang = None
+        elif lang is not None:
+            lines.append(line)
+    return out
+
+
+def of(section: str) -> list[Block]:
+    return [b for b in blocks() if b.section.startswith(section)]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("new-user")
+
+
+@pytest.fixture(scope="module")
+def env(folder: Path) -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+    return {**keep, "PATH": f"{bin_dir}:{keep['PATH']}", "TUNER_CONFIG_DIR": str(folder / "cfg"),
+            "HOME": str(folder)}
+
+
+def sh(script: str, cwd: Path, env: dict[str, str], timeout: float = 600
+       ) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"{script}\n--- stdout\n{out.stdout}\n--- stderr\n{out.stderr}"
+    assert "Traceback" not in out.stdout + out.stderr, out.stderr
+    return out
+
+
+def write_files(section: str, cwd: Path) -> None:
+    for block in of(section):
+        if block.file:
+            (cwd / block.file).write_text(block.text)
+
+
+def commands(section: str) -> Iterator[Block]:
+    return (b for b in of(section) if b.lang == "sh")
+
+
+def _serving(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"no server at {url}")
+
+
+def test_the_quick_start(folder: Path, env: dict[str, str]) -> None:
+    write_files("Quick start", folder)
+    assert (folder / "train.py").exists() and (folder / "study.yaml").exists()
+    (block,) = commands("Quick start")
+    out = sh(block.text, folder, env)
+    assert "study first: 30 trials done" in out.stdout and "rank" in out.stdout
+    assert (folder / "tuner.db").exists()
+    # the README's promise: a larger budget is taken up by running the same file again
+    study = folder / "study.yaml"
+    study.write_text(study.read_text().replace("trials: 30", "trials: 40"))
+    again = sh("tuner run study.yaml --no-progress", folder, env)
+    assert "study first: 40 trials done" in again.stdout
+
+
+def test_the_service_client_worker_and_curl(folder: Path, env: dict[str, str]) -> None:
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", PORT)) != 0, f"port {PORT} is taken"
+    serve, allowing, *rest = list(commands("As a service"))
+    assert serve.text.strip().startswith("tuner serve ")
+    server = subprocess.Popen(["bash", "-c", serve.text], cwd=folder, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    try:
+        _serving(f"http://127.0.0.1:{PORT}", server)
+        # the operator's variant, on another port (given by the environment)
+        port = free_port()
+        other = subprocess.Popen(["bash", "-c", allowing.text], cwd=folder,
+                                 env={**env, "TUNER_PORT": str(port)},
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 start_new_session=True)
+        try:
+            _serving(f"http://127.0.0.1:{port}", other)
+        finally:
+            os.killpg(other.pid, 15)
+            said = other.communicate(timeout=30)[0]
+        assert "server-side runs: on for functions under train" in said, said
+        write_files("As a service", folder)
+        for block in rest:
+            out = sh(block.text, folder, env)
+            assert '"error":{' not in out.stdout, out.stdout  # no error body
+        runs = sh("tuner studies --json", folder, env).stdout
+        states = {s["name"]: (s["state"], s["done"], s["planned"]) for s in yaml.safe_load(runs)}
+        assert states["remote"] == ("complete", 40, 40)
+        assert states["by-hand"] == ("complete", 3, 3)
+    finally:
+        os.killpg(server.pid, 15)
+        server.communicate(timeout=30)
+
+
+def test_the_study_file_example_is_the_demo_study() -> None:
+    (example,) = [b for b in of("The study file") if b.lang == "yaml"]
+    shown = StudySpec.from_dict(yaml.safe_load(example.text)).to_dict()
+    demo = load_spec(REPO / "experiments" / "demo" / "study.yaml").to_dict()
+    demo.pop("description")
+    assert shown == demo
+
+
+def test_the_error_shown_is_the_error_printed(tmp_path: Path) -> None:
+    (shown,) = [b for b in of("The study file") if b.lang == ""]
+    command, expected = shown.text.strip().splitlines()
+    bad = yaml.safe_load(load_yaml_example())
+    bad["space"]["rate_drop"]["when"] = {"boostr": "dart"}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    out = subprocess.run([sys.executable, "-m", "tuner.cli",
+                          *shlex.split(command.removeprefix("$ tuner "))],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.strip() == expected
+
+
+def load_yaml_example() -> str:
+    (example,) = [b for b in of("The study file") if b.lang == "yaml"]
+    return example.text
+
+
+def test_the_benchmark_commands_exist_and_take_their_flags() -> None:
+    for block in of("Benchmarks"):
+        for line in block.text.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if len(words) >= 3 and words[1:3] == ["-m", words[2]] and words[2].startswith(
+                    "experiments."):
+                out = subprocess.run([sys.executable, *words[1:], "--help"], cwd=REPO,
+                                     capture_output=True, text=True, timeout=120)
+                assert out.returncode == 0, f"{line}\n{out.stderr}"

@@ -1,0 +1,1 @@
+"""The core's ``tuner`` sub-commands (entry points of the ``tuner.commands`` group)."""

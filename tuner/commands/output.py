@@ -1,0 +1,50 @@
+"""How the commands print: aligned tables and short numbers, trials and leaderboards."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tuner.storage import Storage
+from tuner.trial import Trial
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> None:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for r in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def number(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.6g}" if math.isfinite(v) else str(v)
+
+
+def duration(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+def params(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={number(v) if isinstance(v, float) else v}" for k, v in values.items())
+
+
+def round_of(trial: Trial) -> int:
+    """The round as users count them: from 1 (stored from 0)."""
+    return trial.round + 1
+
+
+def leaderboard(storage: Storage, study: str, top: int | None) -> None:
+    trials = storage.leaderboard(study, top)
+    if not trials:
+        print("no complete trials yet")
+        return
+    rows = [
+        [i + 1, t.number, round_of(t), number(t.value), t.attempt, duration(t.duration),
+         params(t.params)]
+        for i, t in enumerate(trials)
+    ]
+    table(["rank", "#", "round", "value", "attempts", "time", "params"], rows)
