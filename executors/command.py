@@ -4,7 +4,8 @@ Params reach the program three ways: ``{name}`` placeholders in the command line
 ``TUNER_PARAM_<NAME>`` environment variables, and a JSON file named by ``TUNER_PARAMS_FILE``. The
 result is the JSON written to ``TUNER_RESULT_FILE``, else the last JSON object printed on stdout,
 else the last line printed if it is a number; lines like ``{"step": 3, "auc": 0.91}`` are
-intermediate values. The last lines of stdout and
+intermediate values, heard while the command runs; when the runner asks the trial to stop early,
+the file named by ``TUNER_STOP_FILE`` appears. The last lines of stdout and
 stderr go into the error of a failed attempt, so the user sees why it failed.
 """
 
@@ -15,7 +16,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import tempfile
 import threading
@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from tuner.errors import ObjectiveError, SpecError
-from tuner.executor import TrialJob, TrialOutcome
+from tuner.executor import StopListener, TrialJob, TrialOutcome
 from tuner.executors.group_watchdog import GroupWatchdog
 from tuner.executors.pool import PooledExecutor, check_positive_int
+from tuner.executors.trial_process import exit_reason, kill_group
 from tuner.objective import interpret, saved_artifact
 from tuner.objective_spec import PLACEHOLDER
 from tuner.space import Params
@@ -60,27 +61,29 @@ class CommandExecutor(PooledExecutor):
         with self._lock:
             running = list(self._running)
         for process in running:
-            _kill_group(process)
+            kill_group(process.pid)
 
     def _close(self) -> None:
         self._watchdog.close()
 
-    def _run(self, job: TrialJob) -> TrialOutcome:
+    def _run(self, job: TrialJob, listener: StopListener | None) -> TrialOutcome:
         try:
             with tempfile.TemporaryDirectory(prefix="tuner-trial-") as tmp:
-                return self._run_in(job, tmp)
+                return self._run_in(job, tmp, listener)
         except Exception as exc:  # noqa: BLE001 - the future must hold an outcome
             return TrialOutcome.failure(f"cannot run the command: {type(exc).__name__}: {exc}")
 
-    def _run_in(self, job: TrialJob, tmp: str) -> TrialOutcome:
+    def _run_in(self, job: TrialJob, tmp: str, listener: StopListener | None) -> TrialOutcome:
         if job.objective.command is None:
             return TrialOutcome.failure("the command executor runs command objectives only")
         command = command_line(job.objective.command, job.params)
         params_file, result_file = os.path.join(tmp, "params.json"), os.path.join(tmp, "result")
         with open(params_file, "w") as f:
             json.dump(job.params, f)
+        stop_file = os.path.join(tmp, "stop")
         env = {**os.environ, **param_env(job.params), "TUNER_PARAMS_FILE": params_file,
-               "TUNER_RESULT_FILE": result_file, "TUNER_STUDY": job.study,
+               "TUNER_RESULT_FILE": result_file, "TUNER_STOP_FILE": stop_file,
+               "TUNER_STUDY": job.study,
                "TUNER_TRIAL_NUMBER": str(job.number), "TUNER_TRIAL_ATTEMPT": str(job.attempt)}
         if job.metric:
             env["TUNER_METRIC"] = job.metric
@@ -94,7 +97,7 @@ class CommandExecutor(PooledExecutor):
                                        stdin=subprocess.DEVNULL, start_new_session=True)
             self._running.add(process)
         self._watchdog.watch(process.pid)
-        out = _Reader(process.stdout, job.metric)
+        out = _Reader(process.stdout, job.metric, _stop_by_file(listener, stop_file))
         err = _Reader(process.stderr, None)
         try:
             process.wait(job.timeout)
@@ -102,7 +105,7 @@ class CommandExecutor(PooledExecutor):
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:
-            _kill_group(process)  # the trial's grandchildren end with it, whatever happened
+            kill_group(process.pid)  # the trial's grandchildren end with it, whatever happened
             process.wait()
             self._watchdog.unwatch(process.pid)
             out.join()
@@ -116,7 +119,8 @@ class CommandExecutor(PooledExecutor):
             return TrialOutcome.failure(
                 f"timed out after {float(job.timeout or 0)} s" + _tails(out, err), steps)
         if process.returncode != 0:
-            return TrialOutcome.failure(_exit_reason(process.returncode) + _tails(out, err), steps)
+            return TrialOutcome.failure(exit_reason(process.returncode, "command")
+                                        + _tails(out, err), steps)
         try:
             result = _result(result_file, out.result, out.last)
             value, values = interpret(result, job.metric)
@@ -146,8 +150,10 @@ def _text(value: object) -> str:
 class _Reader:
     """Drains one stream of the command in a thread: its last lines, step lines, the result."""
 
-    def __init__(self, stream: IO[bytes] | None, metric: str | None) -> None:
+    def __init__(self, stream: IO[bytes] | None, metric: str | None,
+                 listener: StopListener | None = None) -> None:
         self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
+        self._listener = listener
         self.steps: list[tuple[int, float]] = []
         self.result: object = None
         self.last: str = ""  # the last line that is not empty
@@ -185,6 +191,8 @@ class _Reader:
             next(iter(rest.values())) if len(rest) == 1 else None)
         if isinstance(obj["step"], int) and isinstance(value, int | float):
             self.steps.append((obj["step"], float(value)))
+            if self._listener is not None:
+                self._listener(obj["step"], float(value))
 
 
 def _result(result_file: str, printed: object, last: str) -> object:
@@ -207,12 +215,20 @@ def _result(result_file: str, printed: object, last: str) -> object:
     return printed
 
 
-def _exit_reason(code: int) -> str:
-    signum = -code if code < 0 else code - 128 if code > 128 else 0
-    if signum and signum in signal.valid_signals():
-        killed = f"killed by signal {signal.Signals(signum).name}"
-        return f"command {killed}" if code < 0 else f"command exited with code {code} ({killed})"
-    return f"command exited with code {code}"
+def _stop_by_file(listener: StopListener | None, stop_file: str) -> StopListener | None:
+    """A listener that, when ``listener`` answers stop, creates ``$TUNER_STOP_FILE``: how a
+    command line learns it should stop early (it checks whether the file exists)."""
+    if listener is None:
+        return None
+
+    def hear(step: int, value: float) -> bool:
+        stop = listener(step, value)
+        if stop and not os.path.exists(stop_file):
+            with open(stop_file, "w"):
+                pass
+        return stop
+
+    return hear
 
 
 def _tails(out: _Reader, err: _Reader) -> str:
@@ -221,10 +237,3 @@ def _tails(out: _Reader, err: _Reader) -> str:
         if reader.tail:
             text += f"\n--- last lines of {name} ---\n" + "\n".join(reader.tail)
     return text
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

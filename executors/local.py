@@ -7,29 +7,24 @@ trial ends as a failed outcome, never as a dead or blocked parent.
 
 from __future__ import annotations
 
-import faulthandler
 import multiprocessing
 import os
-import select
-import signal
 import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from multiprocessing import forkserver
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import ModuleType
 from typing import Any
 
-from tuner.executor import TrialJob, TrialOutcome
+from tuner.executor import StopListener, TrialJob, TrialOutcome
 from tuner.executors.pool import PooledExecutor, check_positive_int
-from tuner.objective import format_exception, run_job
-from tuner.space import Params
+from tuner.executors.trial_process import Watch, finish, kill_group, run_trial
+from tuner.objective import format_exception
 
 _BASELINE = frozenset(sys.modules)  # in the forkserver: what was loaded before the user's module
-_GRACE = 5.0  # seconds a child may take to exit after sending its result (atexit handlers)
 _CANCELLED = "cancelled: the executor shut down"
 _preload: tuple[str, float] | None = None  # the directory and time the forkserver preloaded from
 _fallbacks: list[list[str]] = []  # ever shorter preload lists, should the forkserver die
@@ -56,75 +51,45 @@ class LocalExecutor(PooledExecutor):
         with self._lock:
             running = list(self._running)
         for process in running:
-            _kill_group(process)
+            kill_group(process.pid)
 
-    def _run(self, job: TrialJob) -> TrialOutcome:
+    def _run(self, job: TrialJob, listener: StopListener | None) -> TrialOutcome:
         """The body of a pool thread: one child process from start to outcome, never raising."""
         try:
-            return self._run_child(job)
+            return self._run_child(job, listener)
         except Exception as exc:  # noqa: BLE001 - the future must hold an outcome
             return TrialOutcome.failure(f"cannot run the worker process: {format_exception(exc)}")
 
-    def _run_child(self, job: TrialJob) -> TrialOutcome:
+    def _run_child(self, job: TrialJob, listener: StopListener | None) -> TrialOutcome:
         ctx = _context(job)
-        receiver, sender = ctx.Pipe(duplex=False)
+        ours, theirs = ctx.Pipe(duplex=True)  # the trial's two-way channel
         process = ctx.Process(target=_child_main,
-                              args=(job, sender, dict(os.environ), _preload, os.getpid()),
+                              args=(job, theirs, dict(os.environ), _preload, os.getpid()),
                               name=f"tuner-trial-{job.study}-{job.number}")
         try:
             if self._cancelling:
                 return TrialOutcome.failure(_CANCELLED)
             _start(process)
-            sender.close()
+            theirs.close()
             with self._lock:
                 self._running.add(process)
                 if self._cancelling:
-                    _kill_group(process)
+                    kill_group(process.pid)
             try:
-                result, steps, ended = _watch(process, receiver, job.timeout)
+                watch = Watch(process.pid or 0, process.sentinel, ours, job.timeout)
+                result, steps, ended = watch.run(listener)
             finally:
-                _kill_group(process)  # the trial's grandchildren end with it, whatever happened
+                kill_group(process.pid)  # the trial's grandchildren end with it, whatever happened
                 process.join()
                 with self._lock:
                     self._running.discard(process)
-            if result is not None:
-                return replace(result, intermediate=steps)
-            if self._cancelling:
-                return TrialOutcome.failure(_CANCELLED, steps)
-            if not ended:
-                return TrialOutcome.failure(f"timed out after {float(job.timeout or 0)} s", steps)
-            return TrialOutcome.failure(_exit_reason(process.exitcode), steps)
+            return finish(result, steps, ended, process.exitcode, job.timeout,
+                          _CANCELLED if self._cancelling else None)
         finally:
-            sender.close()
-            receiver.close()
+            theirs.close()
+            ours.close()
             if process.exitcode is not None:
                 process.close()
-
-
-def _watch(process: BaseProcess, receiver: Connection, timeout: float | None
-           ) -> tuple[TrialOutcome | None, tuple[tuple[int, float], ...], bool]:
-    """The result and the reports of a child, read until it sends the result, ends (then the
-    flag is true) or overruns ``timeout``; after a result the child gets a grace to exit."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    intermediate: list[tuple[int, float]] = []
-    sources: list[Any] = [receiver, process.sentinel]
-    while True:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            return None, tuple(intermediate), False
-        ready = wait(sources, remaining)
-        if receiver in ready:
-            try:
-                kind, body = receiver.recv()
-            except EOFError:
-                sources.remove(receiver)
-                continue
-            if kind == "result":
-                process.join(_GRACE)
-                return body, tuple(intermediate), True
-            intermediate.append(body)
-        elif ready:  # the child is gone and nothing is left to read
-            return None, tuple(intermediate), True
 
 
 def _context(job: TrialJob) -> multiprocessing.context.ForkServerContext:
@@ -199,84 +164,13 @@ def _start(process: BaseProcess) -> None:
             time.sleep(0.1 * (attempt + 1))
 
 
-def _kill_group(process: BaseProcess) -> None:
-    """SIGKILL the process group the child made with ``os.setsid``, or the child alone."""
-    if process.pid is None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:  # no group yet (before setsid), or all gone
-        if process.exitcode is None:
-            process.kill()
-
-
-def _exit_reason(code: int | None) -> str:
-    if code is not None and code < 0:
-        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-        return f"worker process killed by signal {name}"
-    return f"worker process exited with code {code}" if code else "worker process sent no result"
-
-
-class _Context:
-    """The ``trial`` given to ``fn(params, trial)``: reports go up the pipe to the parent."""
-
-    def __init__(self, job: TrialJob, conn: Connection) -> None:
-        self.study: str = job.study
-        self.number: int = job.number
-        self.attempt: int = job.attempt
-        self.params: Params = job.params
-        self.artifact_dir: str | None = job.artifact_dir
-        self._conn = conn
-        self._lock = threading.Lock()  # an objective may report from several threads
-
-    def report(self, step: int, value: float) -> None:
-        self.send("report", (int(step), float(value)))
-
-    def should_prune(self) -> bool:
-        return False
-
-    def send(self, kind: str, body: object) -> None:
-        with self._lock:
-            self._conn.send((kind, body))
-
-
 def _child_main(job: TrialJob, conn: Connection, env: dict[str, str],
                 preload: tuple[str, float] | None, runner: int) -> None:
-    """Run one job in this fresh process and send its outcome up ``conn``."""
+    """Run one job in this fresh process (a session of its own) and send its outcome up."""
     os.setsid()
-    _die_with_runner(runner)
-    faulthandler.enable()
     os.environ.clear()
     os.environ.update(env)  # the parent's environment now, not the forkserver's at its start
-    context = _Context(job, conn)
-    outcome = run_job(job, context, prepare=lambda: _forget_stale_modules(
-        preload, _code_dir(job)))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    context.send("result", outcome)
-
-
-def _die_with_runner(runner: int) -> None:
-    """Kill this trial's process group as soon as the runner process ``runner`` ends, so that
-    a runner killed outright leaves no trial running on its own. (The forkserver, this process's
-    parent, outlives the runner while any trial runs, so a parent-death signal would not do.)"""
-
-    def watch() -> None:
-        try:
-            fd = os.pidfd_open(runner)
-        except ProcessLookupError:
-            os.killpg(0, signal.SIGKILL)
-        except (OSError, AttributeError):  # no pidfd here: poll instead
-            while True:
-                try:
-                    os.kill(runner, 0)
-                except ProcessLookupError:
-                    os.killpg(0, signal.SIGKILL)
-                time.sleep(1.0)
-        select.select([fd], [], [])
-        os.killpg(0, signal.SIGKILL)
-
-    threading.Thread(target=watch, name="tuner-runner-watch", daemon=True).start()
+    run_trial(job, conn, runner, prepare=lambda: _forget_stale_modules(preload, _code_dir(job)))
 
 
 def _forget_stale_modules(preload: tuple[str, float] | None, directory: str) -> None:

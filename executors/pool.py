@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from tuner.errors import SpecError
-from tuner.executor import Executor, TrialJob, TrialOutcome
+from tuner.executor import Executor, StopListener, TrialJob, TrialOutcome
 
 
 def check_positive_int(options: Mapping[str, Any], key: str) -> None:
@@ -33,8 +33,9 @@ class PooledExecutor(Executor):
     def capacity(self) -> int:
         return self._workers
 
-    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
-        return self._pool.submit(self._run, job)
+    def submit(self, job: TrialJob, listener: StopListener | None = None
+               ) -> Future[TrialOutcome]:
+        return self._pool.submit(self._run, job, listener)
 
     def shutdown(self, cancel_running: bool = False) -> None:
         if cancel_running:
@@ -45,8 +46,9 @@ class PooledExecutor(Executor):
         self._close()
 
     @abstractmethod
-    def _run(self, job: TrialJob) -> TrialOutcome:
-        """Run ``job`` to its outcome (on a pool thread), never raising."""
+    def _run(self, job: TrialJob, listener: StopListener | None) -> TrialOutcome:
+        """Run ``job`` to its outcome (on a pool thread), never raising; ``listener`` hears its
+        intermediate values as they come."""
 
     @abstractmethod
     def _cancel_running(self) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tuner.errors import SpecError
-from tuner.executor import TrialJob, TrialOutcome
+from tuner.executor import StopListener, TrialJob, TrialOutcome
 from tuner.executors.pool import PooledExecutor, check_positive_int
 
 _RESOURCES = {"num_cpus", "num_gpus", "memory"}  # other keys are Ray custom resources
@@ -91,7 +91,7 @@ class RayExecutor(PooledExecutor):
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
 
-    def _run(self, job: TrialJob) -> TrialOutcome:
+    def _run(self, job: TrialJob, listener: StopListener | None) -> TrialOutcome:
         import ray
         from ray.exceptions import RayError, TaskCancelledError
 
@@ -127,7 +127,8 @@ def _task_options(resources: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _run_trial(job: TrialJob) -> TrialOutcome:
-    """The Ray task: one trial process, killed with its group if the task is cancelled."""
+    """The Ray task: one trial process, killed with its group if the task is cancelled. Its
+    intermediate values come back with its outcome (the runner is on another node)."""
     from tuner.executors.trial_process import TrialProcess
 
     trial = TrialProcess(job)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tuner.errors import SpecError
-from tuner.executor import TrialJob, TrialOutcome
+from tuner.executor import StopListener, TrialJob, TrialOutcome
 from tuner.executors.pool import PooledExecutor, check_positive_int
 
 _CANCELLED = "cancelled: the executor shut down"
@@ -68,7 +68,7 @@ class SparkExecutor(PooledExecutor):
         if self._owns_session:
             self.session.stop()
 
-    def _run(self, job: TrialJob) -> TrialOutcome:
+    def _run(self, job: TrialJob, listener: StopListener | None) -> TrialOutcome:
         from tuner.executors.spark_session import gateway_env
         from tuner.executors.trial_process import TrialProcess
 
@@ -80,7 +80,7 @@ class SparkExecutor(PooledExecutor):
                     return TrialOutcome.failure(_CANCELLED)
                 self._running[group] = trial
             try:
-                return trial.run()
+                return trial.run(listener)
             finally:
                 with self._lock:
                     self._running.pop(group, None)

@@ -153,6 +153,14 @@ def test_the_service_client_worker_and_curl(folder: Path, env: dict[str, str]) -
         server.communicate(timeout=30)
 
 
+def test_the_conformance_suite_example(tmp_path: Path, env: dict[str, str]) -> None:
+    write_files("Plug-ins", tmp_path)
+    assert (tmp_path / "test_random.py").exists()
+    (block,) = commands("Plug-ins")
+    out = sh(block.text, tmp_path, env)
+    assert " passed" in out.stdout and "failed" not in out.stdout
+
+
 def test_the_study_file_example_is_the_demo_study() -> None:
     (example,) = [b for b in of("The study file") if b.lang == "yaml"]
     shown = StudySpec.from_dict(yaml.safe_load(example.text)).to_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -52,6 +52,11 @@ class TrialOutcome:
         return cls(TrialState.FAILED, error=error, intermediate=intermediate)
 
 
+# Called with each intermediate value a running trial reports, (step, value); answering True asks
+# the trial to stop early (``trial.should_prune()`` then says so).
+StopListener = Callable[[int, float], bool]
+
+
 class TrialContext(Protocol):
     """What an objective called as ``fn(params, trial)`` gets as ``trial``."""
 
@@ -62,10 +67,11 @@ class TrialContext(Protocol):
     artifact_dir: str | None  # save the trained model here (the trial's artifact), if set
 
     def report(self, step: int, value: float) -> None:
-        """Record an intermediate value (for curves and, later, pruning)."""
+        """Record an intermediate value; it reaches the runner while the trial runs."""
 
     def should_prune(self) -> bool:
-        """Whether the trial should stop early; the objective then returns what it has."""
+        """Whether the runner asked the trial to stop early; the objective then returns what
+        it has."""
 
 
 class Executor(ABC):
@@ -76,6 +82,9 @@ class Executor(ABC):
     - ``submit`` returns at once; the future resolves to a ``TrialOutcome`` and never raises:
       an objective that raises, returns garbage, crashes its process or overruns ``job.timeout``
       gives a ``failed`` outcome whose ``error`` says why.
+    - ``listener``, when given, hears each intermediate value while the trial runs (where the
+      executor can carry it back, all but Ray here; else they come with the outcome); its answer
+      True reaches the trial's ``should_prune()``.
     - at most ``capacity`` jobs run at once; more wait in the executor's own queue.
     - ``shutdown(cancel_running=True)`` stops running jobs (their futures are cancelled or fail)
       and frees every resource; ``shutdown()`` waits for running jobs to end.
@@ -94,7 +103,8 @@ class Executor(ABC):
         """How many jobs run at once."""
 
     @abstractmethod
-    def submit(self, job: TrialJob) -> Future[TrialOutcome]:
+    def submit(self, job: TrialJob, listener: StopListener | None = None
+               ) -> Future[TrialOutcome]:
         """Start (or queue) ``job``."""
 
     @abstractmethod

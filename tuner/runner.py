@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -10,12 +11,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
 from tuner.errors import Conflict, SpecError
-from tuner.executor import Executor, TrialJob, TrialOutcome
+from tuner.executor import Executor, StopListener, TrialJob, TrialOutcome
 from tuner.scheduler import Progress, Scheduler, worker_id
 from tuner.storage import Storage, now
 from tuner.study import StudyState
 from tuner.trial import Trial
 
+log = logging.getLogger("tuner.runner")
 _POLL = 0.5  # seconds between looks at the queue (and at a stop request) while nothing ends
 _LOOK = 1.0  # seconds between looks at the study's state (stopped by someone else?)
 
@@ -109,7 +111,7 @@ class StudyRunner:
                         artifact_dir=None if self.artifacts_dir is None else os.path.join(
                             self.artifacts_dir, self.study, f"{trial.number}-{trial.attempt}"),
                     )
-                    self._running[self.executor.submit(job)] = trial
+                    self._running[self.executor.submit(job, self._listener(trial))] = trial
                 if not self._running:
                     progress = progress or self.scheduler.progress(self.study)
                     if progress.complete:
@@ -142,6 +144,21 @@ class StudyRunner:
             return  # the attempt was taken from us (lease expired): its new attempt counts
         if self.on_event is not None:
             self.on_event(RunEvent(finished, self.scheduler.progress(self.study)))
+
+    def _listener(self, trial: Trial) -> StopListener:
+        """What hears ``trial``'s intermediate values while it runs: each reaches the database
+        at once (so curves are live); none asks the trial to stop yet."""
+
+        def hear(step: int, value: float) -> bool:
+            try:
+                self.storage.report(self.study, trial.number, trial.attempt, step, value)
+            except Conflict:  # the attempt was taken from us: its value no longer counts
+                pass
+            except Exception:  # noqa: BLE001 - a report lost is a curve point, not the trial
+                log.warning("cannot store a report of trial %d", trial.number, exc_info=True)
+            return False
+
+        return hear
 
     def _heartbeat(self) -> None:
         for future, trial in list(self._running.items()):

@@ -15,8 +15,10 @@ def load_arrays(path: str, label: str) -> tuple[Any, Any]:
 
         X, y = load_svmlight_file(path)
         return X, y
+    from pandas.api.types import is_numeric_dtype
+
     frame, y = load_table(path, label)
-    text = [str(c) for c in frame.columns if frame[c].dtype == object]
+    text = [str(c) for c in frame.columns if not is_numeric_dtype(frame[c])]
     if text:
         raise ObjectiveError(f"column {text[0]!r} holds text: this trainer takes numbers only "
                              "(the sklearn trainer one-hot encodes text columns)")

@@ -88,7 +88,9 @@ class SklearnTrainer(Trainer):
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
         steps = self.preprocess
-        text = [c for c in X.columns if X[c].dtype == object]
+        from pandas.api.types import is_numeric_dtype
+
+        text = [c for c in X.columns if not is_numeric_dtype(X[c])]
         numeric = [c for c in X.columns if c not in text]
         numeric_steps: list[Any] = []
         if "impute" in steps:

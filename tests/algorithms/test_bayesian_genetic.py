@@ -7,17 +7,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.algorithms.conformance import (
-    AlgorithmConformance,
-    points_of,
-    trial,
-)
 from tuner import plugins
 from tuner.algorithm import Algorithm, Suggestion
 from tuner.algorithms.genetic import GeneticSearch, generation_of
 from tuner.errors import SpecError
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction
+from tuner.testing.algorithms import (
+    AlgorithmConformance,
+    points_of,
+    trial,
+)
 from tuner.trial import Trial, TrialState
 
 BOWL = SearchSpace.from_dict({

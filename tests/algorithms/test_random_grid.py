@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.algorithms.conformance import (
+from tuner import plugins
+from tuner.algorithm import Algorithm
+from tuner.errors import SpecError
+from tuner.space import Params, SearchSpace
+from tuner.study import Direction
+from tuner.testing.algorithms import (
     MIXED_SPACE,
     AlgorithmConformance,
     history_of,
@@ -15,11 +20,6 @@ from tests.algorithms.conformance import (
     random_history,
     trial,
 )
-from tuner import plugins
-from tuner.algorithm import Algorithm
-from tuner.errors import SpecError
-from tuner.space import Params, SearchSpace
-from tuner.study import Direction
 from tuner.trial import TrialState
 
 # 2 x 3 x 3 = 18 points at resolution 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -111,10 +112,12 @@ def test_the_client_installs_and_works_alone_with_httpx(server: ServerProcess,
     ``python -m tuner.client worker`` against the server."""
     venv = tmp_path / "venv"
     uv = Path(sys.executable).with_name("uv")
+    source = tmp_path / "client"  # a copy: building leaves build/ and egg-info beside the code
+    shutil.copytree(REPO / "client", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([str(uv), "venv", "-q", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([str(uv), "pip", "install", "-q", "--python", str(python),
-                    str(REPO / "client")], check=True, timeout=300)
+    subprocess.run([str(uv), "pip", "install", "-q", "--python", str(python), str(source)],
+                   check=True, timeout=300)
     listed = subprocess.run([str(uv), "pip", "list", "--python", str(python)],
                             capture_output=True, text=True, check=True).stdout
     packages = {line.split()[0].lower() for line in listed.splitlines()[2:]}

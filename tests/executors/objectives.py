@@ -1,84 +1,13 @@
-"""Objectives for the executor conformance suite, referenced as ``tests.executors.objectives:name``.
-
-Files named in ``params`` let a test see what happened inside the worker.
-"""
+"""Objectives particular to the Ray and Spark tests (the conformance suite's are in
+``tuner.testing.objectives``); the tests name them ``tests.executors.objectives:<name>``."""
 
 from __future__ import annotations
 
-import ctypes
 import os
-import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
-from tuner.executor import TrialContext
-
-
-def quadratic(params: dict[str, Any]) -> float:
-    return float((params["x"] - 2.0) ** 2)
-
-
-def metrics(params: dict[str, Any]) -> dict[str, Any]:
-    return {"loss": params["x"] / 10, "accuracy": 0.75, "model": "not a number"}
-
-
-def with_reports(params: dict[str, Any], trial: TrialContext) -> float:
-    for step in range(3):
-        trial.report(step, step * params["x"])
-    assert not trial.should_prune()
-    return float(trial.number * 100 + trial.attempt)
-
-
-def raises(params: dict[str, Any]) -> float:
-    raise ValueError(f"x={params['x']} is not welcome here")
-
-
-def returns_nan(params: dict[str, Any]) -> float:
-    return float("nan")
-
-
-def exits(params: dict[str, Any]) -> float:
-    os._exit(3)
-
-
-def segfaults(params: dict[str, Any]) -> float:
-    ctypes.string_at(0)
-    return 0.0
-
-
-def reports_then_exits(params: dict[str, Any], trial: TrialContext) -> float:
-    trial.report(0, 1.5)
-    trial.report(1, 0.5)
-    os._exit(3)
-
-
-def spawns_and_sleeps(params: dict[str, Any]) -> float:
-    """Leaves a grandchild (``sleep 60``) whose pid goes to ``params["pidfile"]``."""
-    child = subprocess.Popen(["sleep", "60"])
-    _write(params["pidfile"], str(child.pid))
-    time.sleep(params.get("seconds", 60))
-    return 0.0
-
-
-def sleeps(params: dict[str, Any]) -> float:
-    """Sleeps ``params["seconds"]`` and writes its start and end times to ``params["log"]``."""
-    start = time.time()
-    _write(params["log"], f"{start}\n", mode="a")
-    if "pidfile" in params:
-        _write(params["pidfile"], str(os.getpid()))
-    time.sleep(params["seconds"])
-    _write(params["log"], f"{time.time()}\n", mode="a")
-    return float(params["seconds"])
-
-
-def env_value(params: dict[str, Any]) -> float:
-    return float(os.environ[params["name"]])
-
-
-def _write(path: str, text: str, mode: str = "w") -> None:
-    with Path(path).open(mode) as f:
-        f.write(text)
+from tuner.testing.objectives import _write
 
 
 def sleeps_under_worker(params: dict[str, Any]) -> float:

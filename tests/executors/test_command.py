@@ -3,25 +3,22 @@ the three ways params arrive, the result file, and the failure text a user reads
 
 from __future__ import annotations
 
-import shlex
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.executors.conformance import ROOT, ExecutorConformance, make_job, outcome_of
 from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import SpecError
 from tuner.executor import TrialJob
 from tuner.executors.command import CommandExecutor, command_line, param_env
 from tuner.study import ObjectiveSpec, StudySpec
+from tuner.testing.command_adapter import adapter_command
+from tuner.testing.executors import ExecutorConformance, make_job, outcome_of
 from tuner.trial import TrialState
-
-ADAPTER = ROOT / "tests" / "executors" / "command_adapter.py"
 
 
 def command_job(command: str, params: dict[str, Any] | None = None, **kw: Any) -> TrialJob:
@@ -34,9 +31,8 @@ class TestCommandExecutor(ExecutorConformance):
         return CommandExecutor(workers=workers)
 
     def job(self, function: str, params: dict[str, Any] | None = None, **kw: Any) -> TrialJob:
-        ref = function if ":" in function else f"tests.executors.objectives:{function}"
-        command = f"{shlex.quote(sys.executable)} {shlex.quote(str(ADAPTER))} {ref}"
-        return command_job(command, params, **kw)
+        ref = function if ":" in function else f"tuner.testing.objectives:{function}"
+        return command_job(adapter_command(ref), params, **kw)
 
 
 @pytest.fixture

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.executors.conformance import (
-    ROOT,
+from tests.conftest import REPO as ROOT
+from tuner import plugins
+from tuner.errors import SpecError
+from tuner.executors.local import LocalExecutor
+from tuner.testing.executors import (
     ExecutorConformance,
     is_alive,
     make_job,
     outcome_of,
     wait_until,
 )
-from tuner import plugins
-from tuner.errors import SpecError
-from tuner.executors.local import LocalExecutor
 from tuner.trial import TrialState
 
 
@@ -134,7 +134,7 @@ def _run_fresh(script: str, cwd: Path) -> list[str]:
 _PRELUDE = """
     import os, sys, time
     from tuner.executors.local import LocalExecutor
-    from tests.executors.conformance import make_job
+    from tuner.testing.executors import make_job
 
     def run(ref, workdir, params=None):
         with LocalExecutor(workers=1) as executor:
@@ -146,8 +146,8 @@ _PRELUDE = """
 def test_module_that_kills_the_forkserver_on_import(tmp_path: Path) -> None:
     lines = _run_fresh(_PRELUDE + """
     run("tests.executors.broken_objective:objective", None)
-    run("tests.executors.objectives:returns_nan", None)
-    run("tests.executors.objectives:quadratic", None, {"x": 3})
+    run("tuner.testing.objectives:returns_nan", None)
+    run("tuner.testing.objectives:quadratic", None, {"x": 3})
     """, cwd=ROOT)
     assert lines[0].startswith("failed None")
     assert "cannot import" in lines[0] and "broken on purpose" in lines[0]

@@ -6,22 +6,30 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.executors.conformance import (
+from tests.conftest import REPO
+from tests.specs import runnable, spec_dict
+from tuner import plugins
+from tuner.errors import SpecError
+from tuner.executor import TrialJob
+from tuner.executors.ray import RayExecutor, _task_options
+from tuner.study import StudySpec
+from tuner.testing.executors import (
     ExecutorConformance,
     is_alive,
     make_job,
     outcome_of,
     wait_until,
 )
-from tests.specs import runnable, spec_dict
-from tuner import plugins
-from tuner.errors import SpecError
-from tuner.executors.ray import RayExecutor, _task_options
-from tuner.study import StudySpec
 from tuner.trial import TrialState
+
+
+def repo_job(name: str, params: dict, **kw: Any) -> TrialJob:
+    """A job running ``tests.executors.objectives:<name>``, found from the repository root."""
+    return make_job(f"tests.executors.objectives:{name}", params, workdir=str(REPO), **kw)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,6 +43,7 @@ def ray_session() -> Iterator[None]:
 
 
 class TestRayExecutor(ExecutorConformance):
+    live_reports = False  # the trial may run on another node: its reports come with its outcome
     def make_executor(self, workers: int) -> RayExecutor:
         return RayExecutor(workers=workers, resources={"num_cpus": 1})
 
@@ -61,7 +70,7 @@ def test_killed_worker_fails_the_attempt_with_its_reason(tmp_path: Path) -> None
     pidfile = tmp_path / "pids"
     executor = RayExecutor(workers=1)
     try:
-        future = executor.submit(make_job("sleeps_under_worker", {"pidfile": str(pidfile)}))
+        future = executor.submit(repo_job("sleeps_under_worker", {"pidfile": str(pidfile)}))
         assert wait_until(lambda: pidfile.exists() and pidfile.read_text() != "", 30)
         trial_pid, worker_pid = map(int, pidfile.read_text().split())
         os.kill(worker_pid, signal.SIGKILL)

@@ -11,16 +11,23 @@ from typing import Any
 
 import pytest
 
-from tests.executors.conformance import ExecutorConformance, make_job, outcome_of, wait_until
+from tests.conftest import REPO
 from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import SpecError
 from tuner.executor import TrialJob
 from tuner.executors.spark import SparkExecutor
 from tuner.study import ObjectiveSpec, StudySpec
+from tuner.testing.executors import ExecutorConformance, make_job, outcome_of, wait_until
+from tuner.testing.trainers import RecordingContext, TrainerConformance
 from tuner.trial import TrialState
 
 os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+
+
+def repo_job(name: str, params: dict, **kw: Any) -> TrialJob:
+    """A job running ``tests.executors.objectives:<name>``, found from the repository root."""
+    return make_job(f"tests.executors.objectives:{name}", params, workdir=str(REPO), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +59,7 @@ def executor(spark: Any) -> Iterator[SparkExecutor]:
 def test_trials_get_the_session_in_their_own_group_and_pool(executor: SparkExecutor,
                                                             tmp_path: Path) -> None:
     outs = [tmp_path / "a", tmp_path / "b"]
-    futures = [executor.submit(make_job("uses_spark", {"n": 100, "out": str(out)}, number=i))
+    futures = [executor.submit(repo_job("uses_spark", {"n": 100, "out": str(out)}, number=i))
                for i, out in enumerate(outs)]
     for future in futures:
         outcome = outcome_of(future)
@@ -67,13 +74,13 @@ def test_trials_get_the_session_in_their_own_group_and_pool(executor: SparkExecu
 def test_timeout_cancels_the_trials_spark_jobs(executor: SparkExecutor, tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     start = time.monotonic()
-    job = make_job("spark_forever", {"pidfile": str(pidfile)}, timeout=8.0)
+    job = repo_job("spark_forever", {"pidfile": str(pidfile)}, timeout=8.0)
     outcome = outcome_of(executor.submit(job))
     assert outcome.state is TrialState.FAILED and outcome.error == "timed out after 8.0 s"
     assert time.monotonic() - start < 30
     tracker = executor.session.sparkContext.statusTracker()
     assert wait_until(lambda: not tracker.getActiveJobsIds(), 20), "the trial's job runs on"
-    again = outcome_of(executor.submit(make_job("uses_spark", {"n": 10,
+    again = outcome_of(executor.submit(repo_job("uses_spark", {"n": 10,
                                                                "out": str(tmp_path / "o")})))
     assert again.values == {"sum": 45.0}, again.error
 
@@ -146,3 +153,16 @@ def test_spark_trainer_needs_the_spark_executor(parquet_data: Path) -> None:
     with pytest.raises(SpecError) as info:
         runnable(spec_dict(objective=bad, executor={"type": "spark"}, direction="maximize"))
     assert info.value.field == "objective.estimator" and "NoSuchClassifier" in info.value.reason
+
+
+class TestSparkMLTrainer(TrainerConformance):
+    trainer = "spark-ml"
+    options = {"estimator": "pyspark.ml.classification.LogisticRegression"}
+    params = {"regParam": 0.01}
+
+    @pytest.fixture(autouse=True)
+    def _session(self, spark: Any) -> None:
+        self.session = spark
+
+    def context(self, artifact_dir: str | None = None) -> Any:
+        return RecordingContext(artifact_dir, spark=self.session)

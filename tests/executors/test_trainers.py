@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.executors.conformance import outcome_of
 from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import ObjectiveError, SpecError
@@ -18,6 +17,8 @@ from tuner.executor import TrialJob
 from tuner.executors.local import LocalExecutor
 from tuner.executors.trainers.dataset import data_format, load_arrays
 from tuner.study import ObjectiveSpec, StudySpec, load_spec
+from tuner.testing import TrainerConformance
+from tuner.testing.executors import outcome_of
 from tuner.trial import TrialState
 
 
@@ -136,3 +137,17 @@ def test_data_path_is_relative_to_the_study_file(data: dict[str, Path]) -> None:
     assert StudySpec.from_dict(spec.to_dict()) == spec
     assert spec.to_dict()["objective"] == {"trainer": "xgboost", "data": str(data["csv"]),
                                            "label": "target", "metric": "auc"}
+
+
+class TestXGBoostTrainer(TrainerConformance):
+    trainer = "xgboost"
+    options = {"metric": "auc", "cv": 3}
+    params = {"max_depth": 3, "eta": 0.3, "num_boost_round": 10}
+
+
+class TestSklearnTrainer(TrainerConformance):
+    trainer = "sklearn"
+    options = {"estimator": "sklearn.linear_model.LogisticRegression", "metric": "roc_auc",
+               "cv": 3, "preprocess": ["scale"]}
+    params = {"C": 0.5}
+    text_column = True  # one-hot encoded in its pipeline

@@ -1,9 +1,10 @@
 """Runs a Python objective ``module:function`` as a command objective does its work.
 
-``python command_adapter.py module:function``: params from ``$TUNER_PARAMS_FILE``, intermediate
-values printed as ``{"step": s, "<metric>": v}`` lines, the result printed as the last JSON object
-on stdout; an exception goes to stderr with exit status 1. This lets the command executor run
-the very objectives of the conformance suite.
+``python -m tuner.testing.command_adapter module:function``: params from ``$TUNER_PARAMS_FILE``,
+intermediate values printed as ``{"step": s, "<metric>": v}`` lines, ``should_prune()`` true once
+``$TUNER_STOP_FILE`` exists, the result printed as the last JSON object on stdout; an exception
+goes to stderr with exit status 1. This lets the command executor (or any executor of command
+lines) run the very objectives of the conformance suite (``adapter_command``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ class _Trial:
         print(json.dumps({"step": step, self.key: value}), flush=True)
 
     def should_prune(self) -> bool:
-        return False
+        stop = os.environ.get("TUNER_STOP_FILE")
+        return bool(stop) and os.path.exists(stop)  # type: ignore[arg-type]
+
+
+def adapter_command(ref: str) -> str:
+    """The command line that runs the Python objective ``ref`` through this adapter."""
+    import shlex
+
+    return f"{shlex.quote(sys.executable)} -m tuner.testing.command_adapter {shlex.quote(ref)}"
 
 
 def main(ref: str) -> int:

@@ -1,9 +1,11 @@
 """The conformance suite of the Algorithm contract (see ``tuner.algorithm.Algorithm``).
 
-Every algorithm runs it by subclassing::
+An algorithm, ours or a third party's, runs it with pytest by subclassing::
+
+    from tuner.testing import AlgorithmConformance
 
     class TestMine(AlgorithmConformance):
-        algorithm = "mine"            # its plug-in name
+        algorithm = "mine"            # its plug-in name, or the class itself (not yet installed)
         options = {"some": "option"}  # optional
 
 Histories are built directly from ``Trial`` objects with values from a simple function, with
@@ -120,7 +122,7 @@ def keys_of(space: SearchSpace, points: Sequence[Params]) -> list[Any]:
 class AlgorithmConformance:
     """The contract every algorithm honours; subclasses set ``algorithm`` (and ``options``)."""
 
-    algorithm: ClassVar[str] = ""
+    algorithm: ClassVar[str | type[Algorithm]] = ""
     options: ClassVar[dict[str, Any]] = {}
     budget: ClassVar[int | None] = 40
 
@@ -133,7 +135,8 @@ class AlgorithmConformance:
         seed: int | None = 0,
         budget: int | None = None,
     ) -> Algorithm:
-        cls = plugins.algorithm(self.algorithm)
+        cls = (self.algorithm if isinstance(self.algorithm, type)
+               else plugins.algorithm(self.algorithm))
         return cls.create(space, direction, seed, budget or self.budget, dict(self.options))
 
     def check_batch(self, space: SearchSpace, batch: Sequence[Params | Suggestion], n: int,
@@ -162,7 +165,8 @@ class AlgorithmConformance:
     def test_the_plugin_is_an_algorithm(self) -> None:
         algo = self.make()
         assert isinstance(algo, Algorithm)
-        assert type(algo).name == self.algorithm
+        name = self.algorithm.name if isinstance(self.algorithm, type) else self.algorithm
+        assert type(algo).name == name and name, "an algorithm has the name it is found by"
 
     def test_empty_history(self) -> None:
         batch = self.make().suggest([], 8)

@@ -1,9 +1,18 @@
-"""The conformance suite of every Executor: subclass ``ExecutorConformance``, add make_executor.
+"""The conformance suite of the Executor contract (``tuner.executor.Executor``).
 
-The objectives live in ``tests/executors/objectives.py``; jobs name them as
-``tests.executors.objectives:<name>`` with the repository root as ``workdir``; a suite whose
-executor runs another form of objective overrides ``job`` (the command executor runs them through
-``tests/executors/command_adapter.py``).
+An executor, ours or a third party's, runs it with pytest by subclassing::
+
+    from tuner.testing import ExecutorConformance
+
+    class TestMine(ExecutorConformance):
+        def make_executor(self, workers):
+            return MyExecutor(workers=workers)
+
+The objectives it runs are ``tuner.testing.objectives:<name>`` (installed with Tuner); an
+executor that runs another form of objective overrides ``job`` to express the same objective its
+way (the command executor runs them through ``python -m tuner.testing.command_adapter``). One
+whose trials cannot report back while they run (another machine, say) sets ``live_reports``
+to False.
 """
 
 from __future__ import annotations
@@ -23,15 +32,14 @@ from tuner.executor import Executor, TrialJob, TrialOutcome
 from tuner.study import ObjectiveSpec
 from tuner.trial import TrialState
 
-ROOT = Path(__file__).resolve().parents[2]
 RESULT_TIMEOUT = 60.0  # only so that a broken executor fails the test instead of hanging it
 
 
 def make_job(function: str, params: dict[str, Any] | None = None, *, number: int = 0,
              attempt: int = 1, metric: str | None = None, timeout: float | None = None,
-             workdir: str | None = str(ROOT)) -> TrialJob:
-    """A job of the conformance study running ``tests.executors.objectives:<function>``."""
-    ref = function if ":" in function else f"tests.executors.objectives:{function}"
+             workdir: str | None = None) -> TrialJob:
+    """A job of the conformance study running ``tuner.testing.objectives:<function>``."""
+    ref = function if ":" in function else f"tuner.testing.objectives:{function}"
     return TrialJob(study="conformance", number=number, attempt=attempt, params=params or {},
                     objective=ObjectiveSpec(ref), metric=metric, timeout=timeout,
                     workdir=workdir)
@@ -67,6 +75,8 @@ def wait_until(predicate: Any, seconds: float = 10.0) -> bool:
 
 class ExecutorConformance:
     """Tests of the ``tuner.executor.Executor`` contract; subclasses implement ``make_executor``."""
+
+    live_reports: bool = True  # the listener hears reports while the trial runs
 
     def make_executor(self, workers: int) -> Executor:
         """A fresh executor running at most ``workers`` jobs at once."""
@@ -107,6 +117,24 @@ class ExecutorConformance:
         assert outcome.state is TrialState.COMPLETE, outcome.error
         assert outcome.value == 702.0  # number * 100 + attempt, as the context told it
         assert outcome.intermediate == ((0, 0.0), (1, 2.0), (2, 4.0))
+
+    def test_the_listener_hears_reports_and_can_stop_the_trial(self, executor: Executor
+                                                               ) -> None:
+        heard: list[tuple[int, float]] = []
+
+        def listener(step: int, value: float) -> bool:
+            heard.append((step, value))
+            return step >= 2  # stop once step 2 is reported
+
+        job = self.job("reports_until_stopped", {"steps": 400, "pause": 0.02})
+        outcome = outcome_of(executor.submit(job, listener))
+        assert outcome.state is TrialState.COMPLETE, outcome.error
+        if not self.live_reports:
+            assert heard == [] and outcome.value == 400.0
+            return
+        assert heard[:3] == [(0, 0.0), (1, 1.0), (2, 2.0)]
+        assert outcome.value is not None and outcome.value < 100, "the trial never heard stop"
+        assert outcome.intermediate[: len(heard)] == tuple(heard)
 
     def test_exception_fails_with_its_text(self, executor: Executor) -> None:
         outcome = outcome_of(executor.submit(self.job("raises", {"x": 42})))
