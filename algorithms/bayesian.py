@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tuner.algorithm import Algorithm, seen_keys
+from tuner.algorithm import Algorithm, seen_keys, unseen_points
 from tuner.algorithms.observations import Observations, canonical, categorical_columns, filled
 from tuner.algorithms.skopt_surrogate import ACQUISITIONS, SURROGATES, Surrogate
 from tuner.errors import SpecError
@@ -93,16 +93,7 @@ class BayesianSearch(Algorithm):
     # -- the two ways to a point --------------------------------------------------------------
 
     def _random(self, rng: np.random.Generator, seen: set[Any], n: int) -> list[Params]:
-        out: list[Params] = []
-        for _ in range(n * 100):
-            if len(out) == n:
-                break
-            params = self.space.sample(rng)
-            key = self.space.key(params)
-            if key not in seen:
-                seen.add(key)
-                out.append(params)
-        return out
+        return unseen_points(self.space, rng, seen, n)
 
     def _guided(self, rng: np.random.Generator, seen: set[Any], obs: Observations, n: int,
                 chosen: list[Params]) -> list[Params]:

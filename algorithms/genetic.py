@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tuner.algorithm import Algorithm, Suggestion, seen_keys
+from tuner.algorithm import Algorithm, Suggestion, seen_keys, unseen_points
 from tuner.errors import SpecError
 from tuner.space import CategoricalParameter, Params, SearchSpace
 from tuner.study import Direction
@@ -115,14 +115,7 @@ class GeneticSearch(Algorithm):
         parents = self.parents(history, generation)
         out: list[Params] = []
         if len(parents) < 2:
-            for _ in range(n * 100):
-                if len(out) == n:
-                    break
-                params = self.space.sample(rng)
-                if self.space.key(params) not in seen:
-                    seen.add(self.space.key(params))
-                    out.append(params)
-            return out
+            return unseen_points(self.space, rng, seen, n)
         genomes = [self._genome(t.params, rng) for t in parents]
         values = [self.direction.sort_key(t.value) for t in parents]  # type: ignore[arg-type]
         with _deap_lock:
@@ -132,7 +125,7 @@ class GeneticSearch(Algorithm):
                 for _ in range(n):
                     child = self._child(genomes, values, seen)
                     if child is None:
-                        child = self._random_new(rng, seen)
+                        child = next(iter(unseen_points(self.space, rng, seen, 1)), None)
                     if child is None:
                         break
                     seen.add(self.space.key(child))
@@ -202,13 +195,6 @@ class GeneticSearch(Algorithm):
         """A trial's unit coordinates; inactive parameters get random genes (seeded)."""
         u = self.space.to_unit(params)
         return [float(rng.random()) if np.isnan(x) else float(x) for x in u]
-
-    def _random_new(self, rng: np.random.Generator, seen: set[Any]) -> Params | None:
-        for _ in range(100):
-            params = self.space.sample(rng)
-            if self.space.key(params) not in seen:
-                return params
-        return None
 
 
 def generation_of(trial: Trial) -> int | None:

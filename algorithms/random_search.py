@@ -6,11 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tuner.algorithm import Algorithm, seen_keys
+from tuner.algorithm import Algorithm, seen_keys, unseen_points
 from tuner.space import Params
 from tuner.trial import Trial
-
-_TRIES_PER_POINT = 100
 
 
 class RandomSearch(Algorithm):
@@ -25,16 +23,4 @@ class RandomSearch(Algorithm):
     def suggest(self, history: Sequence[Trial], n: int) -> list[Params]:
         seed = [self.seed, len(history)] if self.seed is not None else None
         rng = np.random.default_rng(seed)
-        seen = seen_keys(self.space, history)
-        out: list[Params] = []
-        for _ in range(n):
-            for _ in range(_TRIES_PER_POINT):
-                params = self.space.sample(rng)
-                key = self.space.key(params)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(params)
-                    break
-            else:  # a small discrete space with (nearly) every point taken
-                break
-        return out
+        return unseen_points(self.space, rng, seen_keys(self.space, history), n)

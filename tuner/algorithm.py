@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+
 from tuner.errors import SpecError
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction
@@ -114,3 +116,22 @@ class Algorithm(ABC):
 def seen_keys(space: SearchSpace, history: Sequence[Trial]) -> set[tuple[tuple[str, Any], ...]]:
     """Keys (``SearchSpace.key``) of every point already in the history, whatever its state."""
     return {space.key(t.params) for t in history}
+
+
+def unseen_points(space: SearchSpace, rng: np.random.Generator, seen: set[Any], n: int,
+                  tries: int = 100) -> list[Params]:
+    """Up to ``n`` points drawn from the space's prior that are not in ``seen`` (their keys are
+    added to it); fewer when a point takes more than ``tries`` draws (a small discrete space
+    with nearly every point taken)."""
+    out: list[Params] = []
+    while len(out) < n:
+        for _ in range(tries):
+            params = space.sample(rng)
+            key = space.key(params)
+            if key not in seen:
+                seen.add(key)
+                out.append(params)
+                break
+        else:
+            break
+    return out
