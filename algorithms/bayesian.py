@@ -59,8 +59,10 @@ class BayesianSearch(Algorithm):
             raise SpecError("surrogate", f"must be one of {', '.join(SURROGATES)}")
         if acquisition not in ACQUISITIONS:
             raise SpecError("acquisition", f"must be one of {', '.join(ACQUISITIONS)}")
-        for name, value, least in (("initial_points", initial_points, 0),
-                                   ("max_points", max_points, 10)):
+        for name, value, least in (
+            ("initial_points", initial_points, 0),
+            ("max_points", max_points, 10),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise SpecError(name, f"must be an integer of at least {least}")
         for name, number in (("xi", xi), ("kappa", kappa)):
@@ -95,8 +97,14 @@ class BayesianSearch(Algorithm):
     def _random(self, rng: np.random.Generator, seen: set[Any], n: int) -> list[Params]:
         return unseen_points(self.space, rng, seen, n)
 
-    def _guided(self, rng: np.random.Generator, seen: set[Any], obs: Observations, n: int,
-                chosen: list[Params]) -> list[Params]:
+    def _guided(
+        self,
+        rng: np.random.Generator,
+        seen: set[Any],
+        obs: Observations,
+        n: int,
+        chosen: list[Params],
+    ) -> list[Params]:
         u, y = self._model_data(obs)
         scale = float(np.std(y)) or 1.0
         model = self._fitted(u, y)
@@ -105,8 +113,10 @@ class BayesianSearch(Algorithm):
         out: list[Params] = []
         for _ in range(n):
             if len(pending):
-                model = model.refit(self.features(np.vstack([u, pending])),
-                                    np.concatenate([y, np.full(len(pending), lie)]))
+                model = model.refit(
+                    self.features(np.vstack([u, pending])),
+                    np.concatenate([y, np.full(len(pending), lie)]),
+                )
             point = self._maximise(rng, model, u, y, scale, seen)
             if point is None:  # every candidate was taken: fall back on random points
                 return out + self._random(rng, seen, n - len(out))
@@ -116,14 +126,22 @@ class BayesianSearch(Algorithm):
             pending = np.vstack([pending, point[None, :]])
         return out
 
-    def _maximise(self, rng: np.random.Generator, model: Surrogate, u: np.ndarray, y: np.ndarray,
-                  scale: float, seen: set[Any]) -> np.ndarray | None:
+    def _maximise(
+        self,
+        rng: np.random.Generator,
+        model: Surrogate,
+        u: np.ndarray,
+        y: np.ndarray,
+        scale: float,
+        seen: set[Any],
+    ) -> np.ndarray | None:
         """The candidate the acquisition likes best, among those not tried yet."""
         d = len(self.space)
         centres = filled(u[np.argsort(y, kind="stable")[:_LOCAL_CENTRES]])
         local = [
             c + rng.normal(0.0, sd, size=(_LOCAL_CANDIDATES // 2, d))
-            for c in centres for sd in (0.02, 0.1)
+            for c in centres
+            for sd in (0.02, 0.1)
         ]
         cand = canonical(self.space, np.vstack([rng.random((_RANDOM_CANDIDATES, d)), *local]))
         x = self.features(cand)
@@ -135,18 +153,21 @@ class BayesianSearch(Algorithm):
             acq = model.acquisition(x, kind, y_best, self.xi, self.kappa)
         # a second, finer look around the ten best candidates
         top = cand[np.argsort(acq, kind="stable")[:10]]
-        fine = canonical(self.space, np.repeat(filled(top), 20, axis=0)
-                         + rng.normal(0.0, 0.01, size=(200, d)))
+        fine = canonical(
+            self.space, np.repeat(filled(top), 20, axis=0) + rng.normal(0.0, 0.01, size=(200, d))
+        )
         cand = np.vstack([cand, fine])
-        acq = np.concatenate([acq, model.acquisition(self.features(fine), kind, y_best,
-                                                     self.xi, self.kappa)])
+        acq = np.concatenate(
+            [acq, model.acquisition(self.features(fine), kind, y_best, self.xi, self.kappa)]
+        )
         for i in np.argsort(acq, kind="stable"):
             if self.space.key(self.space.from_unit(cand[i])) not in seen:
                 return np.asarray(cand[i])
         return None
 
-    def _hedge(self, rng: np.random.Generator, model: Surrogate, x: np.ndarray, y_best: float,
-               scale: float) -> tuple[str, np.ndarray]:
+    def _hedge(
+        self, rng: np.random.Generator, model: Surrogate, x: np.ndarray, y_best: float, scale: float
+    ) -> tuple[str, np.ndarray]:
         """gp_hedge without memory: each acquisition nominates its best candidate, and one is
         drawn with probability growing with how good the model expects its nominee to be."""
         kinds = ("EI", "PI", "LCB")
@@ -166,7 +187,7 @@ class BayesianSearch(Algorithm):
             return obs.u, obs.y
         best = obs.best_first()[: self.max_points // 2]
         rest = np.setdiff1d(np.arange(len(obs)), best)
-        keep = np.sort(np.concatenate([best, rest[-(self.max_points - len(best)):]]))
+        keep = np.sort(np.concatenate([best, rest[-(self.max_points - len(best)) :]]))
         return obs.u[keep], obs.y[keep]
 
     def features(self, u: np.ndarray) -> np.ndarray:

@@ -48,15 +48,19 @@ class GeneticSearch(Algorithm):
         elite: int = 2,
     ) -> None:
         super().__init__(space, direction, seed, budget=budget)
-        for name, value, least in (("population", population, 2), ("tournament", tournament, 1),
-                                   ("elite", elite, 0)):
+        for name, value, least in (
+            ("population", population, 2),
+            ("tournament", tournament, 1),
+            ("elite", elite, 0),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise SpecError(name, f"must be an integer of at least {least}")
         if crossover not in ("sbx", "blend"):
             raise SpecError("crossover", "must be 'sbx' or 'blend'")
         for name, rate in (("crossover_rate", crossover_rate), ("mutation_rate", mutation_rate)):
-            if rate is not None and (not isinstance(rate, int | float) or isinstance(rate, bool)
-                                     or not 0 <= rate <= 1):
+            if rate is not None and (
+                not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1
+            ):
                 raise SpecError(name, "must be a probability in [0, 1]")
         if not isinstance(eta, int | float) or isinstance(eta, bool) or eta <= 0:
             raise SpecError("eta", "must be a positive number")
@@ -67,8 +71,11 @@ class GeneticSearch(Algorithm):
         self.eta = float(eta)
         self.tournament = tournament
         self.elite = elite
-        self._categorical = {i: len(p.choices) for i, p in enumerate(space.parameters)
-                             if isinstance(p, CategoricalParameter)}
+        self._categorical = {
+            i: len(p.choices)
+            for i, p in enumerate(space.parameters)
+            if isinstance(p, CategoricalParameter)
+        }
         self._numeric = [i for i in range(len(space)) if i not in self._categorical]
 
     # -- the contract -------------------------------------------------------------------------
@@ -99,8 +106,13 @@ class GeneticSearch(Algorithm):
     def parents(self, history: Sequence[Trial], generation: int) -> list[Trial]:
         """Whom generation ``generation`` is bred from: the evaluated members of the one before
         and the ``elite`` best trials so far (generation 0: the best ``population`` so far)."""
-        evaluated = [t for t in history if t.state is TrialState.COMPLETE and t.value is not None
-                     and self.space.contains(t.params)]
+        evaluated = [
+            t
+            for t in history
+            if t.state is TrialState.COMPLETE
+            and t.value is not None
+            and self.space.contains(t.params)
+        ]
         evaluated.sort(key=lambda t: (self.direction.sort_key(t.value), t.number))  # type: ignore
         if generation == 0:
             return evaluated[: self.population]
@@ -108,8 +120,9 @@ class GeneticSearch(Algorithm):
         pool = evaluated[: self.elite] + [t for t in last if t not in evaluated[: self.elite]]
         return pool if len(pool) >= 2 else evaluated[: self.population]
 
-    def _breed(self, history: Sequence[Trial], generation: int, issued: int, n: int,
-               seen: set[Any]) -> list[Params]:
+    def _breed(
+        self, history: Sequence[Trial], generation: int, issued: int, n: int, seen: set[Any]
+    ) -> list[Params]:
         seed = [generation, issued] if self.seed is None else [self.seed, generation, issued]
         rng = np.random.default_rng(None if self.seed is None else seed)
         parents = self.parents(history, generation)
@@ -134,8 +147,9 @@ class GeneticSearch(Algorithm):
                 random.setstate(state)
         return out
 
-    def _child(self, genomes: list[list[float]], values: list[float], seen: set[Any]
-               ) -> Params | None:
+    def _child(
+        self, genomes: list[list[float]], values: list[float], seen: set[Any]
+    ) -> Params | None:
         from deap import base, tools
 
         class Fitness(base.Fitness):
@@ -201,4 +215,3 @@ def generation_of(trial: Trial) -> int | None:
     """The generation stored with a trial of a genetic round, if any."""
     g = trial.meta.get("generation") if trial.meta else None
     return g if isinstance(g, int) and not isinstance(g, bool) else None
-

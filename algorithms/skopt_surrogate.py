@@ -57,7 +57,10 @@ class Surrogate:
             # kernel_ is (amplitude * Matern) + white noise: keep the first, fix the noise
             kernel = self.model.kernel_.k1 + WhiteKernel(noise, noise_level_bounds="fixed")
             twin.model = GaussianProcessRegressor(
-                kernel=kernel, normalize_y=True, noise="gaussian", optimizer=None,
+                kernel=kernel,
+                normalize_y=True,
+                noise="gaussian",
+                optimizer=None,
                 random_state=self.seed,
             )
         else:
@@ -72,8 +75,9 @@ class Surrogate:
             mean, std = self.model.predict(x, return_std=True)
         return np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
 
-    def acquisition(self, x: np.ndarray, kind: str, y_best: float, xi: float, kappa: float
-                    ) -> np.ndarray:
+    def acquisition(
+        self, x: np.ndarray, kind: str, y_best: float, xi: float, kappa: float
+    ) -> np.ndarray:
         """Values of acquisition ``kind`` (EI, PI or LCB) at ``x``; lower is more promising."""
         from skopt.acquisition import _gaussian_acquisition
 
@@ -81,7 +85,10 @@ class Surrogate:
             warnings.simplefilter("ignore")
             return np.asarray(
                 _gaussian_acquisition(
-                    x, self.model, y_opt=y_best, acq_func=kind,
+                    x,
+                    self.model,
+                    y_opt=y_best,
+                    acq_func=kind,
                     acq_func_kwargs={"xi": xi, "kappa": kappa},
                 ),
                 dtype=float,

@@ -22,8 +22,11 @@ from tuner.storage import Storage
 log = logging.getLogger("tuner.api")
 
 
-def create_app(settings: Settings | None = None, storage: Storage | None = None,
-               on_started: Callable[[], None] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    storage: Storage | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> FastAPI:
     """The app over ``settings.database_url`` (or a given storage); ``on_started`` is called
     once the app is ready to answer (``tuner serve`` announces itself there)."""
     settings = settings or Settings.from_env()
@@ -35,7 +38,9 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         reaper = threading.Thread(
-            target=_reap, args=(scheduler, settings.lease_seconds, stop), daemon=True,
+            target=_reap,
+            args=(scheduler, settings.lease_seconds, stop),
+            daemon=True,
             name="tuner-lease-reaper",
         )
         reaper.start()

@@ -22,30 +22,64 @@ class ServeCommand:
     def configure(self, parser: argparse.ArgumentParser) -> None:
         settings: Settings = parser.get_default("settings")
         database_option(parser)
-        parser.add_argument("--host", default=settings.host,
-                            help="bind address (default $TUNER_HOST, else 127.0.0.1)")
-        parser.add_argument("--port", type=int, default=settings.port,
-                            help="default $TUNER_PORT, else 8000")
+        parser.add_argument(
+            "--host",
+            default=settings.host,
+            help="bind address (default $TUNER_HOST, else 127.0.0.1)",
+        )
+        parser.add_argument(
+            "--port", type=int, default=settings.port, help="default $TUNER_PORT, else 8000"
+        )
         runs = parser.add_argument_group(
-            "server-side runs", "off unless --allow-runs: then only for the objectives allowed "
-            "here (each flag may be repeated; $TUNER_ALLOW_* take comma-separated lists)")
-        runs.add_argument("--allow-runs", action="store_true", default=settings.allow_runs,
-                          help="let write tokens run studies on this server (POST .../run)")
-        runs.add_argument("--allow-function", action="append", metavar="MODULE",
-                          help="function objectives of modules under this prefix")
-        runs.add_argument("--allow-command", action="append", metavar="PROGRAM",
-                          help="command objectives running this program (a name or a path)")
-        runs.add_argument("--allow-data", action="append", metavar="FOLDER",
-                          help="built-in trainers reading data under this folder")
-        runs.add_argument("--allow-executor", action="append", metavar="TYPE",
-                          help="executors runs may use (default: local, command)")
-        parser.add_argument("--access-log", action="store_true", default=settings.access_log,
-                            help="log every request (default: only refused and failed ones)")
+            "server-side runs",
+            "off unless --allow-runs: then only for the objectives allowed "
+            "here (each flag may be repeated; $TUNER_ALLOW_* take comma-separated lists)",
+        )
+        runs.add_argument(
+            "--allow-runs",
+            action="store_true",
+            default=settings.allow_runs,
+            help="let write tokens run studies on this server (POST .../run)",
+        )
+        runs.add_argument(
+            "--allow-function",
+            action="append",
+            metavar="MODULE",
+            help="function objectives of modules under this prefix",
+        )
+        runs.add_argument(
+            "--allow-command",
+            action="append",
+            metavar="PROGRAM",
+            help="command objectives running this program (a name or a path)",
+        )
+        runs.add_argument(
+            "--allow-data",
+            action="append",
+            metavar="FOLDER",
+            help="built-in trainers reading data under this folder",
+        )
+        runs.add_argument(
+            "--allow-executor",
+            action="append",
+            metavar="TYPE",
+            help="executors runs may use (default: local, command)",
+        )
+        parser.add_argument(
+            "--access-log",
+            action="store_true",
+            default=settings.access_log,
+            help="log every request (default: only refused and failed ones)",
+        )
 
     def __call__(self, args: argparse.Namespace) -> int:
         settings = dataclasses.replace(
-            args.settings, database_url=args.db, host=args.host, port=args.port,
-            allow_runs=args.allow_runs, access_log=args.access_log,
+            args.settings,
+            database_url=args.db,
+            host=args.host,
+            port=args.port,
+            allow_runs=args.allow_runs,
+            access_log=args.access_log,
             allow_functions=tuple(args.allow_function or args.settings.allow_functions),
             allow_commands=tuple(args.allow_command or args.settings.allow_commands),
             allow_data=tuple(args.allow_data or args.settings.allow_data),
@@ -63,8 +97,9 @@ def serve(settings: Settings) -> None:
 
     from tuner.api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
     listener = _bind(settings.host, settings.port)
     storage = Storage(settings.database_url)
     first = None
@@ -83,8 +118,10 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise TunerError(f"cannot listen on {host}:{port}: {exc.strerror} (another server "
-                         "there? choose another --port)") from None
+        raise TunerError(
+            f"cannot listen on {host}:{port}: {exc.strerror} (another server "
+            "there? choose another --port)"
+        ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -102,12 +139,14 @@ def _announce(settings: Settings, first_token: str | None) -> None:
     lines = [
         f"Tuner serving at {url} (database {_shown(settings.database_url)})",
         f"  API docs: {url}/docs    web page: {url}/",
-        "  server-side runs: " + (
+        "  server-side runs: "
+        + (
             "off (a write token cannot run code here; enable with --allow-runs)"
-            if not policy.enabled else
-            f"on for functions under {', '.join(policy.functions) or 'none'}; commands "
+            if not policy.enabled
+            else f"on for functions under {', '.join(policy.functions) or 'none'}; commands "
             f"{', '.join(policy.commands) or 'none'}; trainer data under "
-            f"{', '.join(policy.data) or 'none'}; executors {', '.join(policy.executors)}"),
+            f"{', '.join(policy.data) or 'none'}; executors {', '.join(policy.executors)}"
+        ),
     ]
     if first_token is not None:
         lines.append(_store_credentials(url, first_token))
@@ -123,8 +162,10 @@ def _store_credentials(url: str, token: str) -> str:
     stored = credentials.load()
     shown = f"first start: created an admin token, shown only this once:\n  {token}\n"
     if stored.get("url") and stored["url"] != url and _answers(stored["url"]):
-        return (shown + f"  {path} points at the server running at {stored['url']}: left as "
-                f"it is; use this one with TUNER_URL={url} TUNER_TOKEN=<the token above>")
+        return (
+            shown + f"  {path} points at the server running at {stored['url']}: left as "
+            f"it is; use this one with TUNER_URL={url} TUNER_TOKEN=<the token above>"
+        )
     credentials.save(url, token)
     return shown + f"  stored with this server's URL in {path} (mode 0600)"
 

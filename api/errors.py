@@ -32,24 +32,32 @@ STATUS: dict[type[TunerError], int] = {
     Unauthorized: 401,
 }
 
+
 def described(errors: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for error statuses, each with the error body's schema."""
     return {code: {"model": ErrorResponse, "description": text} for code, text in errors.items()}
 
 
 # The error responses every route documents (OpenAPI); routes add their own.
-COMMON = described({
-    400: "the body is not valid JSON",
-    401: "no token, or an unknown one",
-    403: "the token's role may not do this",
-    413: "the request body is larger than the limit (1 MiB)",
-    422: "the request is malformed: the field and the reason are given",
-    503: "the database is unavailable for a moment: retry",
-})
+COMMON = described(
+    {
+        400: "the body is not valid JSON",
+        401: "no token, or an unknown one",
+        403: "the token's role may not do this",
+        413: "the request body is larger than the limit (1 MiB)",
+        422: "the request is malformed: the field and the reason are given",
+        503: "the database is unavailable for a moment: retry",
+    }
+)
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "field": field}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -79,8 +87,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail),
-                              headers=dict(exc.headers) if exc.headers else None)
+        return error_response(
+            exc.status_code,
+            code,
+            str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
@@ -88,7 +100,11 @@ def install(app: FastAPI) -> None:
 
         if isinstance(exc, OperationalError):  # the database is down or locked: retry later
             log.warning("database unavailable: %s", exc)
-            return error_response(503, "unavailable", "the database is unavailable; retry",
-                                  headers={"Retry-After": "1"})
+            return error_response(
+                503,
+                "unavailable",
+                "the database is unavailable; retry",
+                headers={"Retry-After": "1"},
+            )
         log.exception("internal error on %s %s", request.method, request.url.path)
         return error_response(500, "internal", "internal server error")

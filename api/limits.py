@@ -54,9 +54,23 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
     async def _refuse(self, send: Any) -> None:
-        body = json.dumps({"error": {"code": "too_large", "field": None,
-                                     "message": f"the body is over {self.limit} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "too_large",
+                    "field": None,
+                    "message": f"the body is over {self.limit} bytes",
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -35,5 +35,11 @@ class RequestLog:
         finally:
             if self.everything or status >= 400:
                 client = scope.get("client") or ("-", 0)
-                log.info("%s %s %s %d (%.1f ms)", client[0], scope["method"], scope["path"],
-                         status, (time.perf_counter() - start) * 1000)
+                log.info(
+                    "%s %s %s %d (%.1f ms)",
+                    client[0],
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - start) * 1000,
+                )

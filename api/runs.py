@@ -48,8 +48,9 @@ class ServerRuns:
             runner = setup.open(self.storage, key=study)
             self.storage.set_state(study, StudyState.RUNNING)
             run = _Run(runner=runner)
-            run.thread = threading.Thread(target=self._main, args=(run,),
-                                          name=f"tuner-run-{study}", daemon=True)
+            run.thread = threading.Thread(
+                target=self._main, args=(run,), name=f"tuner-run-{study}", daemon=True
+            )
             self._runs[study] = run
             self.storage.set_server_run(study, True)
             run.thread.start()

@@ -44,11 +44,19 @@ class StudyOut(BaseModel):
     def of(cls, summary: StudySummary, spec: dict[str, Any] | None = None) -> StudyOut:
         project, name = split(summary.name)
         return cls(
-            name=name, project=project, state=summary.state.value,
-            round=min(summary.round + 1, summary.rounds), rounds=summary.rounds,
-            done=summary.done, planned=summary.planned, running=summary.running,
-            best_value=summary.best_value, direction=summary.direction,
-            created_at=summary.created_at, updated_at=summary.updated_at, spec=spec,
+            name=name,
+            project=project,
+            state=summary.state.value,
+            round=min(summary.round + 1, summary.rounds),
+            rounds=summary.rounds,
+            done=summary.done,
+            planned=summary.planned,
+            running=summary.running,
+            best_value=summary.best_value,
+            direction=summary.direction,
+            created_at=summary.created_at,
+            updated_at=summary.updated_at,
+            spec=spec,
         )
 
 
@@ -73,12 +81,22 @@ class TrialOut(BaseModel):
     @classmethod
     def of(cls, t: Trial) -> TrialOut:
         return cls(
-            number=t.number, round=t.round + 1, state=t.state.value, value=t.value,
-            values=t.values, params=t.params, attempt=t.attempt, attempts=t.attempt,
+            number=t.number,
+            round=t.round + 1,
+            state=t.state.value,
+            value=t.value,
+            values=t.values,
+            params=t.params,
+            attempt=t.attempt,
+            attempts=t.attempt,
             intermediate=[[step, value] for step, value in t.intermediate],
-            worker=t.worker, error=t.error,
-            created_at=t.created_at, started_at=t.started_at, finished_at=t.finished_at,
-            lease_expires_at=t.lease_expires_at, meta=t.meta,
+            worker=t.worker,
+            error=t.error,
+            created_at=t.created_at,
+            started_at=t.started_at,
+            finished_at=t.finished_at,
+            lease_expires_at=t.lease_expires_at,
+            meta=t.meta,
         )
 
 
@@ -91,16 +109,20 @@ class TrialPage(BaseModel):
 
 class ClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    worker: str = Field("anonymous", min_length=1, max_length=200,
-                        description="who runs the trial, e.g. host:pid")
+    worker: str = Field(
+        "anonymous", min_length=1, max_length=200, description="who runs the trial, e.g. host:pid"
+    )
 
 
 class ClaimOut(BaseModel):
     trial: TrialOut | None = Field(description="the claimed trial; null when none is ready")
     lease_seconds: float = Field(description="heartbeat at least this often to keep the trial")
     complete: bool = Field(description="true when the plan is done: no trial will come again")
-    stopped: bool = Field(False, description="true while the study is stopped: no trial is "
-                          "handed out until it runs or resumes again")
+    stopped: bool = Field(
+        False,
+        description="true while the study is stopped: no trial is "
+        "handed out until it runs or resumes again",
+    )
     retry_after: float = Field(description="seconds to wait before claiming again if no trial")
 
 
@@ -132,8 +154,12 @@ class CompleteIn(AttemptIn):
 
 
 class CompleteAndClaimIn(CompleteIn):
-    worker: str = Field("anonymous", min_length=1, max_length=200,
-                        description="who runs the next trial, e.g. host:pid")
+    worker: str = Field(
+        "anonymous",
+        min_length=1,
+        max_length=200,
+        description="who runs the next trial, e.g. host:pid",
+    )
 
 
 class FailIn(AttemptIn):

@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 Choice = str | int | float | bool | None
 When = Annotated[
     dict[str, Choice | list[Choice]],
-    Field(description="active only while each named parent parameter takes one of these "
-                      "values, e.g. {\"booster\": \"dart\"}"),
+    Field(
+        description="active only while each named parent parameter takes one of these "
+        'values, e.g. {"booster": "dart"}'
+    ),
 ]
 
 
@@ -47,45 +49,63 @@ Parameter = NumericParameter | CategoricalParameter | Annotated[list[Choice], Fi
 
 
 class FunctionObjective(_Strict):
-    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
-                          description="a Python callable, 'package.module:function'")
+    function: str = Field(
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        description="a Python callable, 'package.module:function'",
+    )
 
 
 class CommandObjective(_Strict):
-    command: str = Field(min_length=1, description="a command line with {param} placeholders; "
-                                                   "it prints its value (or JSON) last")
+    command: str = Field(
+        min_length=1,
+        description="a command line with {param} placeholders; it prints its value (or JSON) last",
+    )
 
 
 class TrainerObjective(_Strict):
-    trainer: str = Field(min_length=1, description="a built-in trainer: xgboost, sklearn, "
-                                                   "spark-ml, xgboost-spark")
+    trainer: str = Field(
+        min_length=1, description="a built-in trainer: xgboost, sklearn, spark-ml, xgboost-spark"
+    )
     data: str = Field(min_length=1, description="a CSV (with a header), Parquet or LibSVM file")
     label: str | None = Field(None, min_length=1)
     metric: str | None = Field(None, min_length=1)
     cv: int | None = Field(None, ge=2)
     estimator: str | None = Field(None, min_length=1)
     save_model: bool | None = None
-    preprocess: list[Literal["scale", "impute"]] | None = Field(None, description=(
-        "sklearn trainer: scale numeric columns, impute missing values (text columns are "
-        "always one-hot encoded)"))
+    preprocess: list[Literal["scale", "impute"]] | None = Field(
+        None,
+        description=(
+            "sklearn trainer: scale numeric columns, impute missing values (text columns are "
+            "always one-hot encoded)"
+        ),
+    )
 
 
 Objective = Annotated[
     str | FunctionObjective | CommandObjective | TrainerObjective,
-    Field(description="what a trial evaluates: exactly one of function, command or trainer "
-                      "(a bare string is a function)"),
+    Field(
+        description="what a trial evaluates: exactly one of function, command or trainer "
+        "(a bare string is a function)"
+    ),
 ]
 
 
 class Round(_Strict):
     """One step of the plan."""
 
-    algorithm: str = Field(min_length=1, description="random, grid, bayesian, genetic, or an "
-                                                     "installed plugin")
+    algorithm: str = Field(
+        min_length=1, description="random, grid, bayesian, genetic, or an installed plugin"
+    )
     trials: int = Field(ge=1)
     parallelism: int | None = Field(None, ge=1, description="trials in flight at once")
-    narrow: float | None = Field(None, gt=0, le=1, description=(
-        "search only this fraction of each numeric range, around the best trial so far"))
+    narrow: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description=(
+            "search only this fraction of each numeric range, around the best trial so far"
+        ),
+    )
     options: dict[str, Any] | None = Field(None, description="the algorithm's own options")
 
 
@@ -101,20 +121,38 @@ class StudyDocument(_Strict):
     """A study: the same document as a study file (YAML), as JSON."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-    objective: Objective | None = Field(None, description=(
-        "what a trial evaluates; leave it out for a study whose trials only remote workers "
-        "run (tuner worker, the client's optimize())"))
-    space: dict[str, Parameter] = Field(min_length=1, description=(
-        "parameter name (an identifier) -> its definition"))
-    plan: list[Round] | None = Field(None, min_length=1, description=(
-        "the rounds, in order; or give 'trials' instead for the default plan"))
-    trials: int | None = Field(None, ge=1, description=(
-        "a budget for the default plan (random warm-up, bayesian, bayesian narrowed); with a "
-        "plan too, the rounds must add up to it"))
-    direction: Literal["minimize", "maximize"] | None = Field(None, description=(
-        "minimize (the default) or maximize; a built-in trainer's metric sets it"))
-    metric: str | None = Field(None, min_length=1, description=(
-        "the key to optimise when the objective returns a dict of metrics"))
+    objective: Objective | None = Field(
+        None,
+        description=(
+            "what a trial evaluates; leave it out for a study whose trials only remote workers "
+            "run (tuner worker, the client's optimize())"
+        ),
+    )
+    space: dict[str, Parameter] = Field(
+        min_length=1, description=("parameter name (an identifier) -> its definition")
+    )
+    plan: list[Round] | None = Field(
+        None,
+        min_length=1,
+        description=("the rounds, in order; or give 'trials' instead for the default plan"),
+    )
+    trials: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "a budget for the default plan (random warm-up, bayesian, bayesian narrowed); with a "
+            "plan too, the rounds must add up to it"
+        ),
+    )
+    direction: Literal["minimize", "maximize"] | None = Field(
+        None,
+        description=("minimize (the default) or maximize; a built-in trainer's metric sets it"),
+    )
+    metric: str | None = Field(
+        None,
+        min_length=1,
+        description=("the key to optimise when the objective returns a dict of metrics"),
+    )
     executor: str | Executor | None = None
     retries: int = Field(0, ge=0, description="failed attempts a trial may retry")
     trial_timeout: float | None = Field(None, gt=0, description="seconds; then the attempt fails")

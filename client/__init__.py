@@ -1,8 +1,8 @@
 """The Tuner client: depends on httpx and the standard library only, never on the server.
 
-    from tuner.client import TunerClient
-    study = TunerClient().create_study("study.yaml")
-    study.optimize(train, n_trials=50, workers=4)
+from tuner.client import TunerClient
+study = TunerClient().create_study("study.yaml")
+study.optimize(train, n_trials=50, workers=4)
 """
 
 from tuner.client.http import TrialLost, TunerAPIError
@@ -12,6 +12,12 @@ from tuner.client.tuner_client import TunerClient
 from tuner.client.work import WorkersFailed
 
 __all__ = [
-    "Study", "StudyComplete", "StudyStopped", "Trial", "TrialLost", "TunerAPIError",
-    "TunerClient", "WorkersFailed",
+    "Study",
+    "StudyComplete",
+    "StudyStopped",
+    "Trial",
+    "TrialLost",
+    "TunerAPIError",
+    "TunerClient",
+    "WorkersFailed",
 ]

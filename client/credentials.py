@@ -28,8 +28,11 @@ def load() -> dict[str, str]:
         data = json.loads(credentials_file().read_text())
     except (OSError, ValueError):
         return {}
-    return {k: str(v) for k, v in data.items() if k in ("url", "token")} if isinstance(
-        data, dict) else {}
+    return (
+        {k: str(v) for k, v in data.items() if k in ("url", "token")}
+        if isinstance(data, dict)
+        else {}
+    )
 
 
 def save(url: str, token: str) -> Path:

@@ -44,9 +44,14 @@ class Transport:
     def close(self) -> None:
         self._http.close()
 
-    def request(self, method: str, path: str, json: Any = None,
-                params: dict[str, Any] | None = None,
-                conflict: type[TunerAPIError] = TunerAPIError) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        conflict: type[TunerAPIError] = TunerAPIError,
+    ) -> Any:
         """The decoded JSON answer (None for 204); a TunerAPIError for a 4xx (``conflict`` for
         a 409), and one with status 0 once the server stayed unreachable for ``retry_for``."""
         deadline = time.monotonic() + self.retry_for
@@ -58,12 +63,18 @@ class Transport:
             except httpx.TransportError as exc:
                 if time.monotonic() + delay > deadline:
                     raise TunerAPIError(
-                        0, "unreachable", f"cannot reach the Tuner server at {self.url} "
-                        f"({type(exc).__name__}: {exc}); is 'tuner serve' running there?"
+                        0,
+                        "unreachable",
+                        f"cannot reach the Tuner server at {self.url} "
+                        f"({type(exc).__name__}: {exc}); is 'tuner serve' running there?",
                     ) from None
                 if not warned:
-                    log.warning("cannot reach %s (%s): retrying for up to %.0f s", self.url,
-                                type(exc).__name__, self.retry_for)
+                    log.warning(
+                        "cannot reach %s (%s): retrying for up to %.0f s",
+                        self.url,
+                        type(exc).__name__,
+                        self.retry_for,
+                    )
                     warned = True
             else:
                 if response.status_code not in self.RETRY_STATUS:
@@ -73,8 +84,12 @@ class Transport:
                 if time.monotonic() + delay > deadline:
                     return _decode(response, conflict)
                 if not warned:
-                    log.warning("%s answered %d: retrying for up to %.0f s", self.url,
-                                response.status_code, self.retry_for)
+                    log.warning(
+                        "%s answered %d: retrying for up to %.0f s",
+                        self.url,
+                        response.status_code,
+                        self.retry_for,
+                    )
                     warned = True
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)

@@ -31,7 +31,8 @@ class Study:
     def leaderboard(self, top: int | None = None) -> list[dict[str, Any]]:
         params = {"top": top} if top else None
         return self.client.http.request(  # type: ignore[no-any-return]
-            "GET", f"{self.path}/leaderboard", params=params)
+            "GET", f"{self.path}/leaderboard", params=params
+        )
 
     @property
     def best_trial(self) -> dict[str, Any]:
@@ -72,7 +73,8 @@ class Study:
 
     def resume(self) -> dict[str, Any]:
         return self.client.http.request(  # type: ignore[no-any-return]
-            "POST", f"{self.path}/resume")
+            "POST", f"{self.path}/resume"
+        )
 
     def delete(self) -> None:
         self.client.http.request("DELETE", self.path)
@@ -84,7 +86,8 @@ class Study:
         worker = worker or self.worker
         while True:
             answer = self.client.http.request(
-                "POST", f"{self.path}/trials/claim", json={"worker": worker})
+                "POST", f"{self.path}/trials/claim", json={"worker": worker}
+            )
             if answer["trial"] is not None:
                 return Trial(self, answer["trial"], answer["lease_seconds"])
             if answer["complete"] or not wait:
@@ -93,8 +96,14 @@ class Study:
                 raise StudyStopped(self.name)
             time.sleep(answer["retry_after"])
 
-    def optimize(self, fn: Objective, n_trials: int | None = None, workers: int = 1, *,
-                 processes: bool = False) -> int:
+    def optimize(
+        self,
+        fn: Objective,
+        n_trials: int | None = None,
+        workers: int = 1,
+        *,
+        processes: bool = False,
+    ) -> int:
         """Run ``fn(params)`` or ``fn(params, trial)`` on trials until the study is done (or
         stopped) or ``n_trials`` are done here; returns how many ran here.
 

@@ -41,13 +41,15 @@ class Trial:
         self._beat: threading.Thread | None = None
 
     def __enter__(self) -> Trial:
-        self._beat = threading.Thread(target=self._heartbeat, daemon=True,
-                                      name=f"tuner-heartbeat-{self.number}")
+        self._beat = threading.Thread(
+            target=self._heartbeat, daemon=True, name=f"tuner-heartbeat-{self.number}"
+        )
         self._beat.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: Any) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
         self._stop.set()
         if self._ended or self._lost:
             return
@@ -86,8 +88,9 @@ class Trial:
         if bad_value(value) is not None:
             self.complete(value)  # fails the attempt with the reason
             return self.study.next_trial()
-        answer = self._post("complete-and-claim",
-                            {"value": numbers(value), "worker": self.study.worker})
+        answer = self._post(
+            "complete-and-claim", {"value": numbers(value), "worker": self.study.worker}
+        )
         self._ended = True
         self._stop.set()
         if answer["trial"] is not None:
@@ -104,8 +107,11 @@ class Trial:
     def _post(self, what: str, body: dict[str, Any]) -> Any:
         try:
             return self.study.client.http.request(
-                "POST", f"{self._path}/{what}", json={"attempt": self.attempt, **body},
-                conflict=TrialLost)
+                "POST",
+                f"{self._path}/{what}",
+                json={"attempt": self.attempt, **body},
+                conflict=TrialLost,
+            )
         except TrialLost:
             self._lost = True
             raise
@@ -115,8 +121,11 @@ class Trial:
         while not self._stop.wait(interval):
             try:
                 self.study.client.http.request(
-                    "POST", f"{self._path}/heartbeat", json={"attempt": self.attempt},
-                    conflict=TrialLost)
+                    "POST",
+                    f"{self._path}/heartbeat",
+                    json={"attempt": self.attempt},
+                    conflict=TrialLost,
+                )
             except TrialLost:
                 self._lost = True
                 return
@@ -127,8 +136,11 @@ class Trial:
 def numbers(value: float | Mapping[str, float]) -> float | dict[str, float]:
     if isinstance(value, int | float):
         return float(value)
-    return {str(k): float(v) for k, v in value.items()
-            if isinstance(v, int | float) and not isinstance(v, bool)}
+    return {
+        str(k): float(v)
+        for k, v in value.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
 
 
 def bad_value(value: object) -> str | None:

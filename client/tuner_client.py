@@ -22,8 +22,14 @@ class TunerClient:
     ``TunerAPIError`` names the URL.
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None, *,
-                 timeout: float = 30.0, retry_for: float = 120.0) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retry_for: float = 120.0,
+    ) -> None:
         stored = credentials.load()
         self.url = (
             url or os.environ.get("TUNER_URL") or stored.get("url") or credentials.DEFAULT_URL
@@ -42,8 +48,9 @@ class TunerClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def create_study(self, spec: str | Path | Mapping[str, Any], *,
-                     load_if_exists: bool = False) -> Study:
+    def create_study(
+        self, spec: str | Path | Mapping[str, Any], *, load_if_exists: bool = False
+    ) -> Study:
         """Submit a study: a dict, or the path of a JSON or YAML file (YAML needs PyYAML).
 
         A study of that name in the token's project is a ``TunerAPIError`` with status 409;

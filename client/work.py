@@ -22,12 +22,14 @@ class WorkersFailed(RuntimeError):
     def __init__(self, reasons: list[str], done: int) -> None:
         self.reasons = reasons
         self.done = done
-        super().__init__(f"{len(reasons)} worker(s) failed ({done} trials done here): "
-                         + "; ".join(reasons))
+        super().__init__(
+            f"{len(reasons)} worker(s) failed ({done} trials done here): " + "; ".join(reasons)
+        )
 
 
-def optimize(study: Study, fn: Objective, n_trials: int | None, workers: int,
-             processes: bool) -> int:
+def optimize(
+    study: Study, fn: Objective, n_trials: int | None, workers: int, processes: bool
+) -> int:
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, not {workers!r}")
     client = study.client
@@ -39,8 +41,15 @@ def optimize(study: Study, fn: Objective, n_trials: int | None, workers: int,
     return _in_threads(args, workers, _Budget(n_trials))
 
 
-def work(url: str, token: str | None, study: str, fn: Objective, n_trials: int | None,
-         claim_slot: Callable[[], bool] | None, stop: threading.Event | None = None) -> int:
+def work(
+    url: str,
+    token: str | None,
+    study: str,
+    fn: Objective,
+    n_trials: int | None,
+    claim_slot: Callable[[], bool] | None,
+    stop: threading.Event | None = None,
+) -> int:
     """Claim, evaluate, report, until the study is done or stopped or the budget spent."""
     from tuner.client.study import Study
     from tuner.client.tuner_client import TunerClient
@@ -124,8 +133,9 @@ def _in_threads(args: tuple[Any, ...], workers: int, budget: _Budget) -> int:
             with lock:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=body, name=f"tuner-worker-{i}", daemon=True)
-               for i in range(workers)]
+    threads = [
+        threading.Thread(target=body, name=f"tuner-worker-{i}", daemon=True) for i in range(workers)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -142,16 +152,19 @@ def _in_processes(args: tuple[Any, ...], workers: int, n_trials: int | None) -> 
     try:
         pickle.dumps(fn)
     except Exception as exc:  # a lambda, a nested function, a bound method of a local object
-        raise TypeError(f"optimize(processes=True) sends the objective to other processes, and "
-                        f"{fn!r} cannot be sent ({exc}): define it at module level, or use "
-                        "threads (the default)") from None
+        raise TypeError(
+            f"optimize(processes=True) sends the objective to other processes, and "
+            f"{fn!r} cannot be sent ({exc}): define it at module level, or use "
+            "threads (the default)"
+        ) from None
     ctx = mp.get_context("spawn")
     budget = ctx.Value("i", n_trials if n_trials is not None else -1)
     started = []
     for i in range(workers):
         receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_process_main, args=(*args, budget, sender),
-                              name=f"tuner-worker-{i}")
+        process = ctx.Process(
+            target=_process_main, args=(*args, budget, sender), name=f"tuner-worker-{i}"
+        )
         process.start()
         sender.close()
         started.append((process, receiver))
@@ -173,8 +186,9 @@ def _in_processes(args: tuple[Any, ...], workers: int, n_trials: int | None) -> 
     return done
 
 
-def _process_main(url: str, token: str | None, study: str, fn: Objective, budget: Any,
-                  results: Any) -> None:
+def _process_main(
+    url: str, token: str | None, study: str, fn: Objective, budget: Any, results: Any
+) -> None:
     def claim_slot() -> bool:
         with budget.get_lock():
             if budget.value == 0:
@@ -199,9 +213,11 @@ def _exit_reason(code: int | None) -> str:
         import signal
 
         return f"was killed by signal {signal.Signals(-code).name}"
-    return (f"exited with code {code} before it started its work: a script that calls "
-            "optimize(processes=True) runs again in each worker process, so its code must be "
-            "guarded by `if __name__ == \"__main__\":` (its output above says what failed)")
+    return (
+        f"exited with code {code} before it started its work: a script that calls "
+        "optimize(processes=True) runs again in each worker process, so its code must be "
+        'guarded by `if __name__ == "__main__":` (its output above says what failed)'
+    )
 
 
 def _takes_trial(fn: Objective) -> bool:

@@ -16,14 +16,16 @@ class WorkerCommand:
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("name", help="the study")
-        parser.add_argument("--objective", required=True, metavar="MODULE:FUNCTION",
-                            help="fn(params) or fn(params, trial), found from the working "
-                                 "directory")
+        parser.add_argument(
+            "--objective",
+            required=True,
+            metavar="MODULE:FUNCTION",
+            help="fn(params) or fn(params, trial), found from the working directory",
+        )
         parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
         parser.add_argument("--trials", type=int, default=None, help="stop after this many")
         parser.add_argument("--url", default=None, help="server (default $TUNER_URL or stored)")
-        parser.add_argument("--token", default=None,
-                            help="token (default $TUNER_TOKEN or stored)")
+        parser.add_argument("--token", default=None, help="token (default $TUNER_TOKEN or stored)")
 
     def __call__(self, args: argparse.Namespace) -> int:
         from tuner.client.http import TunerAPIError
@@ -41,8 +43,9 @@ class WorkerCommand:
         client = TunerClient(args.url, args.token)
         try:
             study = client.study(args.name)
-            done = study.optimize(fn, n_trials=args.trials, workers=args.workers,
-                                  processes=args.workers > 1)
+            done = study.optimize(
+                fn, n_trials=args.trials, workers=args.workers, processes=args.workers > 1
+            )
         except (TunerAPIError, WorkersFailed) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -74,8 +77,9 @@ def _load(ref: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m tuner.client worker ...``."""
-    parser = argparse.ArgumentParser(prog="python -m tuner.client",
-                                     description="The Tuner client's command line.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner.client", description="The Tuner client's command line."
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     command = WorkerCommand()
     worker = sub.add_parser("worker", help=command.help, description=command.help)

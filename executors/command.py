@@ -81,10 +81,16 @@ class CommandExecutor(PooledExecutor):
         with open(params_file, "w") as f:
             json.dump(job.params, f)
         stop_file = os.path.join(tmp, "stop")
-        env = {**os.environ, **param_env(job.params), "TUNER_PARAMS_FILE": params_file,
-               "TUNER_RESULT_FILE": result_file, "TUNER_STOP_FILE": stop_file,
-               "TUNER_STUDY": job.study,
-               "TUNER_TRIAL_NUMBER": str(job.number), "TUNER_TRIAL_ATTEMPT": str(job.attempt)}
+        env = {
+            **os.environ,
+            **param_env(job.params),
+            "TUNER_PARAMS_FILE": params_file,
+            "TUNER_RESULT_FILE": result_file,
+            "TUNER_STOP_FILE": stop_file,
+            "TUNER_STUDY": job.study,
+            "TUNER_TRIAL_NUMBER": str(job.number),
+            "TUNER_TRIAL_ATTEMPT": str(job.attempt),
+        }
         if job.metric:
             env["TUNER_METRIC"] = job.metric
         if job.artifact_dir:
@@ -92,9 +98,15 @@ class CommandExecutor(PooledExecutor):
         with self._lock:
             if self._cancelling:
                 return TrialOutcome.failure(_CANCELLED)
-            process = subprocess.Popen([self._shell, "-c", command], cwd=job.workdir, env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                [self._shell, "-c", command],
+                cwd=job.workdir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             self._running.add(process)
         self._watchdog.watch(process.pid)
         out = _Reader(process.stdout, job.metric, _stop_by_file(listener, stop_file))
@@ -117,17 +129,24 @@ class CommandExecutor(PooledExecutor):
             return TrialOutcome.failure(_CANCELLED + _tails(out, err), steps)
         if timed_out:
             return TrialOutcome.failure(
-                f"timed out after {float(job.timeout or 0)} s" + _tails(out, err), steps)
+                f"timed out after {float(job.timeout or 0)} s" + _tails(out, err), steps
+            )
         if process.returncode != 0:
-            return TrialOutcome.failure(exit_reason(process.returncode, "command")
-                                        + _tails(out, err), steps)
+            return TrialOutcome.failure(
+                exit_reason(process.returncode, "command") + _tails(out, err), steps
+            )
         try:
             result = _result(result_file, out.result, out.last)
             value, values = interpret(result, job.metric)
         except ObjectiveError as exc:
             return TrialOutcome.failure(str(exc) + _tails(out, err), steps)
-        return TrialOutcome(TrialState.COMPLETE, value=value, values=values, intermediate=steps,
-                            artifact=saved_artifact(job.artifact_dir))
+        return TrialOutcome(
+            TrialState.COMPLETE,
+            value=value,
+            values=values,
+            intermediate=steps,
+            artifact=saved_artifact(job.artifact_dir),
+        )
 
 
 def command_line(template: str, params: Params) -> str:
@@ -150,8 +169,9 @@ def _text(value: object) -> str:
 class _Reader:
     """Drains one stream of the command in a thread: its last lines, step lines, the result."""
 
-    def __init__(self, stream: IO[bytes] | None, metric: str | None,
-                 listener: StopListener | None = None) -> None:
+    def __init__(
+        self, stream: IO[bytes] | None, metric: str | None, listener: StopListener | None = None
+    ) -> None:
         self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
         self._listener = listener
         self.steps: list[tuple[int, float]] = []
@@ -187,8 +207,11 @@ class _Reader:
             self.result = obj
             return
         rest = {k: v for k, v in obj.items() if k != "step"}
-        value = rest.get(self._metric) if self._metric in rest else (
-            next(iter(rest.values())) if len(rest) == 1 else None)
+        value = (
+            rest.get(self._metric)
+            if self._metric in rest
+            else (next(iter(rest.values())) if len(rest) == 1 else None)
+        )
         if isinstance(obj["step"], int) and isinstance(value, int | float):
             self.steps.append((obj["step"], float(value)))
             if self._listener is not None:
@@ -209,9 +232,11 @@ def _result(result_file: str, printed: object, last: str) -> object:
         try:
             return float(last)
         except ValueError:
-            raise ObjectiveError("the command printed neither a number last nor a JSON object "
-                                 '(such as {"auc": 0.93}) on stdout, and wrote nothing to '
-                                 "$TUNER_RESULT_FILE") from None
+            raise ObjectiveError(
+                "the command printed neither a number last nor a JSON object "
+                '(such as {"auc": 0.93}) on stdout, and wrote nothing to '
+                "$TUNER_RESULT_FILE"
+            ) from None
     return printed
 
 

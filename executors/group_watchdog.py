@@ -67,8 +67,11 @@ class GroupWatchdog:
         with self._lock:
             if self._process is None and start:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-I", "-S", __file__], stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                    [sys.executable, "-I", "-S", __file__],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
                     start_new_session=True,
                 )
             if self._process is None or self._process.stdin is None:

@@ -63,9 +63,11 @@ class LocalExecutor(PooledExecutor):
     def _run_child(self, job: TrialJob, listener: StopListener | None) -> TrialOutcome:
         ctx = _context(job)
         ours, theirs = ctx.Pipe(duplex=True)  # the trial's two-way channel
-        process = ctx.Process(target=_child_main,
-                              args=(job, theirs, dict(os.environ), _preload, os.getpid()),
-                              name=f"tuner-trial-{job.study}-{job.number}")
+        process = ctx.Process(
+            target=_child_main,
+            args=(job, theirs, dict(os.environ), _preload, os.getpid()),
+            name=f"tuner-trial-{job.study}-{job.number}",
+        )
         try:
             if self._cancelling:
                 return TrialOutcome.failure(_CANCELLED)
@@ -83,8 +85,14 @@ class LocalExecutor(PooledExecutor):
                 process.join()
                 with self._lock:
                     self._running.discard(process)
-            return finish(result, steps, ended, process.exitcode, job.timeout,
-                          _CANCELLED if self._cancelling else None)
+            return finish(
+                result,
+                steps,
+                ended,
+                process.exitcode,
+                job.timeout,
+                _CANCELLED if self._cancelling else None,
+            )
         finally:
             theirs.close()
             ours.close()
@@ -164,8 +172,13 @@ def _start(process: BaseProcess) -> None:
             time.sleep(0.1 * (attempt + 1))
 
 
-def _child_main(job: TrialJob, conn: Connection, env: dict[str, str],
-                preload: tuple[str, float] | None, runner: int) -> None:
+def _child_main(
+    job: TrialJob,
+    conn: Connection,
+    env: dict[str, str],
+    preload: tuple[str, float] | None,
+    runner: int,
+) -> None:
     """Run one job in this fresh process (a session of its own) and send its outcome up."""
     os.setsid()
     os.environ.clear()

@@ -33,8 +33,7 @@ class PooledExecutor(Executor):
     def capacity(self) -> int:
         return self._workers
 
-    def submit(self, job: TrialJob, listener: StopListener | None = None
-               ) -> Future[TrialOutcome]:
+    def submit(self, job: TrialJob, listener: StopListener | None = None) -> Future[TrialOutcome]:
         return self._pool.submit(self._run, job, listener)
 
     def shutdown(self, cancel_running: bool = False) -> None:

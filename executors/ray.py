@@ -29,16 +29,25 @@ class RayExecutor(PooledExecutor):
 
     name = "ray"
 
-    def __init__(self, *, address: str | None = None, resources: Mapping[str, Any] | None = None,
-                 workers: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        resources: Mapping[str, Any] | None = None,
+        workers: int | None = None,
+    ) -> None:
         import ray
 
         self.check_options({"address": address, "resources": resources, "workers": workers})
         self._resources = {"num_cpus": 1, **dict(resources or {})}
         self._started_ray = False
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=True,
-                     configure_logging=False)
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=True,
+                configure_logging=False,
+            )
             self._started_ray = True
         if workers is None:
             cpus = float(ray.cluster_resources().get("CPU", 1))
@@ -46,8 +55,7 @@ class RayExecutor(PooledExecutor):
             workers = max(1, math.floor(cpus / per_trial)) if per_trial > 0 else int(cpus) or 1
         self._start_pool(workers, "ray")
         self._refs: set[Any] = set()
-        self._task = ray.remote(max_retries=0)(_run_trial).options(**_task_options(
-            self._resources))
+        self._task = ray.remote(max_retries=0)(_run_trial).options(**_task_options(self._resources))
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
@@ -102,8 +110,13 @@ class RayExecutor(PooledExecutor):
             self._refs.add(ref)
         try:
             outcome = ray.get(ref)
-            return outcome if isinstance(outcome, TrialOutcome) else TrialOutcome.failure(
-                f"the Ray task returned {type(outcome).__name__}, not an outcome")
+            return (
+                outcome
+                if isinstance(outcome, TrialOutcome)
+                else TrialOutcome.failure(
+                    f"the Ray task returned {type(outcome).__name__}, not an outcome"
+                )
+            )
         except TaskCancelledError:
             return TrialOutcome.failure(_CANCELLED)
         except RayError as exc:  # a dead worker or node, an object lost with it

@@ -34,8 +34,10 @@ def ray_address_reachable(address: str) -> str | None:
         if not address:
             current = Path("/tmp/ray/ray_current_cluster")
             if not current.exists():
-                return "'auto' found no running Ray cluster on this host (start one with " \
-                       "'ray start --head', or omit address for a local Ray)"
+                return (
+                    "'auto' found no running Ray cluster on this host (start one with "
+                    "'ray start --head', or omit address for a local Ray)"
+                )
             address = current.read_text().strip()
     target = address.removeprefix("ray://")
     parsed = _host_port(target, 10001 if address.startswith("ray://") else 6379)
@@ -51,11 +53,16 @@ def spark_master_reachable(master: str) -> str | None:
         return None
     if master == "yarn":
         return None
-    for scheme, port in (("spark://", 7077), ("mesos://", 5050), ("k8s://https://", 443),
-                         ("k8s://http://", 80), ("k8s://", 443)):
+    for scheme, port in (
+        ("spark://", 7077),
+        ("mesos://", 5050),
+        ("k8s://https://", 443),
+        ("k8s://http://", 80),
+        ("k8s://", 443),
+    ):
         if master.startswith(scheme):
             reasons = []
-            for host_port in master[len(scheme):].split("/")[0].split(","):
+            for host_port in master[len(scheme) :].split("/")[0].split(","):
                 parsed = _host_port(host_port, port)
                 reason = parsed if isinstance(parsed, str) else tcp_reachable(*parsed)
                 if reason is None:

@@ -44,8 +44,9 @@ class SparkExecutor(PooledExecutor):
         super().check_options(options)
         master = options.get("master")
         if master is not None and (not isinstance(master, str) or not master):
-            raise SpecError("master", "must be a Spark master URL: local[N], spark://host:port, "
-                            "yarn, k8s://...")
+            raise SpecError(
+                "master", "must be a Spark master URL: local[N], spark://host:port, yarn, k8s://..."
+            )
         check_positive_int(options, "parallelism")
 
     @classmethod

@@ -45,15 +45,15 @@ class Watch:
     """The runner's side of one trial process: ``process_fd`` becomes readable when the process
     ends (a pidfd or a multiprocessing sentinel), ``conn`` is the two-way channel."""
 
-    def __init__(self, pid: int, process_fd: int, conn: Connection, timeout: float | None
-                 ) -> None:
+    def __init__(self, pid: int, process_fd: int, conn: Connection, timeout: float | None) -> None:
         self.pid = pid
         self.process_fd = process_fd
         self.conn = conn
         self.timeout = timeout
 
-    def run(self, on_report: StopListener | None = None
-            ) -> tuple[TrialOutcome | None, tuple[tuple[int, float], ...], bool]:
+    def run(
+        self, on_report: StopListener | None = None
+    ) -> tuple[TrialOutcome | None, tuple[tuple[int, float], ...], bool]:
         """The outcome the trial sent (None if it sent none), its reports, and whether it ended
         (False: it overran the timeout). After its outcome the trial gets ``GRACE`` to exit."""
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
@@ -85,9 +85,14 @@ class Watch:
                 return None, tuple(steps), True
 
 
-def finish(result: TrialOutcome | None, steps: tuple[tuple[int, float], ...], ended: bool,
-           exit_code: int | None, timeout: float | None, cancelled: str | None = None
-           ) -> TrialOutcome:
+def finish(
+    result: TrialOutcome | None,
+    steps: tuple[tuple[int, float], ...],
+    ended: bool,
+    exit_code: int | None,
+    timeout: float | None,
+    cancelled: str | None = None,
+) -> TrialOutcome:
     """The outcome of a watched trial: the one it sent, else why it has none."""
     if result is not None:
         return replace(result, intermediate=steps)
@@ -182,8 +187,12 @@ class ProcessContext:
     """The ``trial`` an objective called as ``fn(params, trial)`` gets in a trial process;
     ``extras`` add attributes made on first use (the Spark executor's ``trial.spark``)."""
 
-    def __init__(self, job: TrialJob, channel: TrialChannel,
-                 extras: Mapping[str, Callable[[], Any]] | None = None) -> None:
+    def __init__(
+        self,
+        job: TrialJob,
+        channel: TrialChannel,
+        extras: Mapping[str, Callable[[], Any]] | None = None,
+    ) -> None:
         self.study: str = job.study
         self.number: int = job.number
         self.attempt: int = job.attempt
@@ -211,9 +220,13 @@ class ProcessContext:
         return self._channel.stop_asked()
 
 
-def run_trial(job: TrialJob, conn: Connection, runner: int,
-              extras: Mapping[str, Callable[[], Any]] | None = None,
-              prepare: Callable[[], None] | None = None) -> None:
+def run_trial(
+    job: TrialJob,
+    conn: Connection,
+    runner: int,
+    extras: Mapping[str, Callable[[], Any]] | None = None,
+    prepare: Callable[[], None] | None = None,
+) -> None:
     """The body of a trial's process (already in a session of its own): evaluate ``job`` and
     send its outcome up ``conn``; the process dies with ``runner``."""
     die_with(runner)
@@ -247,9 +260,16 @@ class TrialProcess:
                 if self._killed.is_set():
                     return TrialOutcome.failure("cancelled before it started")
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "tuner.executors.trial_process",
-                     str(theirs.fileno()), str(os.getpid())],
-                    stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),), env=self.env,
+                    [
+                        sys.executable,
+                        "-m",
+                        "tuner.executors.trial_process",
+                        str(theirs.fileno()),
+                        str(os.getpid()),
+                    ],
+                    stdin=subprocess.PIPE,
+                    pass_fds=(theirs.fileno(),),
+                    env=self.env,
                     start_new_session=True,
                 )
             theirs.close()
@@ -264,7 +284,8 @@ class TrialProcess:
             pidfd = os.pidfd_open(process.pid)
             try:
                 result, steps, ended = Watch(process.pid, pidfd, conn, self.job.timeout).run(
-                    on_report)
+                    on_report
+                )
             finally:
                 os.close(pidfd)
                 self.kill_group()

@@ -27,8 +27,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SPACE = {"x": {"type": "float", "low": -5.0, "high": 5.0},
-         "y": {"type": "float", "low": -5.0, "high": 5.0}}
+SPACE = {
+    "x": {"type": "float", "low": -5.0, "high": 5.0},
+    "y": {"type": "float", "low": -5.0, "high": 5.0},
+}
 
 
 def value(x: float, y: float) -> float:
@@ -55,23 +57,30 @@ def _tuner_client(url: str, token: str, study: str, start: Any, out: Any) -> Non
     out.put(done)
 
 
-def run_tuner(url: str, token: str, procs: int, trials: int,
-              windows: int | None = None) -> dict[str, Any]:
+def run_tuner(
+    url: str, token: str, procs: int, trials: int, windows: int | None = None
+) -> dict[str, Any]:
     """``trials`` trials by ``procs`` client processes; with ``windows``, one client and the
     time of each window of that many trials."""
     import httpx
 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     headers = {"Authorization": f"Bearer {token}"}
-    spec = {"name": name, "objective": "experiments.bench_api:value", "space": SPACE,
-            "plan": [{"algorithm": "random", "trials": trials}], "seed": 0}
+    spec = {
+        "name": name,
+        "objective": "experiments.bench_api:value",
+        "space": SPACE,
+        "plan": [{"algorithm": "random", "trials": trials}],
+        "seed": 0,
+    }
     httpx.post(f"{url}/api/v1/studies", json=spec, headers=headers, timeout=60).raise_for_status()
     if windows:
         return _windows_tuner(url, token, name, trials, windows)
     ctx = mp.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
-    workers = [ctx.Process(target=_tuner_client, args=(url, token, name, start, out))
-               for _ in range(procs)]
+    workers = [
+        ctx.Process(target=_tuner_client, args=(url, token, name, start, out)) for _ in range(procs)
+    ]
     for w in workers:
         w.start()
     time.sleep(2.0)  # every client connected and waiting
@@ -116,8 +125,9 @@ def _all_trials(url: str, headers: dict[str, str], name: str) -> list[dict[str, 
     out: list[dict[str, Any]] = []
     with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
         while True:
-            page = http.get(f"/api/v1/studies/{name}/trials",
-                            params={"offset": len(out), "limit": 1000}).json()
+            page = http.get(
+                f"/api/v1/studies/{name}/trials", params={"offset": len(out), "limit": 1000}
+            ).json()
             out += page["items"]
             if len(out) >= page["total"] or not page["items"]:
                 return out
@@ -130,8 +140,7 @@ def _optuna_client(url: str, study: str, n: int, start: Any, out: Any) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    s = optuna.load_study(study_name=study, storage=url,
-                          sampler=optuna.samplers.RandomSampler())
+    s = optuna.load_study(study_name=study, storage=url, sampler=optuna.samplers.RandomSampler())
     start.wait()
     for _ in range(n):
         trial = s.ask()
@@ -148,22 +157,21 @@ def run_optuna(url: str, procs: int, trials: int, windows: int | None = None) ->
     name = f"bench-{uuid.uuid4().hex[:8]}"
     optuna.create_study(study_name=name, storage=url)
     if windows:
-        s = optuna.load_study(study_name=name, storage=url,
-                              sampler=optuna.samplers.RandomSampler())
+        s = optuna.load_study(study_name=name, storage=url, sampler=optuna.samplers.RandomSampler())
         rates = []
         for _ in range(trials // windows):
             t0 = time.perf_counter()
             for _ in range(windows):
                 trial = s.ask()
-                s.tell(trial, value(trial.suggest_float("x", -5, 5),
-                                    trial.suggest_float("y", -5, 5)))
+                s.tell(
+                    trial, value(trial.suggest_float("x", -5, 5), trial.suggest_float("y", -5, 5))
+                )
             rates.append(windows / (time.perf_counter() - t0))
         return {"window": windows, "per_second": rates}
     ctx = mp.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
     share = [trials // procs + (1 if i < trials % procs else 0) for i in range(procs)]
-    workers = [ctx.Process(target=_optuna_client, args=(url, name, n, start, out))
-               for n in share]
+    workers = [ctx.Process(target=_optuna_client, args=(url, name, n, start, out)) for n in share]
     for w in workers:
         w.start()
     time.sleep(4.0)
@@ -223,7 +231,11 @@ class Server:
         env = {**os.environ, "TUNER_CONFIG_DIR": str(home)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tuner.cli", "serve", "--port", str(port), "--db", db],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import httpx
 
         for _ in range(300):
@@ -270,13 +282,21 @@ def main() -> None:
                     theirs = run_optuna(db, procs, trials)
                 finally:
                     drop_schema(schema)
-            row = {"backend": backend, "clients": procs, "trials": trials, "tuner": ours,
-                   "optuna": theirs, "ratio": ours["per_second"] / theirs["per_second"]}
+            row = {
+                "backend": backend,
+                "clients": procs,
+                "trials": trials,
+                "tuner": ours,
+                "optuna": theirs,
+                "ratio": ours["per_second"] / theirs["per_second"],
+            }
             rows.append(row)
-            print(f"{backend:10} {procs:3} clients  tuner {ours['per_second']:8.1f}/s  "
-                  f"optuna {theirs['per_second']:8.1f}/s  x{row['ratio']:.1f}  "
-                  f"lost/dup: {ours['lost_or_duplicated']}/{theirs['lost_or_duplicated']}",
-                  flush=True)
+            print(
+                f"{backend:10} {procs:3} clients  tuner {ours['per_second']:8.1f}/s  "
+                f"optuna {theirs['per_second']:8.1f}/s  x{row['ratio']:.1f}  "
+                f"lost/dup: {ours['lost_or_duplicated']}/{theirs['lost_or_duplicated']}",
+                flush=True,
+            )
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
             db, schema = fresh_database(backend, home)
@@ -288,37 +308,50 @@ def main() -> None:
                 drop_schema(schema)
             db, schema = fresh_database(backend, home)
             try:
-                theirs = run_optuna(db, 1, optuna_growth,
-                                    windows=optuna_growth // 6)
+                theirs = run_optuna(db, 1, optuna_growth, windows=optuna_growth // 6)
             finally:
                 drop_schema(schema)
         growth_rows.append({"backend": backend, "tuner": ours, "optuna": theirs})
-        print(f"{backend} growth: tuner {[round(r) for r in ours['per_second']]} per "
-              f"{ours['window']}; optuna {[round(r) for r in theirs['per_second']]} per "
-              f"{theirs['window']}", flush=True)
+        print(
+            f"{backend} growth: tuner {[round(r) for r in ours['per_second']]} per "
+            f"{ours['window']}; optuna {[round(r) for r in theirs['per_second']]} per "
+            f"{theirs['window']}",
+            flush=True,
+        )
     write(a.out, rows, growth_rows, a.quick)
 
 
-def write(out: Path, rows: list[dict[str, Any]], growth: list[dict[str, Any]],
-          quick: bool) -> None:
+def write(out: Path, rows: list[dict[str, Any]], growth: list[dict[str, Any]], quick: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    versions = {p: _version(p) for p in ("fastapi", "uvicorn", "sqlalchemy", "psycopg",
-                                         "httpx", "optuna")}
-    meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "versions": versions, "quick": quick}
-    (out / "bench_api.json").write_text(json.dumps(
-        {"meta": meta, "throughput": rows, "growth": growth}, indent=2))
+    versions = {
+        p: _version(p) for p in ("fastapi", "uvicorn", "sqlalchemy", "psycopg", "httpx", "optuna")
+    }
+    meta = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "versions": versions,
+        "quick": quick,
+    }
+    (out / "bench_api.json").write_text(
+        json.dumps({"meta": meta, "throughput": rows, "growth": growth}, indent=2)
+    )
     lines = [
         "| database | clients | trials | Tuner API (trials/s) | Optuna RDBStorage (trials/s) "
         "| ratio | lost or duplicated |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lost = "none" if not (r["tuner"]["lost_or_duplicated"] or
-                              r["optuna"]["lost_or_duplicated"]) else "YES"
-        lines.append(f"| {r['backend']} | {r['clients']} | {r['trials']} | "
-                     f"{r['tuner']['per_second']:.0f} | {r['optuna']['per_second']:.1f} | "
-                     f"{r['ratio']:.1f}x | {lost} |")
+        lost = (
+            "none"
+            if not (r["tuner"]["lost_or_duplicated"] or r["optuna"]["lost_or_duplicated"])
+            else "YES"
+        )
+        lines.append(
+            f"| {r['backend']} | {r['clients']} | {r['trials']} | "
+            f"{r['tuner']['per_second']:.0f} | {r['optuna']['per_second']:.1f} | "
+            f"{r['ratio']:.1f}x | {lost} |"
+        )
     lines += ["", "| database | who | trials/s per window (1 client) |", "|---|---|---|"]
     for g in growth:
         for who in ("tuner", "optuna"):

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
     os.environ[_var] = "1"  # two processes share two cores fairly
 
 import argparse  # noqa: E402
@@ -27,8 +32,20 @@ from experiments.problems import Problem, bbob, xgboost_task  # noqa: E402
 
 FULL_FUNCTIONS = [1, 3, 6, 8, 10, 12, 15, 17, 20, 21, 22, 24]
 QUICK_FUNCTIONS = [1, 8, 15, 21]
-PACKAGES = ["numpy", "scipy", "scikit-learn", "scikit-optimize", "deap", "optuna", "hyperopt",
-            "cmaes", "torch", "coco-experiment", "xgboost-cpu", "matplotlib"]
+PACKAGES = [
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "scikit-optimize",
+    "deap",
+    "optuna",
+    "hyperopt",
+    "cmaes",
+    "torch",
+    "coco-experiment",
+    "xgboost-cpu",
+    "matplotlib",
+]
 
 
 def checkpoints(budget: int) -> list[int]:
@@ -52,7 +69,7 @@ def ranks(table: dict[str, float]) -> dict[str, float]:
         j = i
         while j + 1 < len(names) and table[names[j + 1]] == table[names[i]]:
             j += 1
-        for k in names[i: j + 1]:
+        for k in names[i : j + 1]:
             out[k] = (i + j) / 2 + 1
         i = j + 1
     return out
@@ -76,8 +93,11 @@ def main() -> None:
     dims = a.dims or ([2, 5] if quick else [2, 5, 10])
     seeds = a.seeds or (2 if quick else 5)
     budget = a.budget or (30 if quick else 100)
-    ml = a.ml if a.ml is not None else (["breast_cancer"] if quick else
-                                        ["breast_cancer", "digits", "diabetes"])
+    ml = (
+        a.ml
+        if a.ml is not None
+        else (["breast_cancer"] if quick else ["breast_cancer", "digits", "diabetes"])
+    )
     ml_budget = a.ml_budget or (15 if quick else 40)
     a.out.mkdir(parents=True, exist_ok=True)
 
@@ -88,20 +108,44 @@ def main() -> None:
         for name in a.contenders:
             for seed in range(seeds):
                 values, seconds = timed(CONTENDERS[name], problem, b, seed)
-                runs.append({"problem": problem.name, "group": problem.group, "contender": name,
-                             "seed": seed, "budget": b, "optimum": problem.optimum,
-                             "values": values, "seconds": seconds})
-                print(f"{problem.name:22s} {name:18s} seed {seed}: best "
-                      f"{min(values):.4g} in {seconds:.1f}s", flush=True)
-    latency = {} if a.no_latency else latency_table(
-        [c for c in ("random", "grid", "bayesian", "genetic") if c in a.contenders],
-        sizes=(10, 100, 500, 1000))
+                runs.append(
+                    {
+                        "problem": problem.name,
+                        "group": problem.group,
+                        "contender": name,
+                        "seed": seed,
+                        "budget": b,
+                        "optimum": problem.optimum,
+                        "values": values,
+                        "seconds": seconds,
+                    }
+                )
+                print(
+                    f"{problem.name:22s} {name:18s} seed {seed}: best "
+                    f"{min(values):.4g} in {seconds:.1f}s",
+                    flush=True,
+                )
+    latency = (
+        {}
+        if a.no_latency
+        else latency_table(
+            [c for c in ("random", "grid", "bayesian", "genetic") if c in a.contenders],
+            sizes=(10, 100, 500, 1000),
+        )
+    )
     meta = {
         "command": "python -m experiments.benchmark_quality "
-                   + ("--quick" if quick else "") + (" (with options)" if a.functions else ""),
-        "functions": functions, "dims": dims, "seeds": seeds, "budget": budget, "ml": ml,
-        "ml_budget": ml_budget, "python": platform.python_version(),
-        "machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
+        + ("--quick" if quick else "")
+        + (" (with options)" if a.functions else ""),
+        "functions": functions,
+        "dims": dims,
+        "seeds": seeds,
+        "budget": budget,
+        "ml": ml,
+        "ml_budget": ml_budget,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
         "threads": os.environ["OMP_NUM_THREADS"],
         "versions": {p: _version(p) for p in PACKAGES},
     }

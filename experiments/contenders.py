@@ -22,23 +22,44 @@ Runner = Callable[[Problem, int, int], list[float]]
 def run_plan(problem: Problem, plan: tuple[Round, ...], seed: int) -> list[float]:
     """A study with ``plan`` run one trial at a time, as ``Scheduler.top_up`` does it: a fresh
     algorithm per suggestion, on the round's (maybe narrowed) space, with the round's seed."""
-    spec = StudySpec.from_dict({
-        "name": "bench", "objective": "bench:objective", "space": problem.space,
-        "plan": [r.to_dict() for r in plan], "seed": seed,
-    }, check=False)  # the objective is a callable here, not a module path
+    spec = StudySpec.from_dict(
+        {
+            "name": "bench",
+            "objective": "bench:objective",
+            "space": problem.space,
+            "plan": [r.to_dict() for r in plan],
+            "seed": seed,
+        },
+        check=False,
+    )  # the objective is a callable here, not a module path
     trials: list[Trial] = []
     for r, rnd in enumerate(spec.plan):
         for _ in range(rnd.trials):
             algo = plugins.algorithm(rnd.algorithm).create(
-                round_space(spec, r, trials), spec.direction, _round_seed(spec.seed, r),
-                rnd.trials, rnd.options)
+                round_space(spec, r, trials),
+                spec.direction,
+                _round_seed(spec.seed, r),
+                rnd.trials,
+                rnd.options,
+            )
             got = algo.suggest(trials, 1)
             if not got:
                 break
             item = as_suggestion(got[0])
             value = problem.evaluate(item.params)
-            trials.append(Trial("bench", len(trials), r, item.params, TrialState.COMPLETE, 1,
-                                value, {"value": value}, meta=dict(item.meta)))
+            trials.append(
+                Trial(
+                    "bench",
+                    len(trials),
+                    r,
+                    item.params,
+                    TrialState.COMPLETE,
+                    1,
+                    value,
+                    {"value": value},
+                    meta=dict(item.meta),
+                )
+            )
     return [t.value for t in trials if t.value is not None]
 
 
@@ -65,12 +86,15 @@ def optuna(sampler: str) -> Runner:
         import optuna as op
 
         op.logging.set_verbosity(op.logging.WARNING)
-        make = {"tpe": lambda: op.samplers.TPESampler(seed=seed),
-                "cmaes": lambda: op.samplers.CmaEsSampler(seed=seed),
-                "gp": lambda: op.samplers.GPSampler(seed=seed)}[sampler]
+        make = {
+            "tpe": lambda: op.samplers.TPESampler(seed=seed),
+            "cmaes": lambda: op.samplers.CmaEsSampler(seed=seed),
+            "gp": lambda: op.samplers.GPSampler(seed=seed),
+        }[sampler]
         study = op.create_study(sampler=make(), direction="minimize")
-        study.optimize(lambda t: problem.evaluate(_optuna_params(t, problem.space)),
-                       n_trials=budget)
+        study.optimize(
+            lambda t: problem.evaluate(_optuna_params(t, problem.space)), n_trials=budget
+        )
         return [float(t.value) for t in study.trials if t.value is not None]
 
     return run
@@ -88,15 +112,20 @@ def hyperopt_tpe(problem: Problem, budget: int, seed: int) -> list[float]:
         else:
             space[name] = hp.uniform(name, p["low"], p["high"])
     trials = Trials()
-    fmin(lambda params: {"loss": problem.evaluate(_cast(problem, params)), "status": STATUS_OK},
-         space, algo=tpe.suggest, max_evals=budget, trials=trials,
-         rstate=np.random.default_rng(seed), show_progressbar=False)
+    fmin(
+        lambda params: {"loss": problem.evaluate(_cast(problem, params)), "status": STATUS_OK},
+        space,
+        algo=tpe.suggest,
+        max_evals=budget,
+        trials=trials,
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+    )
     return [float(x) for x in trials.losses() if x is not None]
 
 
 def _cast(problem: Problem, params: dict[str, Any]) -> dict[str, Any]:
-    return {k: int(v) if problem.space[k]["type"] == "int" else float(v)
-            for k, v in params.items()}
+    return {k: int(v) if problem.space[k]["type"] == "int" else float(v) for k, v in params.items()}
 
 
 def skopt_gp_minimize(problem: Problem, budget: int, seed: int) -> list[float]:
@@ -109,14 +138,18 @@ def skopt_gp_minimize(problem: Problem, budget: int, seed: int) -> list[float]:
     names = list(problem.space)
     space = [
         (Integer if p["type"] == "int" else Real)(
-            p["low"], p["high"], prior="log-uniform" if p.get("log") else "uniform")
+            p["low"], p["high"], prior="log-uniform" if p.get("log") else "uniform"
+        )
         for p in problem.space.values()
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = gp_minimize(
             lambda x: problem.evaluate(_cast(problem, dict(zip(names, x, strict=True)))),
-            space, n_calls=budget, random_state=seed)
+            space,
+            n_calls=budget,
+            random_state=seed,
+        )
     return [float(v) for v in result.func_vals]
 
 

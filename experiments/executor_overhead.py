@@ -53,8 +53,9 @@ def _make(kind: str, workers: int) -> Executor:
 
 
 def _run(executor: Executor, kind: str, name: str, n: int) -> float:
-    jobs = [TrialJob("bench", i, 1, {}, _objective(kind, name), workdir=str(ROOT))
-            for i in range(n)]
+    jobs = [
+        TrialJob("bench", i, 1, {}, _objective(kind, name), workdir=str(ROOT)) for i in range(n)
+    ]
     start = time.perf_counter()
     futures = [executor.submit(job) for job in jobs]
     wait(futures)
@@ -70,8 +71,7 @@ def measure(kind: str, trials: int) -> dict[str, Any]:
     if kind == "ray":
         import ray
 
-        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False,
-                 log_to_driver=False)
+        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     if kind == "spark":
         from tuner.executors.spark_session import start_session
 
@@ -86,9 +86,14 @@ def measure(kind: str, trials: int) -> dict[str, Any]:
     _run(two, kind, "noop", 2)
     parallel = _run(two, kind, "sleep_one", 4)
     two.shutdown()
-    return {"executor": kind, "startup_s": startup, "overhead_per_trial_s": overhead,
-            "four_1s_trials_1_worker_s": serial, "four_1s_trials_2_workers_s": parallel,
-            "speedup_2_workers": serial / parallel}
+    return {
+        "executor": kind,
+        "startup_s": startup,
+        "overhead_per_trial_s": overhead,
+        "four_1s_trials_1_worker_s": serial,
+        "four_1s_trials_2_workers_s": parallel,
+        "speedup_2_workers": serial / parallel,
+    }
 
 
 def main() -> None:
@@ -100,15 +105,28 @@ def main() -> None:
     rows = [measure(kind, args.trials) for kind in args.executors.split(",")]
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "executor_overhead.json"
-    out.write_text(json.dumps({"trials": args.trials, "cpus": os.cpu_count(),
-                               "python": sys.version.split()[0], "rows": rows}, indent=2))
-    print("| executor | start-up (s) | overhead per trial (ms) | 4 x 1 s, 1 worker (s) "
-          "| 4 x 1 s, 2 workers (s) | speed-up |")
+    out.write_text(
+        json.dumps(
+            {
+                "trials": args.trials,
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
+    print(
+        "| executor | start-up (s) | overhead per trial (ms) | 4 x 1 s, 1 worker (s) "
+        "| 4 x 1 s, 2 workers (s) | speed-up |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['executor']} | {r['startup_s']:.1f} | {r['overhead_per_trial_s'] * 1000:.0f} "
-              f"| {r['four_1s_trials_1_worker_s']:.2f} | {r['four_1s_trials_2_workers_s']:.2f} "
-              f"| {r['speedup_2_workers']:.2f} |")
+        print(
+            f"| {r['executor']} | {r['startup_s']:.1f} | {r['overhead_per_trial_s'] * 1000:.0f} "
+            f"| {r['four_1s_trials_1_worker_s']:.2f} | {r['four_1s_trials_2_workers_s']:.2f} "
+            f"| {r['speedup_2_workers']:.2f} |"
+        )
     print(f"wrote {out.relative_to(ROOT)}")
 
 

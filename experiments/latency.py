@@ -18,8 +18,10 @@ SPACE = {f"x{i}": {"type": "float", "low": -5.0, "high": 5.0} for i in range(5)}
 
 def _history(size: int) -> list[tuple[dict[str, float], float]]:
     rng = np.random.default_rng(size)
-    points = [{k: float(v) for k, v in zip(SPACE, rng.uniform(-5, 5, 5), strict=True)}
-              for _ in range(size)]
+    points = [
+        {k: float(v) for k, v in zip(SPACE, rng.uniform(-5, 5, 5), strict=True)}
+        for _ in range(size)
+    ]
     return [(p, sum(v * v for v in p.values())) for p in points]
 
 
@@ -27,8 +29,10 @@ def ours(name: str, size: int) -> float:
     from tuner.algorithms import bayesian
 
     space = SearchSpace.from_dict(SPACE)
-    history = [Trial("lat", i, 0, p, TrialState.COMPLETE, 1, v, {"v": v})
-               for i, (p, v) in enumerate(_history(size))]
+    history = [
+        Trial("lat", i, 0, p, TrialState.COMPLETE, 1, v, {"v": v})
+        for i, (p, v) in enumerate(_history(size))
+    ]
     bayesian._cache.clear()  # measure the cold path: a new history after every finished trial
     algo = plugins.algorithm(name).create(space, Direction.MINIMIZE, 0, size + 10, {})
     start = time.perf_counter()
@@ -40,12 +44,16 @@ def optuna_ask(sampler: str, size: int) -> float:
     import optuna as op
 
     op.logging.set_verbosity(op.logging.WARNING)
-    make = {"optuna-tpe": op.samplers.TPESampler, "optuna-cmaes": op.samplers.CmaEsSampler,
-            "optuna-gp": op.samplers.GPSampler}[sampler]
+    make = {
+        "optuna-tpe": op.samplers.TPESampler,
+        "optuna-cmaes": op.samplers.CmaEsSampler,
+        "optuna-gp": op.samplers.GPSampler,
+    }[sampler]
     study = op.create_study(sampler=make(seed=0))
     dist = {k: op.distributions.FloatDistribution(-5.0, 5.0) for k in SPACE}
-    study.add_trials([op.trial.create_trial(params=p, distributions=dist, value=v)
-                      for p, v in _history(size)])
+    study.add_trials(
+        [op.trial.create_trial(params=p, distributions=dist, value=v) for p, v in _history(size)]
+    )
     start = time.perf_counter()
     trial = study.ask()
     for k in SPACE:
@@ -53,8 +61,9 @@ def optuna_ask(sampler: str, size: int) -> float:
     return time.perf_counter() - start
 
 
-def latency_table(algorithms: Sequence[str], sizes: Sequence[int], repeats: int = 3
-                  ) -> dict[str, dict[int, float]]:
+def latency_table(
+    algorithms: Sequence[str], sizes: Sequence[int], repeats: int = 3
+) -> dict[str, dict[int, float]]:
     """Median seconds of one suggestion, per contender and history size (5-D, floats)."""
     ours(algorithms[0], 10) if algorithms else None  # imports out of the measurement
     out: dict[str, dict[int, float]] = {}

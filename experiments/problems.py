@@ -12,13 +12,32 @@ import numpy as np
 
 # BBOB groups: separable, low/moderate conditioning, high conditioning, multi-modal (adequate
 # structure), multi-modal (weak structure)
-BBOB_GROUPS = {1: "separable", 2: "separable", 3: "separable", 4: "separable", 5: "separable",
-               6: "moderate", 7: "moderate", 8: "moderate", 9: "moderate",
-               10: "ill-conditioned", 11: "ill-conditioned", 12: "ill-conditioned",
-               13: "ill-conditioned", 14: "ill-conditioned",
-               15: "multi-modal", 16: "multi-modal", 17: "multi-modal", 18: "multi-modal",
-               19: "multi-modal", 20: "weak-structure", 21: "weak-structure",
-               22: "weak-structure", 23: "weak-structure", 24: "weak-structure"}
+BBOB_GROUPS = {
+    1: "separable",
+    2: "separable",
+    3: "separable",
+    4: "separable",
+    5: "separable",
+    6: "moderate",
+    7: "moderate",
+    8: "moderate",
+    9: "moderate",
+    10: "ill-conditioned",
+    11: "ill-conditioned",
+    12: "ill-conditioned",
+    13: "ill-conditioned",
+    14: "ill-conditioned",
+    15: "multi-modal",
+    16: "multi-modal",
+    17: "multi-modal",
+    18: "multi-modal",
+    19: "multi-modal",
+    20: "weak-structure",
+    21: "weak-structure",
+    22: "weak-structure",
+    23: "weak-structure",
+    24: "weak-structure",
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +84,11 @@ XGB_SPACE: dict[str, dict[str, Any]] = {
 def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
     from sklearn import datasets
 
-    loader = {"breast_cancer": datasets.load_breast_cancer, "digits": datasets.load_digits,
-              "diabetes": datasets.load_diabetes}[name]
+    loader = {
+        "breast_cancer": datasets.load_breast_cancer,
+        "digits": datasets.load_digits,
+        "diabetes": datasets.load_diabetes,
+    }[name]
     data = loader()
     return data.data, data.target
 
@@ -76,18 +98,33 @@ def xgboost_task(name: str, rounds: int = 40) -> Problem:
     1 - AUC (breast cancer), multi-class error (digits), RMSE (diabetes)."""
     import xgboost as xgb
 
-    objective, metric = {"breast_cancer": ("binary:logistic", "auc"),
-                         "digits": ("multi:softprob", "merror"),
-                         "diabetes": ("reg:squarederror", "rmse")}[name]
+    objective, metric = {
+        "breast_cancer": ("binary:logistic", "auc"),
+        "digits": ("multi:softprob", "merror"),
+        "diabetes": ("reg:squarederror", "rmse"),
+    }[name]
 
     def evaluate(params: dict[str, Any]) -> float:
         x, y = _data(name)
-        booster = {"objective": objective, "eval_metric": metric, "nthread": 1, "seed": 0,
-                   "verbosity": 0, **params}
+        booster = {
+            "objective": objective,
+            "eval_metric": metric,
+            "nthread": 1,
+            "seed": 0,
+            "verbosity": 0,
+            **params,
+        }
         if name == "digits":
             booster["num_class"] = 10
-        history = xgb.cv(booster, xgb.DMatrix(x, label=y), num_boost_round=rounds, nfold=3,
-                         stratified=name != "diabetes", seed=0, as_pandas=False)
+        history = xgb.cv(
+            booster,
+            xgb.DMatrix(x, label=y),
+            num_boost_round=rounds,
+            nfold=3,
+            stratified=name != "diabetes",
+            seed=0,
+            as_pandas=False,
+        )
         score = float(history[f"test-{metric}-mean"][-1])
         return 1.0 - score if metric == "auc" else score
 

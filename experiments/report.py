@@ -13,17 +13,27 @@ import numpy as np
 
 from experiments.problems import Problem
 
-CLAIMS = [("default-plan", "optuna-tpe"), ("default-plan", "hyperopt-tpe"),
-          ("bayesian", "skopt-gp_minimize"), ("default-plan", "bayesian"),
-          ("default-plan", "random"), ("default-plan", "genetic")]
+CLAIMS = [
+    ("default-plan", "optuna-tpe"),
+    ("default-plan", "hyperopt-tpe"),
+    ("bayesian", "skopt-gp_minimize"),
+    ("default-plan", "bayesian"),
+    ("default-plan", "random"),
+    ("default-plan", "genetic"),
+]
 ALPHA = 0.10
 
 
-def write_report(out: Path, problems: list[tuple[Problem, int]], runs: list[dict[str, Any]],
-                 latency: dict[str, dict[int, float]], meta: dict[str, Any],
-                 checkpoints: Callable[[int], list[int]],
-                 score: Callable[[Problem, list[float], int], float],
-                 ranks: Callable[[dict[str, float]], dict[str, float]]) -> None:
+def write_report(
+    out: Path,
+    problems: list[tuple[Problem, int]],
+    runs: list[dict[str, Any]],
+    latency: dict[str, dict[int, float]],
+    meta: dict[str, Any],
+    checkpoints: Callable[[int], list[int]],
+    score: Callable[[Problem, list[float], int], float],
+    ranks: Callable[[dict[str, float]], dict[str, float]],
+) -> None:
     from scipy.stats import mannwhitneyu
 
     by_name = {p.name: (p, b) for p, b in problems}
@@ -35,7 +45,8 @@ def write_report(out: Path, problems: list[tuple[Problem, int]], runs: list[dict
     contenders = list(dict.fromkeys(r["contender"] for r in runs))
     medians = {k: float(np.median(v)) for k, v in scores.items()}
     group_ranks: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(
-        lambda: defaultdict(list))
+        lambda: defaultdict(list)
+    )
     for p, b in problems:
         for c in checkpoints(b):
             rk = ranks({n: medians[(p.name, n, c)] for n in contenders})
@@ -56,52 +67,101 @@ def write_report(out: Path, problems: list[tuple[Problem, int]], runs: list[dict
                 continue
             wins += mannwhitneyu(x, y, alternative="less").pvalue < ALPHA
             losses += mannwhitneyu(y, x, alternative="less").pvalue < ALPHA
-        tests.append({"a": a, "b": b_, "a_better": int(wins), "b_better": int(losses),
-                      "problems": len(problems)})
-    lines = [f"Command: `{meta['command']}`; {meta['date']}; seeds {meta['seeds']}; "
-             f"BBOB budget {meta['budget']}, XGBoost budget {meta['ml_budget']}; "
-             f"OMP_NUM_THREADS={meta['threads']}.", "",
-             "Mean rank of the median (over seeds) log10 regret (BBOB) or best CV loss "
-             "(XGBoost) per problem group, at each number of evaluations (1 = best):", ""]
-    lines += ["| group | evals | " + " | ".join(contenders) + " |",
-              "|---|---|" + "---|" * len(contenders)]
+        tests.append(
+            {
+                "a": a,
+                "b": b_,
+                "a_better": int(wins),
+                "b_better": int(losses),
+                "problems": len(problems),
+            }
+        )
+    lines = [
+        f"Command: `{meta['command']}`; {meta['date']}; seeds {meta['seeds']}; "
+        f"BBOB budget {meta['budget']}, XGBoost budget {meta['ml_budget']}; "
+        f"OMP_NUM_THREADS={meta['threads']}.",
+        "",
+        "Mean rank of the median (over seeds) log10 regret (BBOB) or best CV loss "
+        "(XGBoost) per problem group, at each number of evaluations (1 = best):",
+        "",
+    ]
+    lines += [
+        "| group | evals | " + " | ".join(contenders) + " |",
+        "|---|---|" + "---|" * len(contenders),
+    ]
     for (group, c), rk in sorted(group_ranks.items()):
-        lines.append(f"| {group} | {c} | "
-                     + " | ".join(f"{np.mean(rk[n]):.2f}" for n in contenders) + " |")
-    lines += ["", "Median log10 regret (BBOB) / best CV loss (XGBoost) at the full budget:", "",
-              "| problem | " + " | ".join(contenders) + " |", "|---|" + "---|" * len(contenders)]
+        lines.append(
+            f"| {group} | {c} | " + " | ".join(f"{np.mean(rk[n]):.2f}" for n in contenders) + " |"
+        )
+    lines += [
+        "",
+        "Median log10 regret (BBOB) / best CV loss (XGBoost) at the full budget:",
+        "",
+        "| problem | " + " | ".join(contenders) + " |",
+        "|---|" + "---|" * len(contenders),
+    ]
     for p, b in problems:
         c = checkpoints(b)[-1]
-        lines.append(f"| {p.name} | " + " | ".join(
-            f"{medians[(p.name, n, c)]:.3g}" for n in contenders) + " |")
-    lines += ["", f"One-sided Mann-Whitney U per problem at the full budget (alpha {ALPHA}): "
-              "problems where A is significantly better than B, and the reverse:", "",
-              "| A | B | A better | B better | problems |", "|---|---|---|---|---|"]
-    lines += [f"| {t['a']} | {t['b']} | {t['a_better']} | {t['b_better']} | {t['problems']} |"
-              for t in tests]
+        lines.append(
+            f"| {p.name} | "
+            + " | ".join(f"{medians[(p.name, n, c)]:.3g}" for n in contenders)
+            + " |"
+        )
+    lines += [
+        "",
+        f"One-sided Mann-Whitney U per problem at the full budget (alpha {ALPHA}): "
+        "problems where A is significantly better than B, and the reverse:",
+        "",
+        "| A | B | A better | B better | problems |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {t['a']} | {t['b']} | {t['a_better']} | {t['b_better']} | {t['problems']} |"
+        for t in tests
+    ]
     if latency:
         sizes = sorted(next(iter(latency.values())))
-        lines += ["", "Suggest latency (ms, median of 3, one suggestion, 5-D float space, "
-                  "history of n complete trials; ours from a cold cache):", "",
-                  "| algorithm | " + " | ".join(f"n={s}" for s in sizes) + " |",
-                  "|---|" + "---|" * len(sizes)]
-        lines += [f"| {n} | " + " | ".join(f"{v[s] * 1000:.1f}" for s in sizes) + " |"
-                  for n, v in latency.items()]
+        lines += [
+            "",
+            "Suggest latency (ms, median of 3, one suggestion, 5-D float space, "
+            "history of n complete trials; ours from a cold cache):",
+            "",
+            "| algorithm | " + " | ".join(f"n={s}" for s in sizes) + " |",
+            "|---|" + "---|" * len(sizes),
+        ]
+        lines += [
+            f"| {n} | " + " | ".join(f"{v[s] * 1000:.1f}" for s in sizes) + " |"
+            for n, v in latency.items()
+        ]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())]
     (out / "results.md").write_text("\n".join(lines) + "\n")
-    (out / "results.json").write_text(json.dumps({
-        "meta": meta, "medians": [{"problem": k[0], "contender": k[1], "evals": k[2],
-                                   "median": v} for k, v in medians.items()],
-        "mean_ranks": {f"{g}@{c}": {n: float(np.mean(v)) for n, v in rk.items()}
-                       for (g, c), rk in group_ranks.items()},
-        "mann_whitney": tests,
-        "latency_seconds": latency,
-    }, indent=1))
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "medians": [
+                    {"problem": k[0], "contender": k[1], "evals": k[2], "median": v}
+                    for k, v in medians.items()
+                ],
+                "mean_ranks": {
+                    f"{g}@{c}": {n: float(np.mean(v)) for n, v in rk.items()}
+                    for (g, c), rk in group_ranks.items()
+                },
+                "mann_whitney": tests,
+                "latency_seconds": latency,
+            },
+            indent=1,
+        )
+    )
     _plots(out, problems, runs, contenders)
 
 
-def _plots(out: Path, problems: list[tuple[Problem, int]], runs: list[dict[str, Any]],
-           contenders: list[str]) -> None:
+def _plots(
+    out: Path,
+    problems: list[tuple[Problem, int]],
+    runs: list[dict[str, Any]],
+    contenders: list[str],
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -72,33 +72,47 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not data.exists():
         make_data(data, args.rows)
-    spark = (SparkSession.builder.master("local[2]").appName("tuner-bench")
-             .config("spark.driver.memory", "6g").getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("tuner-bench")
+        .config("spark.driver.memory", "6g")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     trial = _Trial(spark)
     options = {"data": str(data), "label": "label", "metric": "areaUnderROC"}
-    gbt = plugins.trainer("spark-ml")({**options,
-                                       "estimator": "pyspark.ml.classification.GBTClassifier"})
+    gbt = plugins.trainer("spark-ml")(
+        {**options, "estimator": "pyspark.ml.classification.GBTClassifier"}
+    )
     xgb = plugins.trainer("xgboost-spark")(options)
     rows: list[dict[str, Any]] = []
     target, seconds = timed(gbt, {"maxDepth": 5, "stepSize": 0.1, "maxIter": 20}, trial)
-    rows.append({"trainer": "spark-ml GBTClassifier", "trees": 20, "auc": target,
-                 "seconds": seconds})
+    rows.append(
+        {"trainer": "spark-ml GBTClassifier", "trees": 20, "auc": target, "seconds": seconds}
+    )
     print(f"GBTClassifier 20 trees: AUC {target:.4f} in {seconds:.1f} s", flush=True)
     reached = None
     for trees in (10, 20, 40, 80, 160):
-        auc, seconds = timed(xgb, {"max_depth": 5, "learning_rate": 0.1, "n_estimators": trees,
-                                   "num_workers": 2}, trial)
+        auc, seconds = timed(
+            xgb,
+            {"max_depth": 5, "learning_rate": 0.1, "n_estimators": trees, "num_workers": 2},
+            trial,
+        )
         rows.append({"trainer": "xgboost.spark", "trees": trees, "auc": auc, "seconds": seconds})
         print(f"xgboost.spark {trees} trees: AUC {auc:.4f} in {seconds:.1f} s", flush=True)
         if auc >= target:
             reached = rows[-1]
             break
     spark.stop()
-    summary = {"rows": args.rows, "features": 10, "master": "local[2]", "target_auc": target,
-               "gbt_seconds": rows[0]["seconds"],
-               "xgboost_seconds_to_target": None if reached is None else reached["seconds"],
-               "runs": rows}
+    summary = {
+        "rows": args.rows,
+        "features": 10,
+        "master": "local[2]",
+        "target_auc": target,
+        "gbt_seconds": rows[0]["seconds"],
+        "xgboost_seconds_to_target": None if reached is None else reached["seconds"],
+        "runs": rows,
+    }
     if reached is not None:
         summary["speedup"] = rows[0]["seconds"] / reached["seconds"]
     out = RESULTS / "spark_gbt_vs_xgboost.json"

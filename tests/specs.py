@@ -18,8 +18,10 @@ def spec_dict(name: str = "s", **overrides: Any) -> dict[str, Any]:
             "kind": {"type": "categorical", "choices": ["a", "b"]},
             "extra": {"type": "float", "low": 0.0, "high": 1.0, "when": {"kind": "b"}},
         },
-        "plan": [{"algorithm": "random", "trials": 6}, {"algorithm": "grid", "trials": 4,
-                                                        "narrow": 0.5}],
+        "plan": [
+            {"algorithm": "random", "trials": 6},
+            {"algorithm": "grid", "trials": 4, "narrow": 0.5},
+        ],
         "executor": {"type": "local", "workers": 2},
         "seed": 1,
     }

@@ -42,8 +42,9 @@ def _imports(path: Path) -> set[str]:
 def _layer(module: str) -> str | None:
     if not (module == "tuner" or module.startswith("tuner.")):
         return None
-    return next((layer for layer in LAYERS if module == layer or module.startswith(layer + ".")),
-                "tuner")
+    return next(
+        (layer for layer in LAYERS if module == layer or module.startswith(layer + ".")), "tuner"
+    )
 
 
 @pytest.mark.parametrize("folder", sorted(ALLOWED))
@@ -61,9 +62,14 @@ def test_every_import_points_down(folder: str) -> None:
 
 
 def _loaded_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json\n"
-                          "print(json.dumps(sorted(sys.modules)))"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -74,7 +80,8 @@ def _offending(modules: set[str], banned: tuple[str, ...]) -> list[str]:
 def test_the_core_loads_no_web_client_algorithm_or_executor() -> None:
     loaded = _loaded_after(
         "import tuner.cli, tuner.runs, tuner.runner, tuner.scheduler, tuner.storage, "
-        "tuner.study, tuner.objective, tuner.plugins, tuner.config, tuner.commands.run")
+        "tuner.study, tuner.objective, tuner.plugins, tuner.config, tuner.commands.run"
+    )
     assert _offending(loaded, (*LAYERS, *WEB)) == []
 
 
@@ -86,10 +93,12 @@ def test_the_client_loads_nothing_of_the_server() -> None:
 
 def test_tuner_run_never_imports_a_web_framework_or_an_http_client(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
-    spec.write_text(yaml.safe_dump(spec_dict("layers",
-                                             plan=[{"algorithm": "random", "trials": 2}])))
+    spec.write_text(
+        yaml.safe_dump(spec_dict("layers", plan=[{"algorithm": "random", "trials": 2}]))
+    )
     loaded = _loaded_after(
         "from tuner.cli import main\n"
         f"assert main(['run', {str(spec)!r}, '--no-progress', '--db', "
-        f"'sqlite:///{tmp_path / 't.db'}']) == 0")
+        f"'sqlite:///{tmp_path / 't.db'}']) == 0"
+    )
     assert _offending(loaded, ("tuner.api", "tuner.client", *WEB)) == []

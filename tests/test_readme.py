@@ -69,14 +69,25 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def env(folder: Path) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     keep = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
-    return {**keep, "PATH": f"{bin_dir}:{keep['PATH']}", "TUNER_CONFIG_DIR": str(folder / "cfg"),
-            "HOME": str(folder)}
+    return {
+        **keep,
+        "PATH": f"{bin_dir}:{keep['PATH']}",
+        "TUNER_CONFIG_DIR": str(folder / "cfg"),
+        "HOME": str(folder),
+    }
 
 
-def sh(script: str, cwd: Path, env: dict[str, str], timeout: float = 600
-       ) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=timeout)
+def sh(
+    script: str, cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert out.returncode == 0, f"{script}\n--- stdout\n{out.stdout}\n--- stderr\n{out.stderr}"
     assert "Traceback" not in out.stdout + out.stderr, out.stderr
     return out
@@ -123,17 +134,28 @@ def test_the_service_client_worker_and_curl(folder: Path, env: dict[str, str]) -
         assert s.connect_ex(("127.0.0.1", PORT)) != 0, f"port {PORT} is taken"
     serve, allowing, *rest = list(commands("As a service"))
     assert serve.text.strip().startswith("tuner serve ")
-    server = subprocess.Popen(["bash", "-c", serve.text], cwd=folder, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        ["bash", "-c", serve.text],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _serving(f"http://127.0.0.1:{PORT}", server)
         # the operator's variant, on another port (given by the environment)
         port = free_port()
-        other = subprocess.Popen(["bash", "-c", allowing.text], cwd=folder,
-                                 env={**env, "TUNER_PORT": str(port)},
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 start_new_session=True)
+        other = subprocess.Popen(
+            ["bash", "-c", allowing.text],
+            cwd=folder,
+            env={**env, "TUNER_PORT": str(port)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         try:
             _serving(f"http://127.0.0.1:{port}", other)
         finally:
@@ -175,9 +197,13 @@ def test_the_error_shown_is_the_error_printed(tmp_path: Path) -> None:
     bad = yaml.safe_load(load_yaml_example())
     bad["space"]["rate_drop"]["when"] = {"boostr": "dart"}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
-    out = subprocess.run([sys.executable, "-m", "tuner.cli",
-                          *shlex.split(command.removeprefix("$ tuner "))],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "tuner.cli", *shlex.split(command.removeprefix("$ tuner "))],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2 and out.stderr.strip() == expected
 
 
@@ -190,8 +216,16 @@ def test_the_benchmark_commands_exist_and_take_their_flags() -> None:
     for block in of("Benchmarks"):
         for line in block.text.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
-            if len(words) >= 3 and words[1:3] == ["-m", words[2]] and words[2].startswith(
-                    "experiments."):
-                out = subprocess.run([sys.executable, *words[1:], "--help"], cwd=REPO,
-                                     capture_output=True, text=True, timeout=120)
+            if (
+                len(words) >= 3
+                and words[1:3] == ["-m", words[2]]
+                and words[2].startswith("experiments.")
+            ):
+                out = subprocess.run(
+                    [sys.executable, *words[1:], "--help"],
+                    cwd=REPO,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
                 assert out.returncode == 0, f"{line}\n{out.stderr}"

@@ -118,8 +118,9 @@ def seen_keys(space: SearchSpace, history: Sequence[Trial]) -> set[tuple[tuple[s
     return {space.key(t.params) for t in history}
 
 
-def unseen_points(space: SearchSpace, rng: np.random.Generator, seen: set[Any], n: int,
-                  tries: int = 100) -> list[Params]:
+def unseen_points(
+    space: SearchSpace, rng: np.random.Generator, seen: set[Any], n: int, tries: int = 100
+) -> list[Params]:
     """Up to ``n`` points drawn from the space's prior that are not in ``seen`` (their keys are
     added to it); fewer when a point takes more than ``tries`` draws (a small discrete space
     with nearly every point taken)."""

@@ -62,15 +62,18 @@ def database_option(parser: argparse.ArgumentParser) -> None:
     """The ``--db URL`` every command that opens the database takes."""
     settings: Settings = parser.get_default("settings") or Settings.from_env()
     parser.add_argument(
-        "--db", default=settings.database_url, metavar="URL",
+        "--db",
+        default=settings.database_url,
+        metavar="URL",
         help="database URL: sqlite:///file.db or postgresql://user@host:port/db (default: "
-             "$TUNER_DATABASE_URL, else sqlite:///tuner.db)",
+        "$TUNER_DATABASE_URL, else sqlite:///tuner.db)",
     )
 
 
 def _parser(settings: Settings, argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tuner",
-                                     description="Hyperparameter tuning as a service.")
+    parser = argparse.ArgumentParser(
+        prog="tuner", description="Hyperparameter tuning as a service."
+    )
     parser.set_defaults(settings=settings)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     wanted = next((a for a in argv if not a.startswith("-")), None)

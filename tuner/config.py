@@ -76,16 +76,23 @@ class Settings:
 
     @property
     def limits(self) -> Limits:
-        return Limits(trials=self.max_trials, workers=self.max_workers,
-                      parallelism=self.max_parallelism, trial_timeout=self.max_trial_timeout,
-                      retries=self.max_retries)
+        return Limits(
+            trials=self.max_trials,
+            workers=self.max_workers,
+            parallelism=self.max_parallelism,
+            trial_timeout=self.max_trial_timeout,
+            retries=self.max_retries,
+        )
 
     @property
     def run_policy(self) -> RunPolicy:
-        return RunPolicy(enabled=self.allow_runs, functions=self.allow_functions,
-                         commands=self.allow_commands,
-                         data=tuple(os.path.realpath(d) for d in self.allow_data),
-                         executors=self.allow_executors)
+        return RunPolicy(
+            enabled=self.allow_runs,
+            functions=self.allow_functions,
+            commands=self.allow_commands,
+            data=tuple(os.path.realpath(d) for d in self.allow_data),
+            executors=self.allow_executors,
+        )
 
 
 def variables() -> list[str]:

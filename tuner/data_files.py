@@ -28,8 +28,11 @@ def columns(path: str) -> list[str] | None:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        return list(pq.read_schema(path).names) if os.path.isfile(path) else list(
-            pq.ParquetDataset(path).schema.names)
+        return (
+            list(pq.read_schema(path).names)
+            if os.path.isfile(path)
+            else list(pq.ParquetDataset(path).schema.names)
+        )
     with open(path, newline="") as fh:
         header = next(csv.reader(fh), [])
     return [h.strip() for h in header]

@@ -103,8 +103,7 @@ class Executor(ABC):
         """How many jobs run at once."""
 
     @abstractmethod
-    def submit(self, job: TrialJob, listener: StopListener | None = None
-               ) -> Future[TrialOutcome]:
+    def submit(self, job: TrialJob, listener: StopListener | None = None) -> Future[TrialOutcome]:
         """Start (or queue) ``job``."""
 
     @abstractmethod
@@ -122,8 +121,9 @@ class Executor(ABC):
         for key in options:
             if key not in allowed:
                 raise SpecError(
-                    str(key), f"unknown option of executor {cls.name!r}; options are "
-                    f"{', '.join(allowed) or 'none'}"
+                    str(key),
+                    f"unknown option of executor {cls.name!r}; options are "
+                    f"{', '.join(allowed) or 'none'}",
                 )
 
     @classmethod

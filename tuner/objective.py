@@ -39,13 +39,17 @@ def load_function(ref: str, paths: Sequence[str] = ()) -> Callable[..., Any]:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure of user code is a spec error
         where = f" (looked in {', '.join(paths)})" if paths else ""
-        raise SpecError("objective.function",
-                        f"cannot import {module_name!r}: {exc}{where}") from None
+        raise SpecError(
+            "objective.function", f"cannot import {module_name!r}: {exc}{where}"
+        ) from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             found = getattr(obj, "__file__", None)
-            raise SpecError("objective.function", f"{module_name!r} has no attribute {attr!r}"
-                            + (f" (that module is {found})" if found else ""))
+            raise SpecError(
+                "objective.function",
+                f"{module_name!r} has no attribute {attr!r}"
+                + (f" (that module is {found})" if found else ""),
+            )
         obj = getattr(obj, part)
     if not callable(obj):
         raise SpecError("objective.function", f"{ref!r} is not callable")
@@ -72,9 +76,7 @@ def takes_context(fn: Callable[..., Any]) -> bool:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return False
-    positional = [
-        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
@@ -111,8 +113,9 @@ def interpret(result: object, metric: str | None) -> tuple[float, dict[str, floa
     )
 
 
-def evaluate(fn: Callable[..., Any], params: Params, context: TrialContext,
-             metric: str | None) -> TrialOutcome:
+def evaluate(
+    fn: Callable[..., Any], params: Params, context: TrialContext, metric: str | None
+) -> TrialOutcome:
     """Run ``fn`` in this process and capture any failure as a failed outcome."""
     try:
         result = fn(params, context) if takes_context(fn) else fn(params)
@@ -123,8 +126,12 @@ def evaluate(fn: Callable[..., Any], params: Params, context: TrialContext,
         if isinstance(exc, KeyboardInterrupt):
             raise
         return TrialOutcome.failure(format_exception(exc))
-    return TrialOutcome(TrialState.COMPLETE, value=value, values=values,
-                        artifact=saved_artifact(getattr(context, "artifact_dir", None)))
+    return TrialOutcome(
+        TrialState.COMPLETE,
+        value=value,
+        values=values,
+        artifact=saved_artifact(getattr(context, "artifact_dir", None)),
+    )
 
 
 def saved_artifact(directory: str | None) -> str | None:
@@ -134,8 +141,9 @@ def saved_artifact(directory: str | None) -> str | None:
     return None
 
 
-def run_job(job: TrialJob, context: TrialContext,
-            prepare: Callable[[], None] | None = None) -> TrialOutcome:
+def run_job(
+    job: TrialJob, context: TrialContext, prepare: Callable[[], None] | None = None
+) -> TrialOutcome:
     """Evaluate ``job`` in this process, in its working directory, never raising: what every
     executor's trial process does once it has a ``context`` to report through."""
     try:
@@ -157,7 +165,7 @@ def format_exception(exc: BaseException) -> str:
     head = f"{type(exc).__name__}: {exc}"
     tb = "".join(traceback.format_exception(exc))
     text = f"{head}\n{tb}"
-    return text if len(text) <= _MAX_ERROR else text[:200] + "\n...\n" + text[-(_MAX_ERROR - 210):]
+    return text if len(text) <= _MAX_ERROR else text[:200] + "\n...\n" + text[-(_MAX_ERROR - 210) :]
 
 
 def _number(v: object) -> bool:

@@ -41,14 +41,15 @@ class ObjectiveSpec:
         return {"trainer": self.trainer, **self.options}
 
 
-
-def parse_objective(raw: object, space: SearchSpace,
-                     base_dir: str | Path | None) -> ObjectiveSpec:
+def parse_objective(raw: object, space: SearchSpace, base_dir: str | Path | None) -> ObjectiveSpec:
     if isinstance(raw, str):
         raw = {"function": raw}
     if not isinstance(raw, Mapping):
-        raise SpecError("objective", "is required: {function: 'package.module:function'}, "
-                        "{command: '...'} or {trainer: ...}")
+        raise SpecError(
+            "objective",
+            "is required: {function: 'package.module:function'}, "
+            "{command: '...'} or {trainer: ...}",
+        )
     kinds = [k for k in ("function", "command", "trainer") if k in raw]
     if len(kinds) != 1:
         raise SpecError("objective", "give exactly one of 'function', 'command' or 'trainer'")
@@ -67,7 +68,14 @@ def parse_objective(raw: object, space: SearchSpace,
 
 
 _TRAINER_KEYS = {
-    "trainer", "data", "label", "metric", "cv", "estimator", "save_model", "preprocess",
+    "trainer",
+    "data",
+    "label",
+    "metric",
+    "cv",
+    "estimator",
+    "save_model",
+    "preprocess",
 }
 
 
@@ -76,8 +84,11 @@ def _parse_command(command: object, space: SearchSpace) -> str:
         raise SpecError("objective.command", "must be a non-empty command line")
     for name in PLACEHOLDER.findall(command):
         if name not in space.names:
-            raise SpecError("objective.command", f"placeholder {{{name}}} is not a parameter "
-                            f"of the space (parameters: {', '.join(space.names)})")
+            raise SpecError(
+                "objective.command",
+                f"placeholder {{{name}}} is not a parameter "
+                f"of the space (parameters: {', '.join(space.names)})",
+            )
     return command
 
 
@@ -90,8 +101,9 @@ def _parse_trainer(raw: Mapping[str, Any], base_dir: str | Path | None) -> Objec
         if key in options and (not isinstance(options[key], str) or not options[key]):
             raise SpecError(f"objective.{key}", "must be a non-empty string")
     if "data" not in options:
-        raise SpecError("objective.data", "is required: a CSV (with a header), Parquet or "
-                        "LibSVM file")
+        raise SpecError(
+            "objective.data", "is required: a CSV (with a header), Parquet or LibSVM file"
+        )
     if base_dir is not None and not Path(options["data"]).is_absolute():
         options["data"] = str(Path(base_dir).resolve() / options["data"])
     if "cv" in options:
@@ -103,16 +115,18 @@ def _parse_trainer(raw: Mapping[str, Any], base_dir: str | Path | None) -> Objec
     return ObjectiveSpec(trainer=trainer, options=options)
 
 
-def check_objective_kind(objective: ObjectiveSpec, executor_type: str,
-                         executor_cls: Any) -> None:
+def check_objective_kind(objective: ObjectiveSpec, executor_type: str, executor_cls: Any) -> None:
     """The objective must be of a kind the executor runs; a trainer must exist, fit the executor
     and take its options and metric. Plug-ins only: nothing of the user's is imported or read."""
     from tuner import plugins
 
     if objective.kind not in executor_cls.objectives:
         kinds = ", ".join(sorted(executor_cls.objectives))
-        raise SpecError("objective", f"a {objective.kind} objective cannot run on executor "
-                        f"{executor_type!r} (it runs {kinds} objectives)")
+        raise SpecError(
+            "objective",
+            f"a {objective.kind} objective cannot run on executor "
+            f"{executor_type!r} (it runs {kinds} objectives)",
+        )
     if objective.command is not None:
         program_of(objective.command)
     if objective.trainer is not None:
@@ -121,8 +135,11 @@ def check_objective_kind(objective: ObjectiveSpec, executor_type: str,
         except SpecError as exc:
             raise exc.within("objective.trainer") from None
         if trainer_cls.requires and trainer_cls.requires not in executor_cls.provides:
-            raise SpecError("objective.trainer", f"trainer {objective.trainer!r} needs a "
-                            f"{trainer_cls.requires} executor, not {executor_type!r}")
+            raise SpecError(
+                "objective.trainer",
+                f"trainer {objective.trainer!r} needs a "
+                f"{trainer_cls.requires} executor, not {executor_type!r}",
+            )
         try:
             trainer_cls.check_options(objective.options)
         except SpecError as exc:

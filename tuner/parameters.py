@@ -32,6 +32,7 @@ def _on_step(low: float, step: float, k: int) -> float:
     x = low + k * step
     return 0.0 if abs(x) < 1e-9 * step else round_significant(x)
 
+
 @dataclass(frozen=True)
 class Condition:
     """Active only while parameter ``parent`` takes one of ``values``."""
@@ -356,8 +357,9 @@ def _parse_numeric(
         if step > high - low:
             raise SpecError(f"{name}.step", f"is wider than the range ({step} > {high - low})")
         if (high - low) / step > _MAX_STEPS:
-            raise SpecError(f"{name}.step", f"is too fine: more than {_MAX_STEPS:.0e} steps "
-                            "from low to high")
+            raise SpecError(
+                f"{name}.step", f"is too fine: more than {_MAX_STEPS:.0e} steps from low to high"
+            )
     if kind == "int":
         istep = int(step) if step is not None else 1
         ihigh = int(low) + (int(high) - int(low)) // istep * istep

@@ -76,14 +76,20 @@ def parse_plan(data: Mapping[str, Any], limits: Limits) -> tuple[Plan, int | Non
     plan = tuple(_parse_round(r, f"plan[{i}]", limits) for i, r in enumerate(raw))
     total = sum(r.trials for r in plan)
     if total > limits.trials:
-        raise SpecError("plan", f"the rounds add up to {total:,} trials, more than this server "
-                        f"allows ({limits.trials:,})")
+        raise SpecError(
+            "plan",
+            f"the rounds add up to {total:,} trials, more than this server "
+            f"allows ({limits.trials:,})",
+        )
     if budget is None:
         return plan, None
     n = integer(budget, "trials", 1, limits.trials)
     if n != total:
-        raise SpecError("trials", f"give either a plan or a trials budget, not both (the plan's "
-                        f"rounds add up to {total}, not {n})")
+        raise SpecError(
+            "trials",
+            f"give either a plan or a trials budget, not both (the plan's "
+            f"rounds add up to {total}, not {n})",
+        )
     return plan, n
 
 
@@ -104,15 +110,22 @@ def _parse_round(raw: object, where: str, limits: Limits) -> Round:
     return Round(
         algorithm=algorithm,
         trials=integer(raw.get("trials"), f"{where}.trials", 1, limits.trials),
-        parallelism=None if parallelism is None else integer(
-            parallelism, f"{where}.parallelism", 1, limits.parallelism),
+        parallelism=None
+        if parallelism is None
+        else integer(parallelism, f"{where}.parallelism", 1, limits.parallelism),
         narrow=None if narrow is None else fraction(narrow, f"{where}.narrow"),
         options=dict(options),
     )
 
 
-def resumed_plan(old: Plan, old_budget: int | None, new: Plan, new_budget: int | None,
-                 made: Sequence[int], current: int) -> tuple[Plan, int]:
+def resumed_plan(
+    old: Plan,
+    old_budget: int | None,
+    new: Plan,
+    new_budget: int | None,
+    made: Sequence[int],
+    current: int,
+) -> tuple[Plan, int]:
     """The plan a resumed study goes on with, and the round it is in.
 
     ``old`` is the stored plan, ``made`` the trials each of its rounds has, ``current`` the round
@@ -128,18 +141,24 @@ def resumed_plan(old: Plan, old_budget: int | None, new: Plan, new_budget: int |
     return _checked_explicit(old, new, made, current)
 
 
-def _grown_default(old: Plan, old_budget: int, budget: int, made: Sequence[int],
-                   current: int) -> tuple[Plan, int]:
+def _grown_default(
+    old: Plan, old_budget: int, budget: int, made: Sequence[int], current: int
+) -> tuple[Plan, int]:
     if budget < old_budget:
-        raise SpecError("trials", f"the study already has a budget of {old_budget}: a smaller one "
-                        f"({budget}) is refused (give the study a new name to start afresh)")
+        raise SpecError(
+            "trials",
+            f"the study already has a budget of {old_budget}: a smaller one "
+            f"({budget}) is refused (give the study a new name to start afresh)",
+        )
     if budget == old_budget:
         return old, current
     target = default_plan(budget)
     passed = [replace(r, trials=max(1, made[i])) for i, r in enumerate(old[:current])]
-    rest = list(target[len(passed):]) or [replace(target[-1], trials=1)]
-    sizes = [max(r.trials, made[current + i] if current + i < len(made) else 0)
-             for i, r in enumerate(rest)]
+    rest = list(target[len(passed) :]) or [replace(target[-1], trials=1)]
+    sizes = [
+        max(r.trials, made[current + i] if current + i < len(made) else 0)
+        for i, r in enumerate(rest)
+    ]
     # the first round still to run absorbs the difference, never going below what it has made
     sizes[0] += budget - sum(r.trials for r in passed) - sum(sizes)
     floor = made[current] if current < len(made) else 1
@@ -149,26 +168,35 @@ def _grown_default(old: Plan, old_budget: int, budget: int, made: Sequence[int],
     return plan, current
 
 
-def _checked_explicit(old: Plan, new: Plan, made: Sequence[int],
-                      current: int) -> tuple[Plan, int]:
+def _checked_explicit(old: Plan, new: Plan, made: Sequence[int], current: int) -> tuple[Plan, int]:
     passed = min(current, len(old))
     if len(new) < passed:
-        raise SpecError("plan", f"the study has run {passed} rounds: a plan of {len(new)} would "
-                        "drop finished ones (give the study a new name to start afresh)")
+        raise SpecError(
+            "plan",
+            f"the study has run {passed} rounds: a plan of {len(new)} would "
+            "drop finished ones (give the study a new name to start afresh)",
+        )
     if sum(r.trials for r in new) < sum(r.trials for r in old):
-        raise SpecError("plan", f"the study already plans {sum(r.trials for r in old)} trials: "
-                        "a shorter plan is refused (give the study a new name to start afresh)")
+        raise SpecError(
+            "plan",
+            f"the study already plans {sum(r.trials for r in old)} trials: "
+            "a shorter plan is refused (give the study a new name to start afresh)",
+        )
     round_now = current
     for i in range(passed):
         last_of_done_plan = current >= len(old) and i == len(old) - 1
         if replace(new[i], trials=old[i].trials) != old[i]:
-            raise SpecError(f"plan[{i}]", f"round {i + 1} is finished: it cannot change "
-                            "(add a round instead)")
+            raise SpecError(
+                f"plan[{i}]", f"round {i + 1} is finished: it cannot change (add a round instead)"
+            )
         if new[i].trials != old[i].trials:
             if not last_of_done_plan or new[i].trials < old[i].trials:
-                raise SpecError(f"plan[{i}].trials", f"round {i + 1} is finished with "
-                                f"{old[i].trials} trials: only the last round of a finished "
-                                "plan may grow")
+                raise SpecError(
+                    f"plan[{i}].trials",
+                    f"round {i + 1} is finished with "
+                    f"{old[i].trials} trials: only the last round of a finished "
+                    "plan may grow",
+                )
             round_now = i
     for i in range(passed, len(new)):
         if i < len(made) and new[i].trials < made[i]:

@@ -108,8 +108,11 @@ class StudyRunner:
                         timeout=spec.trial_timeout,
                         workdir=self.paths[0] if self.paths else os.getcwd(),
                         paths=self.paths,
-                        artifact_dir=None if self.artifacts_dir is None else os.path.join(
-                            self.artifacts_dir, self.study, f"{trial.number}-{trial.attempt}"),
+                        artifact_dir=None
+                        if self.artifacts_dir is None
+                        else os.path.join(
+                            self.artifacts_dir, self.study, f"{trial.number}-{trial.attempt}"
+                        ),
                     )
                     self._running[self.executor.submit(job, self._listener(trial))] = trial
                 if not self._running:

@@ -36,22 +36,35 @@ class RunSetup:
     settings: Settings
     paths: tuple[str, ...]
 
-    def open(self, storage: Storage, key: str | None = None,
-             on_event: Callable[[RunEvent], None] | None = None) -> StudyRunner:
+    def open(
+        self,
+        storage: Storage,
+        key: str | None = None,
+        on_event: Callable[[RunEvent], None] | None = None,
+    ) -> StudyRunner:
         """The runner of the stored study ``key``, or of the spec's study, created or resumed
         by the resume rules (``create_or_resume``)."""
         if key is None:
             create_or_resume(storage, self.spec)
         executor = plugins.executor(self.spec.executor.type)(**self.spec.executor.options)
-        return StudyRunner(storage, key or self.spec.name, executor,
-                           lease=self.settings.lease_seconds, on_event=on_event,
-                           artifacts_dir=os.path.abspath(self.settings.artifacts_dir),
-                           paths=self.paths)
+        return StudyRunner(
+            storage,
+            key or self.spec.name,
+            executor,
+            lease=self.settings.lease_seconds,
+            on_event=on_event,
+            artifacts_dir=os.path.abspath(self.settings.artifacts_dir),
+            paths=self.paths,
+        )
 
 
-def prepare_run(spec: StudySpec, settings: Settings, *,
-                folder: str | os.PathLike[str] | None = None,
-                policy: RunPolicy | None = None) -> RunSetup:
+def prepare_run(
+    spec: StudySpec,
+    settings: Settings,
+    *,
+    folder: str | os.PathLike[str] | None = None,
+    policy: RunPolicy | None = None,
+) -> RunSetup:
     """Check that ``spec`` may and can run here, before anything is written: the operator's
     ``policy`` first (a server's runs: Forbidden otherwise, before anything of the study is
     imported), then what the objective names (``check_runnable``). ``folder``: the study
@@ -68,17 +81,22 @@ def check_runnable(spec: StudySpec, paths: Sequence[str] = ()) -> None:
     trainer's data, label column, estimator and parameters; the executor's cluster must answer."""
     objective = spec.objective
     if objective is None:
-        raise SpecError("objective", "the study has no objective: its trials are run by remote "
-                        "workers ('tuner worker', the client's optimize()); give an objective "
-                        "to run it here")
+        raise SpecError(
+            "objective",
+            "the study has no objective: its trials are run by remote "
+            "workers ('tuner worker', the client's optimize()); give an objective "
+            "to run it here",
+        )
     if objective.function is not None:
         load_function(objective.function, paths)
     if objective.command is not None:
         from tuner.objective_spec import program_of
 
         program = program_of(objective.command)
-        if "{" not in program and shutil.which(program) is None and not (
-            os.sep in program and os.access(program, os.X_OK)
+        if (
+            "{" not in program
+            and shutil.which(program) is None
+            and not (os.sep in program and os.access(program, os.X_OK))
         ):
             raise SpecError("objective.command", f"program {program!r} is not found")
     if objective.trainer is not None:
@@ -86,8 +104,9 @@ def check_runnable(spec: StudySpec, paths: Sequence[str] = ()) -> None:
         try:
             trainer.check_study(objective.options, spec.space)
         except SpecError as exc:
-            raise (exc if exc.field and exc.field.startswith("space.") else
-                   exc.within("objective")) from None
+            raise (
+                exc if exc.field and exc.field.startswith("space.") else exc.within("objective")
+            ) from None
     executor = plugins.executor(spec.executor.type)
     try:
         executor.check_environment(spec.executor.options)
@@ -95,8 +114,9 @@ def check_runnable(spec: StudySpec, paths: Sequence[str] = ()) -> None:
         raise exc.within("executor") from None
 
 
-def create_or_resume(storage: Storage, spec: StudySpec,
-                     project: str = DEFAULT_PROJECT) -> tuple[StudyRecord, bool]:
+def create_or_resume(
+    storage: Storage, spec: StudySpec, project: str = DEFAULT_PROJECT
+) -> tuple[StudyRecord, bool]:
     """Store ``spec`` as a new study of ``project`` (then True), or take it up for the stored
     study of that name: the same space, direction, metric and objective, and a plan that only
     grows (``tuner.plan.resumed_plan``). SpecError names what may not change. A spec without
@@ -112,11 +132,20 @@ def create_or_resume(storage: Storage, spec: StudySpec,
     for name in FIXED:
         before, after = stored.to_dict().get(name), spec.to_dict().get(name)
         if before != after and not (name == "objective" and before is None):
-            raise SpecError(name, f"study {spec.name!r} already exists with another {name}; give "
-                            "the study a new name to start afresh")
+            raise SpecError(
+                name,
+                f"study {spec.name!r} already exists with another {name}; give "
+                "the study a new name to start afresh",
+            )
     made = storage.trials_per_round(key)
-    plan, current = resumed_plan(stored.plan, stored.budget, spec.plan, spec.budget,
-                                 [made.get(i, 0) for i in range(len(stored.plan))], record.round)
+    plan, current = resumed_plan(
+        stored.plan,
+        stored.budget,
+        spec.plan,
+        spec.budget,
+        [made.get(i, 0) for i in range(len(stored.plan))],
+        record.round,
+    )
     budget = spec.budget if spec.budget == sum(r.trials for r in plan) else None
     updated = replace(spec, plan=plan, budget=budget)
     if updated.to_dict() == stored.to_dict() and current == record.round:

@@ -130,8 +130,11 @@ class Scheduler:
             if history is None:
                 history = locked.trials()
             algorithm = cls.create(
-                round_space(spec, r, history), spec.direction, _round_seed(spec.seed, r),
-                rnd.trials, rnd.options,
+                round_space(spec, r, history),
+                spec.direction,
+                _round_seed(spec.seed, r),
+                rnd.trials,
+                rnd.options,
             )
             params = algorithm.suggest(history, n)
             if params:

@@ -23,8 +23,11 @@ def number(value: object, where: str, what: str = "a finite number") -> float | 
             parsed = float(value.strip())
         except ValueError:
             raise SpecError(where, f"must be {what}, not {value!r}") from None
-        value = int(parsed) if parsed.is_integer() and "." not in value and "e" not in value.lower(
-        ) else parsed
+        value = (
+            int(parsed)
+            if parsed.is_integer() and "." not in value and "e" not in value.lower()
+            else parsed
+        )
     if not is_number(value) or not math.isfinite(value):  # type: ignore[arg-type]
         raise SpecError(where, f"must be {what}, not {value!r}")
     return value  # type: ignore[return-value]

@@ -21,8 +21,15 @@ from tuner.space import SearchSpace
 from tuner.spec_values import integer, positive
 
 __all__ = [
-    "Direction", "ExecutorSpec", "ObjectiveSpec", "Plan", "Round", "StudySpec", "StudyState",
-    "default_plan", "load_spec",
+    "Direction",
+    "ExecutorSpec",
+    "ObjectiveSpec",
+    "Plan",
+    "Round",
+    "StudySpec",
+    "StudyState",
+    "default_plan",
+    "load_spec",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -95,15 +102,17 @@ class StudySpec:
         out: dict[str, Any] = {"name": self.name}
         if self.objective is not None:
             out["objective"] = self.objective.to_dict()
-        out.update({
-            "direction": self.direction.value,
-            "space": self.space.to_dict(),
-            "plan": [r.to_dict() for r in self.plan],
-            "executor": self.executor.to_dict(),
-            "retries": self.retries,
-            "trial_timeout": self.trial_timeout,
-            "seed": self.seed,
-        })
+        out.update(
+            {
+                "direction": self.direction.value,
+                "space": self.space.to_dict(),
+                "plan": [r.to_dict() for r in self.plan],
+                "executor": self.executor.to_dict(),
+                "retries": self.retries,
+                "trial_timeout": self.trial_timeout,
+                "seed": self.seed,
+            }
+        )
         if self.budget is not None:
             out["trials"] = self.budget
         if self.metric is not None:
@@ -113,8 +122,13 @@ class StudySpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: object, check: bool = True, base_dir: str | Path | None = None,
-                  limits: Limits | None = None) -> StudySpec:
+    def from_dict(
+        cls,
+        data: object,
+        check: bool = True,
+        base_dir: str | Path | None = None,
+        limits: Limits | None = None,
+    ) -> StudySpec:
         """Parse a study; raises SpecError naming the first bad field.
 
         ``check`` also makes sure the algorithms, the executor and the trainer named exist, take
@@ -143,8 +157,9 @@ class StudySpec:
             raise SpecError("seed", "must be an integer")
         plan, budget = parse_plan(data, limits)
         raw_objective = data.get("objective")
-        objective = None if raw_objective is None else parse_objective(
-            raw_objective, space, base_dir)
+        objective = (
+            None if raw_objective is None else parse_objective(raw_objective, space, base_dir)
+        )
         metric, direction = _metric_and_direction(data, objective, check)
         spec = cls(
             name=name,
@@ -155,8 +170,11 @@ class StudySpec:
             metric=metric,
             executor=_parse_executor(data.get("executor"), objective, limits),
             retries=integer(data.get("retries", 0), "retries", 0, limits.retries),
-            trial_timeout=None if data.get("trial_timeout") is None else positive(
-                data["trial_timeout"], "trial_timeout", limits.trial_timeout, " of seconds"),
+            trial_timeout=None
+            if data.get("trial_timeout") is None
+            else positive(
+                data["trial_timeout"], "trial_timeout", limits.trial_timeout, " of seconds"
+            ),
             seed=seed,
             description=_text(data.get("description", ""), "description"),
             budget=budget,
@@ -204,8 +222,9 @@ def _parse_metric(raw: object) -> str | None:
     return raw
 
 
-def _metric_and_direction(data: Mapping[str, Any], objective: ObjectiveSpec | None,
-                          check: bool) -> tuple[str | None, Direction]:
+def _metric_and_direction(
+    data: Mapping[str, Any], objective: ObjectiveSpec | None, check: bool
+) -> tuple[str | None, Direction]:
     """The study's metric and direction; a built-in trainer knows both for its metric, so they
     default to its own and a contradicting one is refused before anything runs."""
     metric = _parse_metric(data.get("metric"))
@@ -224,13 +243,19 @@ def _metric_and_direction(data: Mapping[str, Any], objective: ObjectiveSpec | No
     except SpecError as exc:
         raise exc.within("objective") from None
     if metric is not None and metric != own:
-        raise SpecError("metric", f"the {objective.trainer} trainer reports {own!r}: set "
-                        f"objective.metric to choose what it computes, and metric to the same "
-                        f"(or leave metric out)")
+        raise SpecError(
+            "metric",
+            f"the {objective.trainer} trainer reports {own!r}: set "
+            f"objective.metric to choose what it computes, and metric to the same "
+            f"(or leave metric out)",
+        )
     if direction is not None and direction is not own_direction:
         word = "higher" if own_direction is Direction.MAXIMIZE else "lower"
-        raise SpecError("direction", f"{own!r} is better when {word}: the study must "
-                        f"{own_direction.value} it (or leave direction out)")
+        raise SpecError(
+            "direction",
+            f"{own!r} is better when {word}: the study must "
+            f"{own_direction.value} it (or leave direction out)",
+        )
     return own, own_direction
 
 
@@ -282,6 +307,7 @@ def load_spec(path: str | Path, limits: Limits | None = None) -> StudySpec:
         data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpecError(str(path), f"is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: "
-                        f"{first}") from None
+        raise SpecError(
+            str(path), f"is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {first}"
+        ) from None
     return StudySpec.from_dict(data, base_dir=p.parent, limits=limits)

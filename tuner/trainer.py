@@ -59,11 +59,16 @@ class Trainer(ABC):
         """Refuse options this trainer does not take and a metric it does not know (no I/O)."""
         for key in options:
             if key not in cls.options:
-                raise SpecError(key, f"is not an option of trainer {cls.name!r}; options are "
-                                f"{', '.join(sorted(cls.options))}")
+                raise SpecError(
+                    key,
+                    f"is not an option of trainer {cls.name!r}; options are "
+                    f"{', '.join(sorted(cls.options))}",
+                )
         if cls.needs_estimator and "estimator" not in options:
-            raise SpecError("estimator", f"is required by trainer {cls.name!r}: a class "
-                            "such as 'package.module.Class'")
+            raise SpecError(
+                "estimator",
+                f"is required by trainer {cls.name!r}: a class such as 'package.module.Class'",
+            )
         cls.direction_of(options.get("metric", cls.default_metric))
 
     @classmethod
@@ -74,8 +79,11 @@ class Trainer(ABC):
             like = sorted((m for m in known if metric in m or m in metric), key=len)
             like += [m for m in _near(metric, known) if m not in like]
             hint = f"did you mean {like[0]!r}? " if like else ""
-            raise SpecError("metric", f"{metric!r} is not a metric of trainer {cls.name!r} "
-                            f"({hint}known: {', '.join(sorted(known)[:30])}, ...)")
+            raise SpecError(
+                "metric",
+                f"{metric!r} is not a metric of trainer {cls.name!r} "
+                f"({hint}known: {', '.join(sorted(known)[:30])}, ...)",
+            )
         return "maximize" if metric in cls.maximized() else "minimize"
 
     @classmethod
@@ -100,15 +108,20 @@ class Trainer(ABC):
         names = columns(data)
         label = options.get("label", "label")
         if names is not None and label not in names:
-            raise SpecError("label", f"the data has no column {label!r} (columns: "
-                            f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''})")
+            raise SpecError(
+                "label",
+                f"the data has no column {label!r} (columns: "
+                f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''})",
+            )
         accepted = cls.parameters(options)
         if accepted is not None:
             for name in space.names:
                 if name not in accepted:
                     close = _close(name, accepted)
-                    raise SpecError(f"space.{name}", f"is not a parameter of the "
-                                    f"{cls.name} trainer's estimator" + close)
+                    raise SpecError(
+                        f"space.{name}",
+                        f"is not a parameter of the {cls.name} trainer's estimator" + close,
+                    )
 
     @classmethod
     def parameters(cls, options: Mapping[str, Any]) -> Collection[str] | None:

@@ -36,12 +36,18 @@ def storage_of(request: Request) -> Storage:
 
 
 @router.post(
-    "", status_code=201, response_model=StudyOut,
+    "",
+    status_code=201,
+    response_model=StudyOut,
     responses={
-        200: {"model": StudyOut, "description": "exists_ok, and the project has the study with "
-              "the same spec: it is returned"},
-        **described({409: "the project has a study of that name (with exists_ok: with "
-                          "another spec)"}),
+        200: {
+            "model": StudyOut,
+            "description": "exists_ok, and the project has the study with "
+            "the same spec: it is returned",
+        },
+        **described(
+            {409: "the project has a study of that name (with exists_ok: with another spec)"}
+        ),
     },
     summary="Submit a study (the same document as a study file, as JSON)",
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": study_schema()}}}},
@@ -50,9 +56,13 @@ def create_study(
     request: Request,
     response: Response,
     spec: dict[str, Any] = Body(..., examples=[SPEC_EXAMPLE]),
-    exists_ok: bool = Query(False, description=(
-        "return the existing study of that name when its spec matches (a longer plan is taken "
-        "up, as by 'tuner run'), instead of a 409")),
+    exists_ok: bool = Query(
+        False,
+        description=(
+            "return the existing study of that name when its spec matches (a longer plan is taken "
+            "up, as by 'tuner run'), instead of a 409"
+        ),
+    ),
     token: Token = Writer,
 ) -> StudyOut:
     settings: Settings = request.app.state.settings
@@ -91,12 +101,16 @@ def delete_study(name: str, request: Request, token: Token = Writer) -> Response
 
 
 @router.post(
-    "/{name}/run", status_code=202, response_model=RunOut,
-    responses=described({
-        403: "server-side runs are off, or the operator does not allow this objective",
-        404: "no such study in the token's project",
-        422: "the study cannot run here: no objective, or one the server cannot find",
-    }),
+    "/{name}/run",
+    status_code=202,
+    response_model=RunOut,
+    responses=described(
+        {
+            403: "server-side runs are off, or the operator does not allow this objective",
+            404: "no such study in the token's project",
+            422: "the study cannot run here: no objective, or one the server cannot find",
+        }
+    ),
     summary="Run (or resume) the study's plan on the server's own executor",
 )
 def run_study(name: str, request: Request, token: Token = Writer) -> RunOut:
@@ -106,9 +120,12 @@ def run_study(name: str, request: Request, token: Token = Writer) -> RunOut:
 
 
 @router.post(
-    "/{name}/stop", status_code=202, response_model=RunOut, responses=NOT_FOUND,
+    "/{name}/stop",
+    status_code=202,
+    response_model=RunOut,
+    responses=NOT_FOUND,
     summary="Stop the study: the server-side run and every runner stop (their running trials "
-            "wait again) and workers get no more trials until it runs or resumes",
+    "wait again) and workers get no more trials until it runs or resumes",
 )
 def stop_study(name: str, request: Request, token: Token = Writer) -> RunOut:
     key = qualified(token.project, name)
@@ -119,7 +136,9 @@ def stop_study(name: str, request: Request, token: Token = Writer) -> RunOut:
 
 
 @router.post(
-    "/{name}/resume", response_model=StudyOut, responses=NOT_FOUND,
+    "/{name}/resume",
+    response_model=StudyOut,
+    responses=NOT_FOUND,
     summary="Let a stopped study's trials be claimed again (remote workers)",
 )
 def resume_study(name: str, request: Request, token: Token = Writer) -> StudyOut:
@@ -129,25 +148,39 @@ def resume_study(name: str, request: Request, token: Token = Writer) -> StudyOut
     return StudyOut.of(storage.study_summary(key))
 
 
-@router.get("/{name}/run", response_model=RunOut, responses=NOT_FOUND,
-            summary="Whether the server is running the study")
+@router.get(
+    "/{name}/run",
+    response_model=RunOut,
+    responses=NOT_FOUND,
+    summary="Whether the server is running the study",
+)
 def run_status(name: str, request: Request, token: Token = Reader) -> RunOut:
     running, error = request.app.state.runs.status(qualified(token.project, name))
     return RunOut(study=name, running=running, error=error)
 
 
-@router.get("/{name}/leaderboard", response_model=list[TrialOut], responses=NOT_FOUND,
-            summary="Complete trials, best first")
+@router.get(
+    "/{name}/leaderboard",
+    response_model=list[TrialOut],
+    responses=NOT_FOUND,
+    summary="Complete trials, best first",
+)
 def leaderboard(
-    name: str, request: Request, top: int | None = Query(None, ge=1, le=10_000),
+    name: str,
+    request: Request,
+    top: int | None = Query(None, ge=1, le=10_000),
     token: Token = Reader,
 ) -> list[TrialOut]:
     trials = storage_of(request).leaderboard(qualified(token.project, name), top)
     return [TrialOut.of(t) for t in trials]
 
 
-@router.get("/{name}/trials", response_model=TrialPage, responses=NOT_FOUND,
-            summary="Trials by number, paged, optionally of one state")
+@router.get(
+    "/{name}/trials",
+    response_model=TrialPage,
+    responses=NOT_FOUND,
+    summary="Trials by number, paged, optionally of one state",
+)
 def list_trials(
     name: str,
     request: Request,
@@ -161,12 +194,16 @@ def list_trials(
     states = [state] if state else None
     items = storage.trials(key, states=states, offset=offset, limit=limit)
     total = storage.count_trials(key, states=states)
-    return TrialPage(items=[TrialOut.of(t) for t in items], offset=offset, limit=limit,
-                     total=total)
+    return TrialPage(items=[TrialOut.of(t) for t in items], offset=offset, limit=limit, total=total)
 
 
-@router.get("/{name}/trials/{number:int}", response_model=TrialOut,
-            responses=described({404: "no such study or trial"}), summary="One trial")
-def get_trial(name: str, request: Request, number: int = Path(ge=0, le=2**31 - 1),
-              token: Token = Reader) -> TrialOut:
+@router.get(
+    "/{name}/trials/{number:int}",
+    response_model=TrialOut,
+    responses=described({404: "no such study or trial"}),
+    summary="One trial",
+)
+def get_trial(
+    name: str, request: Request, number: int = Path(ge=0, le=2**31 - 1), token: Token = Reader
+) -> TrialOut:
     return TrialOut.of(storage_of(request).trial(qualified(token.project, name), number))

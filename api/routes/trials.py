@@ -32,11 +32,13 @@ from tuner.study import StudySpec
 from tuner.trial import Trial, TrialState
 
 router = APIRouter(prefix="/studies/{name}/trials", tags=["trials"], responses=COMMON)
-STALE = described({
-    404: "no such study or trial",
-    409: "this attempt is no longer the running one (its lease expired, or it already ended "
-         "with another result)",
-})
+STALE = described(
+    {
+        404: "no such study or trial",
+        409: "this attempt is no longer the running one (its lease expired, or it already ended "
+        "with another result)",
+    }
+)
 Number = Path(ge=0, le=2**31 - 1)
 _RETRY_AFTER = 0.5
 P = ParamSpec("P")
@@ -59,9 +61,12 @@ async def _call(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
-@router.post("/claim", response_model=ClaimOut,
-             responses=described({404: "no such study in the token's project"}),
-             summary="Claim the next trial (atomic: two workers never get the same one)")
+@router.post(
+    "/claim",
+    response_model=ClaimOut,
+    responses=described({404: "no such study in the token's project"}),
+    summary="Claim the next trial (atomic: two workers never get the same one)",
+)
 async def claim(name: str, body: ClaimIn, request: Request, token: Token = Writer) -> ClaimOut:
     return await _call(request, _claim, request, qualified(token.project, name), body.worker)
 
@@ -85,57 +90,112 @@ def _claim(request: Request, key: str, worker: str, claimed: Trial | None = None
     )
 
 
-@router.post("/{number:int}/heartbeat", response_model=LeaseOut, responses=STALE,
-             summary="Keep a claimed trial's lease alive")
-async def heartbeat(name: str, body: AttemptIn, request: Request, number: int = Number,
-                    token: Token = Writer) -> LeaseOut:
+@router.post(
+    "/{number:int}/heartbeat",
+    response_model=LeaseOut,
+    responses=STALE,
+    summary="Keep a claimed trial's lease alive",
+)
+async def heartbeat(
+    name: str, body: AttemptIn, request: Request, number: int = Number, token: Token = Writer
+) -> LeaseOut:
     lease = request.app.state.settings.lease_seconds
-    expires = await _call(request, _storage(request).heartbeat, qualified(token.project, name),
-                          number, body.attempt, lease)
+    expires = await _call(
+        request,
+        _storage(request).heartbeat,
+        qualified(token.project, name),
+        number,
+        body.attempt,
+        lease,
+    )
     return LeaseOut(lease_expires_at=expires)
 
 
-@router.post("/{number:int}/report", status_code=204, responses=STALE,
-             summary="Record an intermediate value of a running attempt")
-async def report(name: str, body: ReportIn, request: Request, number: int = Number,
-                 token: Token = Writer) -> None:
-    await _call(request, _storage(request).report, qualified(token.project, name), number,
-                body.attempt, body.step, body.value)
+@router.post(
+    "/{number:int}/report",
+    status_code=204,
+    responses=STALE,
+    summary="Record an intermediate value of a running attempt",
+)
+async def report(
+    name: str, body: ReportIn, request: Request, number: int = Number, token: Token = Writer
+) -> None:
+    await _call(
+        request,
+        _storage(request).report,
+        qualified(token.project, name),
+        number,
+        body.attempt,
+        body.step,
+        body.value,
+    )
 
 
-@router.post("/{number:int}/complete", response_model=TrialOut, responses=STALE,
-             summary="Complete an attempt with its value (idempotent for the same value)")
-async def complete(name: str, body: CompleteIn, request: Request, number: int = Number,
-                   token: Token = Writer) -> TrialOut:
-    trial, _ = await _call(request, _storage(request).finish_and_claim,
-                           qualified(token.project, name), number, body.attempt,
-                           _value(body.value))
+@router.post(
+    "/{number:int}/complete",
+    response_model=TrialOut,
+    responses=STALE,
+    summary="Complete an attempt with its value (idempotent for the same value)",
+)
+async def complete(
+    name: str, body: CompleteIn, request: Request, number: int = Number, token: Token = Writer
+) -> TrialOut:
+    trial, _ = await _call(
+        request,
+        _storage(request).finish_and_claim,
+        qualified(token.project, name),
+        number,
+        body.attempt,
+        _value(body.value),
+    )
     return TrialOut.of(trial)
 
 
-@router.post("/{number:int}/complete-and-claim", response_model=ClaimOut, responses=STALE,
-             summary="Complete an attempt and claim the next trial in one round trip")
-async def complete_and_claim(name: str, body: CompleteAndClaimIn, request: Request,
-                             number: int = Number, token: Token = Writer) -> ClaimOut:
-    return await _call(request, _complete_and_claim, request, qualified(token.project, name),
-                       number, body)
+@router.post(
+    "/{number:int}/complete-and-claim",
+    response_model=ClaimOut,
+    responses=STALE,
+    summary="Complete an attempt and claim the next trial in one round trip",
+)
+async def complete_and_claim(
+    name: str,
+    body: CompleteAndClaimIn,
+    request: Request,
+    number: int = Number,
+    token: Token = Writer,
+) -> ClaimOut:
+    return await _call(
+        request, _complete_and_claim, request, qualified(token.project, name), number, body
+    )
 
 
-def _complete_and_claim(request: Request, key: str, number: int, body: CompleteAndClaimIn
-                        ) -> ClaimOut:
+def _complete_and_claim(
+    request: Request, key: str, number: int, body: CompleteAndClaimIn
+) -> ClaimOut:
     lease = request.app.state.settings.lease_seconds
     _, claimed = _storage(request).finish_and_claim(
-        key, number, body.attempt, _value(body.value), body.worker, lease)
+        key, number, body.attempt, _value(body.value), body.worker, lease
+    )
     return _claim(request, key, body.worker, claimed)
 
 
-@router.post("/{number:int}/fail", response_model=TrialOut, responses=STALE,
-             summary="Fail an attempt; it waits again while retries are left")
-async def fail(name: str, body: FailIn, request: Request, number: int = Number,
-               token: Token = Writer) -> TrialOut:
-    trial, _ = await _call(request, _storage(request).finish_and_claim,
-                           qualified(token.project, name), number, body.attempt,
-                           lambda spec: TrialOutcome.failure(body.error))
+@router.post(
+    "/{number:int}/fail",
+    response_model=TrialOut,
+    responses=STALE,
+    summary="Fail an attempt; it waits again while retries are left",
+)
+async def fail(
+    name: str, body: FailIn, request: Request, number: int = Number, token: Token = Writer
+) -> TrialOut:
+    trial, _ = await _call(
+        request,
+        _storage(request).finish_and_claim,
+        qualified(token.project, name),
+        number,
+        body.attempt,
+        lambda spec: TrialOutcome.failure(body.error),
+    )
     return TrialOut.of(trial)
 
 

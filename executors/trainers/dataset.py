@@ -20,8 +20,10 @@ def load_arrays(path: str, label: str) -> tuple[Any, Any]:
     frame, y = load_table(path, label)
     text = [str(c) for c in frame.columns if not is_numeric_dtype(frame[c])]
     if text:
-        raise ObjectiveError(f"column {text[0]!r} holds text: this trainer takes numbers only "
-                             "(the sklearn trainer one-hot encodes text columns)")
+        raise ObjectiveError(
+            f"column {text[0]!r} holds text: this trainer takes numbers only "
+            "(the sklearn trainer one-hot encodes text columns)"
+        )
     return frame.to_numpy(dtype=float), y
 
 
@@ -31,8 +33,10 @@ def load_table(path: str, label: str) -> tuple[Any, Any]:
 
     frame = pd.read_parquet(path) if data_format(path) == "parquet" else pd.read_csv(path)
     if label not in frame.columns:
-        raise ObjectiveError(f"the data set has no label column {label!r} "
-                             f"(columns: {', '.join(map(str, frame.columns[:20]))})")
+        raise ObjectiveError(
+            f"the data set has no label column {label!r} "
+            f"(columns: {', '.join(map(str, frame.columns[:20]))})"
+        )
     y = frame.pop(label).to_numpy()
     return frame, y
 
@@ -47,12 +51,17 @@ def load_frame(spark: Any, path: str, label: str, features: str = "features") ->
         frame = spark.read.format("libsvm").load(path)
         return frame.withColumnRenamed("label", label) if label != "label" else frame
     reader = spark.read
-    frame = reader.parquet(path) if fmt == "parquet" else reader.csv(
-        path, header=True, inferSchema=True)
+    frame = (
+        reader.parquet(path)
+        if fmt == "parquet"
+        else reader.csv(path, header=True, inferSchema=True)
+    )
     if label not in frame.columns:
-        raise ObjectiveError(f"the data set has no label column {label!r} "
-                             f"(columns: {', '.join(frame.columns[:20])})")
+        raise ObjectiveError(
+            f"the data set has no label column {label!r} (columns: {', '.join(frame.columns[:20])})"
+        )
     inputs = [c for c in frame.columns if c != label]
     assembler = VectorAssembler(inputCols=inputs, outputCol=features, handleInvalid="keep")
     return assembler.transform(frame.withColumn(label, F.col(label).cast("double"))).select(
-        features, label)
+        features, label
+    )

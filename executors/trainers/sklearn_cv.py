@@ -24,13 +24,18 @@ class SklearnTrainer(Trainer):
     values: median, most frequent for text). Text columns are always one-hot encoded."""
 
     name = "sklearn"
-    options = frozenset({"data", "label", "metric", "cv", "estimator", "save_model",
-                         "preprocess"})
+    options = frozenset({"data", "label", "metric", "cv", "estimator", "save_model", "preprocess"})
     default_metric = "accuracy"
     needs_estimator = True
     estimator_modules = ("sklearn.", "xgboost.", "lightgbm.", "catboost.")
-    preload = ("numpy", "pandas", "sklearn.model_selection", "sklearn.pipeline",
-               "sklearn.compose", "sklearn.preprocessing")
+    preload = (
+        "numpy",
+        "pandas",
+        "sklearn.model_selection",
+        "sklearn.pipeline",
+        "sklearn.compose",
+        "sklearn.preprocessing",
+    )
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)
@@ -44,8 +49,10 @@ class SklearnTrainer(Trainer):
         if isinstance(steps, str):
             steps = [steps]
         if not isinstance(steps, list) or any(s not in PREPROCESS for s in steps):
-            raise SpecError("preprocess", f"must be a list of {', '.join(PREPROCESS)}, "
-                            f"not {options.get('preprocess')!r}")
+            raise SpecError(
+                "preprocess",
+                f"must be a list of {', '.join(PREPROCESS)}, not {options.get('preprocess')!r}",
+            )
 
     @classmethod
     def metrics(cls) -> Collection[str]:
@@ -76,8 +83,9 @@ class SklearnTrainer(Trainer):
             import joblib
 
             os.makedirs(trial.artifact_dir, exist_ok=True)
-            joblib.dump(self.pipeline(params, X).fit(X, y),
-                        os.path.join(trial.artifact_dir, "model.joblib"))
+            joblib.dump(
+                self.pipeline(params, X).fit(X, y), os.path.join(trial.artifact_dir, "model.joblib")
+            )
         return {self.metric: float(scores.mean()), f"{self.metric}_std": float(scores.std())}
 
     def pipeline(self, params: Params, X: Any) -> Any:
@@ -103,8 +111,13 @@ class SklearnTrainer(Trainer):
         text_steps.append(OneHotEncoder(handle_unknown="ignore"))
         parts: list[Any] = []
         if numeric:
-            parts.append(("numeric", make_pipeline(*numeric_steps) if numeric_steps
-                          else "passthrough", numeric))
+            parts.append(
+                (
+                    "numeric",
+                    make_pipeline(*numeric_steps) if numeric_steps else "passthrough",
+                    numeric,
+                )
+            )
         if text:
             parts.append(("text", make_pipeline(*text_steps), text))
         estimator: Any = load_class(self.estimator or "")(**params)

@@ -20,8 +20,16 @@ from tuner.trainer import Trainer, load_class
 _BINARY = {"areaUnderROC", "areaUnderPR"}
 _MULTICLASS = {"f1", "accuracy", "weightedPrecision", "weightedRecall", "logLoss"}
 _REGRESSION = {"rmse", "mse", "r2", "mae", "var"}
-_MAXIMIZED = {"areaUnderROC", "areaUnderPR", "f1", "accuracy", "weightedPrecision",
-              "weightedRecall", "r2", "var"}
+_MAXIMIZED = {
+    "areaUnderROC",
+    "areaUnderPR",
+    "f1",
+    "accuracy",
+    "weightedPrecision",
+    "weightedRecall",
+    "r2",
+    "var",
+}
 HOLDOUT = 0.2
 SEED = 7
 
@@ -58,7 +66,8 @@ class SparkMLTrainer(Trainer):
 
     def estimator_for(self, params: Params) -> Any:
         return load_class(self.estimator or self.default_estimator or "")(
-            featuresCol="features", labelCol="label", **params)
+            featuresCol="features", labelCol="label", **params
+        )
 
     def __call__(self, params: Params, trial: TrialContext) -> dict[str, float]:
         spark = getattr(trial, "spark", None)
@@ -73,7 +82,8 @@ class SparkMLTrainer(Trainer):
         if self.save_model and trial.artifact_dir:
             os.makedirs(os.path.dirname(trial.artifact_dir) or ".", exist_ok=True)
             self.estimator_for(dict(params)).fit(frame).write().overwrite().save(
-                os.path.join(trial.artifact_dir, "model"))
+                os.path.join(trial.artifact_dir, "model")
+            )
         return {self.metric: value}
 
 
@@ -92,8 +102,11 @@ class XGBoostSparkTrainer(SparkMLTrainer):
         return None  # xgboost.spark passes any XGBoost parameter through
 
     def estimator_for(self, params: Params) -> Any:
-        ref = self.estimator or ("xgboost.spark.SparkXGBRegressor" if self.metric in _REGRESSION
-                                 else self.default_estimator)
+        ref = self.estimator or (
+            "xgboost.spark.SparkXGBRegressor"
+            if self.metric in _REGRESSION
+            else self.default_estimator
+        )
         params = {"num_workers": 1, **params}
         return load_class(ref or "")(features_col="features", label_col="label", **params)
 

@@ -20,10 +20,12 @@ from tuner.testing.algorithms import (
 )
 from tuner.trial import Trial, TrialState
 
-BOWL = SearchSpace.from_dict({
-    "x": {"type": "float", "low": -5.0, "high": 5.0},
-    "y": {"type": "float", "low": -5.0, "high": 5.0},
-})
+BOWL = SearchSpace.from_dict(
+    {
+        "x": {"type": "float", "low": -5.0, "high": 5.0},
+        "y": {"type": "float", "low": -5.0, "high": 5.0},
+    }
+)
 
 
 def bowl(params: Params) -> float:
@@ -31,12 +33,15 @@ def bowl(params: Params) -> float:
 
 
 def done(points: list[Params], start: int = 0, **meta: Any) -> list[Trial]:
-    return [Trial("s", start + i, 0, p, TrialState.COMPLETE, 1, bowl(p), {"v": bowl(p)},
-                  meta=dict(meta)) for i, p in enumerate(points)]
+    return [
+        Trial(
+            "s", start + i, 0, p, TrialState.COMPLETE, 1, bowl(p), {"v": bowl(p)}, meta=dict(meta)
+        )
+        for i, p in enumerate(points)
+    ]
 
 
-def make(name: str, space: SearchSpace = BOWL, seed: int | None = 0, **options: Any
-         ) -> Algorithm:
+def make(name: str, space: SearchSpace = BOWL, seed: int | None = 0, **options: Any) -> Algorithm:
     return plugins.algorithm(name).create(space, Direction.MINIMIZE, seed, 30, options)
 
 
@@ -85,19 +90,32 @@ class TestBayesianParticulars:
         batch = make("bayesian", acquisition="LCB").suggest(history + pending, 4)
         assert len(batch) == 4
         xy = np.array([[p["x"], p["y"]] for p in batch + [{"x": 1.0, "y": -2.0}]])
-        gaps = [np.linalg.norm(a - b) for i, a in enumerate(xy) for b in xy[i + 1:]]
+        gaps = [np.linalg.norm(a - b) for i, a in enumerate(xy) for b in xy[i + 1 :]]
         assert min(gaps) > 1e-3  # no two points of the batch (or the running one) coincide
 
     def test_inactive_conditional_parameters(self) -> None:
-        space = SearchSpace.from_dict({
-            "kind": ["flat", "bowl"],
-            "x": {"type": "float", "low": -5.0, "high": 5.0, "when": {"kind": "bowl"}},
-        })
+        space = SearchSpace.from_dict(
+            {
+                "kind": ["flat", "bowl"],
+                "x": {"type": "float", "low": -5.0, "high": 5.0, "when": {"kind": "bowl"}},
+            }
+        )
         points: list[Params] = [{"kind": "flat"}] + [
-            {"kind": "bowl", "x": float(x)} for x in np.linspace(-5, 5, 9)]
-        history = [Trial("s", i, 0, p, TrialState.COMPLETE, 1,
-                         10.0 if p["kind"] == "flat" else (p["x"] - 2.0) ** 2, {})
-                   for i, p in enumerate(points)]
+            {"kind": "bowl", "x": float(x)} for x in np.linspace(-5, 5, 9)
+        ]
+        history = [
+            Trial(
+                "s",
+                i,
+                0,
+                p,
+                TrialState.COMPLETE,
+                1,
+                10.0 if p["kind"] == "flat" else (p["x"] - 2.0) ** 2,
+                {},
+            )
+            for i, p in enumerate(points)
+        ]
         batch = make("bayesian", space, acquisition="EI").suggest(history, 3)
         assert len(batch) == 3
         for p in batch:
@@ -110,10 +128,18 @@ class TestBayesianParticulars:
         batch = make("bayesian", max_points=20).suggest(history, 2)
         assert len(batch) == 2
 
-    @pytest.mark.parametrize("options", [
-        {"surrogate": "SVM"}, {"acquisition": "UCB"}, {"initial_points": -1},
-        {"max_points": 3}, {"xi": -0.1}, {"kappa": "big"}, {"initial_points": True},
-    ])
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"surrogate": "SVM"},
+            {"acquisition": "UCB"},
+            {"initial_points": -1},
+            {"max_points": 3},
+            {"xi": -0.1},
+            {"kappa": "big"},
+            {"initial_points": True},
+        ],
+    )
     def test_bad_options(self, options: dict[str, Any]) -> None:
         with pytest.raises(SpecError) as info:
             make("bayesian", **options)
@@ -130,9 +156,19 @@ class TestGeneticParticulars:
         for _ in range(batches):
             got = algo.suggest(history, n)
             history = history + [
-                Trial("s", len(history) + i, 0, s.params, TrialState.COMPLETE, 1,
-                      bowl(s.params), {}, meta=dict(s.meta))
-                for i, s in enumerate(got) if isinstance(s, Suggestion)
+                Trial(
+                    "s",
+                    len(history) + i,
+                    0,
+                    s.params,
+                    TrialState.COMPLETE,
+                    1,
+                    bowl(s.params),
+                    {},
+                    meta=dict(s.meta),
+                )
+                for i, s in enumerate(got)
+                if isinstance(s, Suggestion)
             ]
         return history
 
@@ -180,20 +216,39 @@ class TestGeneticParticulars:
         assert last < first
 
     def test_categories_are_inherited_and_mutated(self) -> None:
-        space = SearchSpace.from_dict({"c": ["a", "b", "c", "d"],
-                                       "x": {"type": "int", "low": 0, "high": 9}})
-        history = [Trial("s", i, 0, {"c": c, "x": x}, TrialState.COMPLETE, 1,
-                         float(x) + (0 if c == "b" else 5), {})
-                   for i, (c, x) in enumerate([("b", 3), ("b", 5), ("a", 2), ("c", 7)])]
+        space = SearchSpace.from_dict(
+            {"c": ["a", "b", "c", "d"], "x": {"type": "int", "low": 0, "high": 9}}
+        )
+        history = [
+            Trial(
+                "s",
+                i,
+                0,
+                {"c": c, "x": x},
+                TrialState.COMPLETE,
+                1,
+                float(x) + (0 if c == "b" else 5),
+                {},
+            )
+            for i, (c, x) in enumerate([("b", 3), ("b", 5), ("a", 2), ("c", 7)])
+        ]
         got = points_of(make("genetic", space, population=8, mutation_rate=0.1).suggest(history, 8))
         assert len(got) == 8 and all(space.validate(p) == p for p in got)
         assert sum(p["c"] == "b" for p in got) >= 4  # the fitter parents' category dominates
 
-    @pytest.mark.parametrize("options", [
-        {"population": 1}, {"crossover": "one-point"}, {"crossover_rate": 1.5},
-        {"mutation_rate": -0.1}, {"eta": 0}, {"tournament": 0}, {"elite": -1},
-        {"population": 2.5},
-    ])
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"population": 1},
+            {"crossover": "one-point"},
+            {"crossover_rate": 1.5},
+            {"mutation_rate": -0.1},
+            {"eta": 0},
+            {"tournament": 0},
+            {"elite": -1},
+            {"population": 2.5},
+        ],
+    )
     def test_bad_options(self, options: dict[str, Any]) -> None:
         with pytest.raises(SpecError) as info:
             make("genetic", **options)

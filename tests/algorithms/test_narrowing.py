@@ -12,9 +12,13 @@ from tuner.study import StudySpec, default_plan
 from tuner.trial import Trial, TrialState
 
 QUICK_START = {
-    "name": "first", "objective": {"function": "train:objective"}, "trials": 30,
-    "space": {"x": {"type": "float", "low": -10, "high": 10},
-              "depth": {"type": "int", "low": 1, "high": 6}},
+    "name": "first",
+    "objective": {"function": "train:objective"},
+    "trials": 30,
+    "space": {
+        "x": {"type": "float", "low": -10, "high": 10},
+        "depth": {"type": "int", "low": 1, "high": 6},
+    },
 }
 
 
@@ -28,11 +32,25 @@ def run(spec: StudySpec) -> list[Trial]:
     for r, rnd in enumerate(spec.plan):
         for _ in range(rnd.trials):
             algorithm = plugins.algorithm(rnd.algorithm).create(
-                round_space(spec, r, trials), spec.direction, _round_seed(spec.seed, r),
-                rnd.trials, rnd.options)
+                round_space(spec, r, trials),
+                spec.direction,
+                _round_seed(spec.seed, r),
+                rnd.trials,
+                rnd.options,
+            )
             point = as_suggestion(algorithm.suggest(trials, 1)[0])
-            trials.append(Trial("first", len(trials), r, point.params, TrialState.COMPLETE, 1,
-                                quick_start(point.params), meta=point.meta))
+            trials.append(
+                Trial(
+                    "first",
+                    len(trials),
+                    r,
+                    point.params,
+                    TrialState.COMPLETE,
+                    1,
+                    quick_start(point.params),
+                    meta=point.meta,
+                )
+            )
     return trials
 
 

@@ -23,15 +23,18 @@ from tuner.testing.algorithms import (
 from tuner.trial import TrialState
 
 # 2 x 3 x 3 = 18 points at resolution 3
-SMALL = SearchSpace.from_dict({
-    "c": ["a", "b"],
-    "k": {"type": "int", "low": 1, "high": 3},
-    "x": {"type": "float", "low": 0.0, "high": 1.0},
-})
+SMALL = SearchSpace.from_dict(
+    {
+        "c": ["a", "b"],
+        "k": {"type": "int", "low": 1, "high": 3},
+        "x": {"type": "float", "low": 0.0, "high": 1.0},
+    }
+)
 
 
-def grid(space: SearchSpace = SMALL, seed: int | None = 0, budget: int | None = None,
-         **options: Any) -> Algorithm:
+def grid(
+    space: SearchSpace = SMALL, seed: int | None = 0, budget: int | None = None, **options: Any
+) -> Algorithm:
     return plugins.algorithm("grid").create(space, Direction.MINIMIZE, seed, budget, options)
 
 
@@ -78,12 +81,14 @@ class TestRandomParticulars:
         batch = random(seed=None).suggest(history, 10)
         assert len(batch) == 10
         assert all(MIXED_SPACE.validate(p) == p for p in batch)
-        assert not {MIXED_SPACE.key(p) for p in batch} & {MIXED_SPACE.key(t.params)
-                                                          for t in history}
+        assert not {MIXED_SPACE.key(p) for p in batch} & {
+            MIXED_SPACE.key(t.params) for t in history
+        }
 
     def test_draws_cover_every_category_evenly(self) -> None:
-        space = SearchSpace.from_dict({"c": ["a", "b", "c", "d"],
-                                       "x": {"type": "float", "low": 0, "high": 1}})
+        space = SearchSpace.from_dict(
+            {"c": ["a", "b", "c", "d"], "x": {"type": "float", "low": 0, "high": 1}}
+        )
         counts = Counter(p["c"] for p in random(space, seed=5).suggest([], 4000))
         assert set(counts) == {"a", "b", "c", "d"}
         assert all(850 < v < 1150 for v in counts.values()), counts
@@ -117,8 +122,9 @@ class TestGridParticulars:
     def test_never_repeats_a_point_in_history(self) -> None:
         points = list(SMALL.grid(3))
         # stored as a database gives them back: ints as floats, floats with noise, all states
-        stored = [{"c": p["c"], "k": float(p["k"]), "x": p["x"] * (1 + 1e-14) + 0.0}
-                  for p in points[::3]]
+        stored = [
+            {"c": p["c"], "k": float(p["k"]), "x": p["x"] * (1 + 1e-14) + 0.0} for p in points[::3]
+        ]
         states = [TrialState.RUNNING, TrialState.WAITING, TrialState.FAILED, TrialState.COMPLETE]
         history = [trial(i, p, states[i % 4]) for i, p in enumerate(stored)]
         got = drain(grid(points=3), batch=4, history=history)
@@ -132,17 +138,22 @@ class TestGridParticulars:
     def test_points_option(self, points: int) -> None:
         got = drain(grid(points=points), batch=50)
         xs = sorted({p["x"] for p in got})
-        assert xs == pytest.approx([0.5] if points == 1 else
-                                   [i / (points - 1) for i in range(points)])
+        assert xs == pytest.approx(
+            [0.5] if points == 1 else [i / (points - 1) for i in range(points)]
+        )
         ks = {p["k"] for p in got}
         assert ks == ({2} if points == 1 else set(range(1, 4)) if points >= 3 else {1, 3})
         assert len(got) == 2 * len(ks) * len(xs) == SMALL.grid_size(points)
 
     @pytest.mark.parametrize("budget", [1, 5, 18, 19, 40, 100, 250])
     def test_auto_resolution_covers_the_budget(self, budget: int) -> None:
-        space = SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 1},
-                                       "y": {"type": "float", "low": -1, "high": 1},
-                                       "c": ["a", "b"]})
+        space = SearchSpace.from_dict(
+            {
+                "x": {"type": "float", "low": 0, "high": 1},
+                "y": {"type": "float", "low": -1, "high": 1},
+                "c": ["a", "b"],
+            }
+        )
         got = drain(grid(space, budget=budget), batch=1000)
         assert len(got) >= budget
         resolution = len({p["x"] for p in got})
@@ -193,8 +204,10 @@ class TestGridParticulars:
         assert info.value.field == "foo"
         assert "points" in info.value.reason and "order" in info.value.reason
 
-    @pytest.mark.parametrize("options", [{"points": 0}, {"points": -2}, {"points": 2.5},
-                                         {"points": True}, {"order": "zigzag"}])
+    @pytest.mark.parametrize(
+        "options",
+        [{"points": 0}, {"points": -2}, {"points": 2.5}, {"points": True}, {"order": "zigzag"}],
+    )
     def test_bad_option_values(self, options: dict[str, Any]) -> None:
         with pytest.raises(SpecError) as info:
             grid(**options)

@@ -12,8 +12,9 @@ from tests.conftest import drop_postgres_schema, postgres_schema_url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     home: Path = tmp_path_factory.mktemp("server")
     schema = None
     if request.param == "sqlite":

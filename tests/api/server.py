@@ -29,9 +29,15 @@ RUNS_ALLOWED = ("--allow-runs", "--allow-function", "tests")
 class ServerProcess:
     """``tuner serve`` in a child process; its first-start admin token is read back."""
 
-    def __init__(self, db: str, config_dir: Path, lease: float = 2.0,
-                 port: int | None = None, args: tuple[str, ...] = (),
-                 cwd: Path = REPO) -> None:
+    def __init__(
+        self,
+        db: str,
+        config_dir: Path,
+        lease: float = 2.0,
+        port: int | None = None,
+        args: tuple[str, ...] = (),
+        cwd: Path = REPO,
+    ) -> None:
         self.db = db
         self.args = args
         self.cwd = cwd
@@ -50,9 +56,22 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tuner.cli", "serve", "--port", str(self.port),
-                 "--db", self.db, *self.args],
-                cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "tuner.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--db",
+                    self.db,
+                    *self.args,
+                ],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -85,15 +104,35 @@ class ServerProcess:
     def tuner(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run a ``tuner`` CLI command against this server's database and config."""
         return subprocess.run(
-            [sys.executable, "-m", "tuner.cli", *args], cwd=REPO, env=self.env,
-            capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", "tuner.cli", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
-    def worker(self, study: str, objective: str, *extra: str,
-               env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def worker(
+        self, study: str, objective: str, *extra: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "tuner.cli", "worker", study, "--objective", objective,
-             "--url", self.url, "--token", self.token, *extra],
-            cwd=REPO, env={**self.env, **(env or {})}, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tuner.cli",
+                "worker",
+                study,
+                "--objective",
+                objective,
+                "--url",
+                self.url,
+                "--token",
+                self.token,
+                *extra,
+            ],
+            cwd=REPO,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )

@@ -76,11 +76,13 @@ def test_claim_complete_is_atomic_idempotent_and_stale_reports_are_refused(
         trial = claimed["trial"]
         assert trial["state"] == "running" and trial["attempt"] == 1 and not claimed["complete"]
         n = trial["number"]
-        ok = c.post(f"/studies/{name}/trials/{n}/report",
-                    json={"attempt": 1, "step": 1, "value": 0.5})
+        ok = c.post(
+            f"/studies/{name}/trials/{n}/report", json={"attempt": 1, "step": 1, "value": 0.5}
+        )
         assert ok.status_code == 204
         assert c.post(f"/studies/{name}/trials/{n}/heartbeat", json={"attempt": 1}).json()[
-            "lease_expires_at"]
+            "lease_expires_at"
+        ]
         done = c.post(f"/studies/{name}/trials/{n}/complete", json={"attempt": 1, "value": 2.0})
         assert done.status_code == 200 and done.json()["value"] == 2.0
         assert done.json()["intermediate"] == [[1, 0.5]]
@@ -88,17 +90,22 @@ def test_claim_complete_is_atomic_idempotent_and_stale_reports_are_refused(
         assert again.status_code == 200  # a retried complete: same answer
         other = c.post(f"/studies/{name}/trials/{n}/complete", json={"attempt": 1, "value": 3.0})
         assert other.status_code == 409 and other.json()["error"]["code"] == "conflict"
-        stale = c.post(f"/studies/{name}/trials/{n}/report",
-                       json={"attempt": 1, "step": 2, "value": 0.1})
+        stale = c.post(
+            f"/studies/{name}/trials/{n}/report", json={"attempt": 1, "step": 2, "value": 0.1}
+        )
         assert stale.status_code == 409
         # a dict result needs the study's metric (none here: a single number is taken)
         t2 = c.post(f"/studies/{name}/trials/claim", json={"worker": "w2"}).json()["trial"]
         assert t2["number"] != n
-        r = c.post(f"/studies/{name}/trials/{t2['number']}/complete",
-                   json={"attempt": 1, "value": {"a": 1.0, "b": 2.0}})
+        r = c.post(
+            f"/studies/{name}/trials/{t2['number']}/complete",
+            json={"attempt": 1, "value": {"a": 1.0, "b": 2.0}},
+        )
         assert r.status_code == 422 and r.json()["error"]["field"] == "value"
-        failed = c.post(f"/studies/{name}/trials/{t2['number']}/fail",
-                        json={"attempt": 1, "error": "out of memory"})
+        failed = c.post(
+            f"/studies/{name}/trials/{t2['number']}/fail",
+            json={"attempt": 1, "error": "out of memory"},
+        )
         assert failed.json()["state"] == "failed" and failed.json()["error"] == "out of memory"
         page = c.get(f"/studies/{name}/trials", params={"limit": 1, "offset": 0}).json()
         assert page["total"] == 3 and len(page["items"]) == 1  # random queues its round at once
@@ -125,16 +132,31 @@ def test_a_retried_complete_and_claim_gets_the_same_next_trial(server: ServerPro
     [
         (b'{"name": ', 400, "malformed_json", None),
         (b"[1, 2]", 422, "invalid_request", None),
-        (b'{"name": "x", "space": {"a": {"type": "float", "low": 2, "high": 1}}, "trials": 3,'
-         b' "objective": "m:f"}', 422, "invalid_spec", "space.a.low"),
-        (b'{"name": "x", "space": {"a": [1, 2]}, "plan": [{"algorithm": "nope", "trials": 1}],'
-         b' "objective": "m:f"}', 422, "invalid_spec", "plan[0].algorithm"),
-        (b'{"name": "x", "space": {"a": [1, 2]}, "trials": -1, "objective": "m:f"}', 422,
-         "invalid_spec", "trials"),
+        (
+            b'{"name": "x", "space": {"a": {"type": "float", "low": 2, "high": 1}}, "trials": 3,'
+            b' "objective": "m:f"}',
+            422,
+            "invalid_spec",
+            "space.a.low",
+        ),
+        (
+            b'{"name": "x", "space": {"a": [1, 2]}, "plan": [{"algorithm": "nope", "trials": 1}],'
+            b' "objective": "m:f"}',
+            422,
+            "invalid_spec",
+            "plan[0].algorithm",
+        ),
+        (
+            b'{"name": "x", "space": {"a": [1, 2]}, "trials": -1, "objective": "m:f"}',
+            422,
+            "invalid_spec",
+            "trials",
+        ),
     ],
 )
-def test_bad_study_bodies(server: ServerProcess, body: bytes, status: int, code: str,
-                          field: str | None) -> None:
+def test_bad_study_bodies(
+    server: ServerProcess, body: bytes, status: int, code: str, field: str | None
+) -> None:
     with api(server) as c:
         r = c.post("/studies", content=body, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
@@ -151,18 +173,28 @@ def test_bad_values_and_unknown_things_and_huge_bodies(server: ServerProcess) ->
         c.post("/studies", json=spec_dict(name))
         n = c.post(f"/studies/{name}/trials/claim", json={}).json()["trial"]["number"]
         for value in (b"NaN", b"Infinity", b'"high"', b"true", b'{"loss": NaN}'):
-            r = c.post(f"/studies/{name}/trials/{n}/complete",
-                       content=b'{"attempt": 1, "value": ' + value + b"}",
-                       headers={"content-type": "application/json"})
+            r = c.post(
+                f"/studies/{name}/trials/{n}/complete",
+                content=b'{"attempt": 1, "value": ' + value + b"}",
+                headers={"content-type": "application/json"},
+            )
             assert r.status_code == 422 and r.json()["error"]["field"] == "value", value
-        assert c.post(f"/studies/{name}/trials/{n}/complete",
-                      json={"attempt": "one", "value": 1}).json()["error"]["field"] == "attempt"
-        assert c.post(f"/studies/{name}/trials/999/heartbeat",
-                      json={"attempt": 1}).status_code == 404
+        assert (
+            c.post(
+                f"/studies/{name}/trials/{n}/complete", json={"attempt": "one", "value": 1}
+            ).json()["error"]["field"]
+            == "attempt"
+        )
+        assert (
+            c.post(f"/studies/{name}/trials/999/heartbeat", json={"attempt": 1}).status_code == 404
+        )
         assert c.get("/studies/ghost/leaderboard").status_code == 404
         assert c.get(f"/studies/{name}/trials", params={"state": "sleepy"}).status_code == 422
-        huge = c.post("/studies", content=b"{" + b" " * (2 << 20) + b"}",
-                      headers={"content-type": "application/json"})
+        huge = c.post(
+            "/studies",
+            content=b"{" + b" " * (2 << 20) + b"}",
+            headers={"content-type": "application/json"},
+        )
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "too_large"
         # the trial is untouched by all of that
         assert c.get(f"/studies/{name}/trials/{n}").json()["state"] == "running"
@@ -171,8 +203,12 @@ def test_bad_values_and_unknown_things_and_huge_bodies(server: ServerProcess) ->
 def test_openapi_documents_every_route_and_its_errors(server: ServerProcess) -> None:
     assert httpx.get(f"{server.url}/docs").status_code == 200
     spec = httpx.get(f"{server.url}/openapi.json").json()
-    routes = [(path, method) for path, ops in spec["paths"].items() for method in ops
-              if path.startswith("/api/v1")]
+    routes = [
+        (path, method)
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if path.startswith("/api/v1")
+    ]
     assert len(routes) >= 14
     for path, method in routes:
         op = spec["paths"][path][method]
@@ -211,8 +247,11 @@ def test_the_server_runs_stops_and_resumes_a_study_on_its_own_executor(
     import time
 
     name = unique("srv")
-    spec = spec_dict(name, plan=[{"algorithm": "random", "trials": 8}],
-                     objective={"function": "tests.objectives:sleepy_quadratic"})
+    spec = spec_dict(
+        name,
+        plan=[{"algorithm": "random", "trials": 8}],
+        objective={"function": "tests.objectives:sleepy_quadratic"},
+    )
     with api(server) as c:
         c.post("/studies", json=spec)
         started = c.post(f"/studies/{name}/run")
@@ -227,14 +266,19 @@ def test_the_server_runs_stops_and_resumes_a_study_on_its_own_executor(
         assert after_stop["running"] == 0 and after_stop["state"] == "stopped"
         assert c.post(f"/studies/{name}/run").json()["running"] is True  # resume
         finishes_each_trial_once(c, name, 8, timeout=120)
-        assert c.get(f"/studies/{name}/run").json() == {"study": name, "running": False,
-                                                        "error": None}
-        bad = c.post("/studies", json=spec_dict(unique("nofn"),
-                                                objective={"function": "tests.nowhere:fn"}))
+        assert c.get(f"/studies/{name}/run").json() == {
+            "study": name,
+            "running": False,
+            "error": None,
+        }
+        bad = c.post(
+            "/studies", json=spec_dict(unique("nofn"), objective={"function": "tests.nowhere:fn"})
+        )
         assert bad.status_code == 201  # remote workers may have code the server lacks...
         refused = c.post(f"/studies/{bad.json()['name']}/run")  # ...but it cannot run it
         assert refused.status_code == 422 and refused.json()["error"]["field"] == (
-            "objective.function")
+            "objective.function"
+        )
 
 
 def test_a_restarted_server_resumes_its_runs_and_not_the_stopped_ones(
@@ -242,15 +286,21 @@ def test_a_restarted_server_resumes_its_runs_and_not_the_stopped_ones(
 ) -> None:
     import time
 
-    own = ServerProcess(server.db, server.config_dir, lease=2.0,
-                        args=server.args).start()  # killed below
+    own = ServerProcess(
+        server.db, server.config_dir, lease=2.0, args=server.args
+    ).start()  # killed below
     running, stopped = unique("resumed"), unique("stopped")
     try:
         with api(own) as c:
             for name in (running, stopped):
-                c.post("/studies", json=spec_dict(
-                    name, plan=[{"algorithm": "random", "trials": 8}],
-                    objective={"function": "tests.objectives:sleepy_quadratic"}))
+                c.post(
+                    "/studies",
+                    json=spec_dict(
+                        name,
+                        plan=[{"algorithm": "random", "trials": 8}],
+                        objective={"function": "tests.objectives:sleepy_quadratic"},
+                    ),
+                )
                 assert c.post(f"/studies/{name}/run").json()["running"] is True
             deadline = time.monotonic() + 60
             while min(c.get(f"/studies/{n}").json()["done"] for n in (running, stopped)) < 2:

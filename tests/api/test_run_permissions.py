@@ -44,11 +44,14 @@ def _marks(home: Path) -> list[str]:
 def test_by_default_a_write_token_runs_no_code_on_the_server(closed: ServerProcess) -> None:
     marker = closed.config_dir / "PWNED"
     with api(closed) as c:
-        for objective, executor in (({"command": f"touch {marker} {{x}}"}, "command"),
-                                    ({"function": "evil:fn"}, "local")):
+        for objective, executor in (
+            ({"command": f"touch {marker} {{x}}"}, "command"),
+            ({"function": "evil:fn"}, "local"),
+        ):
             name = unique("rce")
-            created = c.post("/studies", json=spec_dict(name, objective=objective,
-                                                        executor=executor))
+            created = c.post(
+                "/studies", json=spec_dict(name, objective=objective, executor=executor)
+            )
             assert created.status_code == 201  # remote workers may run it on their machines
             refused = c.post(f"/studies/{name}/run")
             assert refused.status_code == 403, refused.text
@@ -63,8 +66,16 @@ def test_submitting_a_study_imports_reads_and_reaches_nothing(closed: ServerProc
         port = s.getsockname()[1]
     with api(closed) as c:
         for objective, executor in (
-            ({"trainer": "sklearn", "data": "/etc/shadow", "label": "y", "metric": "roc_auc",
-              "estimator": "evil.Model"}, "local"),
+            (
+                {
+                    "trainer": "sklearn",
+                    "data": "/etc/shadow",
+                    "label": "y",
+                    "metric": "roc_auc",
+                    "estimator": "evil.Model",
+                },
+                "local",
+            ),
             ({"function": "evil:fn"}, {"type": "ray", "address": f"127.0.0.1:{port}"}),
         ):
             body = spec_dict(unique("quiet"), objective=objective, executor=executor)
@@ -79,8 +90,7 @@ def test_allowed_runs_refuse_what_the_operator_did_not_name(server: ServerProces
     with api(server) as c:
         cases = [
             ({"command": "python3 -c 'print(1)' {x}"}, "command", "objective.command"),
-            ({"function": "experiments.demo.objectives:xgboost_cv"}, "local",
-             "objective.function"),
+            ({"function": "experiments.demo.objectives:xgboost_cv"}, "local", "objective.function"),
             ({"function": "tests.objectives:os.system"}, "local", "objective.function"),
             ({"function": "tests.objectives:quadratic"}, {"type": "ray"}, "executor.type"),
         ]
@@ -107,17 +117,23 @@ def test_a_study_without_an_objective_is_for_remote_workers(server: ServerProces
         assert claim.json()["trial"] is not None
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"plan": None, "trials": 10**20}, "trials"),
-    ({"plan": None, "trials": "1e20"}, "trials"),
-    ({"executor": {"type": "local", "workers": 100_000}}, "executor.workers"),
-    ({"plan": [{"algorithm": "random", "trials": 5, "parallelism": 10**7}]},
-     "plan[0].parallelism"),
-    ({"trial_timeout": 1e12}, "trial_timeout"),
-    ({"retries": 10**6}, "retries"),
-])
-def test_what_a_study_asks_of_the_server_is_capped(server: ServerProcess, change: dict,
-                                                   field: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"plan": None, "trials": 10**20}, "trials"),
+        ({"plan": None, "trials": "1e20"}, "trials"),
+        ({"executor": {"type": "local", "workers": 100_000}}, "executor.workers"),
+        (
+            {"plan": [{"algorithm": "random", "trials": 5, "parallelism": 10**7}]},
+            "plan[0].parallelism",
+        ),
+        ({"trial_timeout": 1e12}, "trial_timeout"),
+        ({"retries": 10**6}, "retries"),
+    ],
+)
+def test_what_a_study_asks_of_the_server_is_capped(
+    server: ServerProcess, change: dict, field: str
+) -> None:
     body = {k: v for k, v in {**spec_dict(unique("big")), **change}.items() if v is not None}
     with api(server) as c:
         refused = c.post("/studies", json=body)
@@ -132,8 +148,7 @@ def test_bodies_too_large_or_missing_or_invalid_say_so(server: ServerProcess) ->
             yield b" " * 1024
 
     with api(server) as c:
-        chunked = c.post("/studies", content=chunks(),
-                         headers={"Content-Type": "application/json"})
+        chunked = c.post("/studies", content=chunks(), headers={"Content-Type": "application/json"})
         assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "too_large"
         missing = c.post("/studies")
         assert missing.status_code == 422
@@ -141,8 +156,10 @@ def test_bodies_too_large_or_missing_or_invalid_say_so(server: ServerProcess) ->
         name = unique("val")
         c.post("/studies", json=spec_dict(name))
         claim = c.post(f"/studies/{name}/trials/claim", json={"worker": "w"}).json()["trial"]
-        nan = c.post(f"/studies/{name}/trials/{claim['number']}/complete",
-                     json={"attempt": claim["attempt"], "value": "NaN"})
+        nan = c.post(
+            f"/studies/{name}/trials/{claim['number']}/complete",
+            json={"attempt": claim["attempt"], "value": "NaN"},
+        )
         assert nan.status_code == 422
         assert not nan.json()["error"]["message"].startswith("Value error")
 

@@ -32,9 +32,22 @@ def test_a_second_server_never_breaks_the_first_one_s_credentials(tmp_path: Path
         # the same port: it fails before it opens its database or writes anything
         other_db = tmp_path / "second.db"
         busy = subprocess.run(
-            [sys.executable, "-m", "tuner.cli", "serve", "--port", str(first.port),
-             "--db", f"sqlite:///{other_db}"], cwd=REPO, env=first.env, capture_output=True,
-            text=True, timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "tuner.cli",
+                "serve",
+                "--port",
+                str(first.port),
+                "--db",
+                f"sqlite:///{other_db}",
+            ],
+            cwd=REPO,
+            env=first.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert busy.returncode == 1 and "cannot listen" in busy.stderr, busy.stderr
         assert "Traceback" not in busy.stderr and not other_db.exists()
         assert (tmp_path / "credentials.json").read_text() == stored

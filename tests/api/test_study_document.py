@@ -38,17 +38,34 @@ GOOD: list[dict[str, Any]] = [
     spec_dict("plain"),
     spec_dict("budget", plan=None, trials=30),
     spec_dict("cmd", objective={"command": "python train.py --x {x}"}, executor="command"),
-    spec_dict("short", objective="tests.objectives:quadratic",
-              space={"k": ["a", "b", 3, None], "lr": {"type": "float", "low": 1e-4,
-                                                      "high": 1.0, "log": True}},
-              plan=[{"algorithm": "genetic", "trials": 20, "parallelism": 4,
-                     "options": {"population": 8}}],
-              direction="maximize", metric="auc", retries=2, trial_timeout=30.5,
-              description="all the optional fields"),
-    spec_dict("trainer", objective={"trainer": "xgboost", "data": "/data/train.csv",
-                                    "label": "y", "metric": "auc", "cv": 3,
-                                    "save_model": True},
-              executor={"type": "local", "workers": 2}),
+    spec_dict(
+        "short",
+        objective="tests.objectives:quadratic",
+        space={
+            "k": ["a", "b", 3, None],
+            "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+        },
+        plan=[
+            {"algorithm": "genetic", "trials": 20, "parallelism": 4, "options": {"population": 8}}
+        ],
+        direction="maximize",
+        metric="auc",
+        retries=2,
+        trial_timeout=30.5,
+        description="all the optional fields",
+    ),
+    spec_dict(
+        "trainer",
+        objective={
+            "trainer": "xgboost",
+            "data": "/data/train.csv",
+            "label": "y",
+            "metric": "auc",
+            "cv": 3,
+            "save_model": True,
+        },
+        executor={"type": "local", "workers": 2},
+    ),
     yaml.safe_load((REPO / "experiments" / "demo" / "study.yaml").read_text()),
 ]
 

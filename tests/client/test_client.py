@@ -58,8 +58,11 @@ def test_optimize_in_threads_takes_any_function_and_finds_the_best(server: Serve
             study.best_params  # noqa: B018 - the property raises
         assert study.optimize(objective, workers=4) == 12 == len(seen)
         best = study.best_trial
-        assert study.best_value == best["value"] == min(
-            t["value"] for t in study.trials(state="complete"))
+        assert (
+            study.best_value
+            == best["value"]
+            == min(t["value"] for t in study.trials(state="complete"))
+        )
         assert study.best_params == best["params"]
         assert study.optimize(lambda p: 0.0, workers=2) == 0  # complete: nothing more
 
@@ -72,10 +75,12 @@ def test_optimize_in_processes_says_why_its_workers_cannot_start(server: ServerP
 
 
 def test_an_unguarded_script_with_worker_processes_fails_with_the_reason(
-    server: ServerProcess, tmp_path: Path,
+    server: ServerProcess,
+    tmp_path: Path,
 ) -> None:
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         from tuner.client import TunerClient
 
         def objective(params):
@@ -84,9 +89,11 @@ def test_an_unguarded_script_with_worker_processes_fails_with_the_reason(
         study = TunerClient({server.url!r}, {server.token!r}).create_study(
             {random_spec(unique("unguarded"), 6)!r})
         study.optimize(objective, workers=2, processes=True)
-    """))
-    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
+    """)
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode != 0
     assert "WorkersFailed" in out.stderr and "__main__" in out.stderr, out.stderr
 
@@ -106,8 +113,9 @@ def test_an_unreachable_server_is_retried_then_named(caplog: pytest.LogCaptureFi
     assert len(retries) == 1  # said once, not once per retry
 
 
-def test_the_client_installs_and_works_alone_with_httpx(server: ServerProcess,
-                                                        tmp_path: Path) -> None:
+def test_the_client_installs_and_works_alone_with_httpx(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     """``pip install ./client`` in a fresh virtualenv that has nothing else, then a worker with
     ``python -m tuner.client worker`` against the server."""
     venv = tmp_path / "venv"
@@ -116,10 +124,17 @@ def test_the_client_installs_and_works_alone_with_httpx(server: ServerProcess,
     shutil.copytree(REPO / "client", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([str(uv), "venv", "-q", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([str(uv), "pip", "install", "-q", "--python", str(python), str(source)],
-                   check=True, timeout=300)
-    listed = subprocess.run([str(uv), "pip", "list", "--python", str(python)],
-                            capture_output=True, text=True, check=True).stdout
+    subprocess.run(
+        [str(uv), "pip", "install", "-q", "--python", str(python), str(source)],
+        check=True,
+        timeout=300,
+    )
+    listed = subprocess.run(
+        [str(uv), "pip", "list", "--python", str(python)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     packages = {line.split()[0].lower() for line in listed.splitlines()[2:]}
     assert "tuner-client" in packages and "tuner" not in packages
     assert not packages & {"fastapi", "sqlalchemy", "numpy", "pyyaml", "scikit-optimize"}
@@ -129,10 +144,27 @@ def test_the_client_installs_and_works_alone_with_httpx(server: ServerProcess,
     with TunerClient(server.url, server.token) as client:
         client.create_study(random_spec(name, 5))
         out = subprocess.run(
-            [str(python), "-m", "tuner.client", "worker", name, "--objective", "objectives:f",
-             "--url", server.url, "--token", server.token, "--workers", "2"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=180,
-            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+            [
+                str(python),
+                "-m",
+                "tuner.client",
+                "worker",
+                name,
+                "--objective",
+                "objectives:f",
+                "--url",
+                server.url,
+                "--token",
+                server.token,
+                "--workers",
+                "2",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        )
         assert out.returncode == 0, out.stderr
         assert "worker: 5 trials" in out.stdout
         assert client.study(name).info()["state"] == "complete"

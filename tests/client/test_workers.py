@@ -38,8 +38,10 @@ def test_several_worker_processes_finish_a_study_each_trial_once(
     path.write_text(yaml.safe_dump(random_spec(name, 24)))
     with TunerClient(server.url, server.token) as client:
         study = client.create_study(path)
-        workers = [server.worker(name, "tests.objectives:slow_quadratic",
-                                 env={"TUNER_TEST_SLEEP": "0.05"}) for _ in range(3)]
+        workers = [
+            server.worker(name, "tests.objectives:slow_quadratic", env={"TUNER_TEST_SLEEP": "0.05"})
+            for _ in range(3)
+        ]
         outputs = [w.communicate(timeout=180) for w in workers]
         assert all(w.returncode == 0 for w in workers), outputs
         ran = [int(out.split("worker: ")[1].split()[0]) for out, _ in outputs]
@@ -85,9 +87,14 @@ def _objective(params: dict, trial) -> float:
 def test_errors_from_the_server_name_the_field(server: ServerProcess) -> None:
     with TunerClient(server.url, server.token) as client:
         with pytest.raises(TunerAPIError) as info:
-            client.create_study({"name": "bad", "space": {"x": {"type": "float", "low": 1,
-                                                                 "high": 0}}, "trials": 1,
-                                 "objective": "m:f"})
+            client.create_study(
+                {
+                    "name": "bad",
+                    "space": {"x": {"type": "float", "low": 1, "high": 0}},
+                    "trials": 1,
+                    "objective": "m:f",
+                }
+            )
         assert info.value.status == 422 and info.value.field == "space.x.low"
         with pytest.raises(TunerAPIError) as info:
             client.study("ghost")
@@ -98,8 +105,9 @@ def test_a_killed_worker_s_trial_runs_again_after_its_lease(server: ServerProces
     name = f"killw-{uuid.uuid4().hex[:6]}"
     with TunerClient(server.url, server.token) as client:
         client.create_study(random_spec(name, 4))
-        slow = server.worker(name, "tests.objectives:slow_quadratic",
-                             env={"TUNER_TEST_SLEEP": "60"})
+        slow = server.worker(
+            name, "tests.objectives:slow_quadratic", env={"TUNER_TEST_SLEEP": "60"}
+        )
         deadline = time.monotonic() + 60
         while not [t for t in all_trials(client, name) if t["state"] == "running"]:
             assert time.monotonic() < deadline
@@ -107,8 +115,7 @@ def test_a_killed_worker_s_trial_runs_again_after_its_lease(server: ServerProces
         (victim,) = [t for t in all_trials(client, name) if t["state"] == "running"]
         slow.kill()
         slow.wait(timeout=30)
-        fast = server.worker(name, "tests.objectives:slow_quadratic",
-                             env={"TUNER_TEST_SLEEP": "0"})
+        fast = server.worker(name, "tests.objectives:slow_quadratic", env={"TUNER_TEST_SLEEP": "0"})
         out, err = fast.communicate(timeout=120)
         assert fast.returncode == 0, err
         trials = all_trials(client, name)
@@ -118,10 +125,15 @@ def test_a_killed_worker_s_trial_runs_again_after_its_lease(server: ServerProces
         # the killed attempt's late result is refused, never double-counted
         with pytest.raises(TrialLost):
             client.http.request(
-                "POST", f"/api/v1/studies/{name}/trials/{victim['number']}/complete",
-                json={"attempt": 1, "value": 123.0}, conflict=TrialLost)
-        assert next(t for t in all_trials(client, name)
-                    if t["number"] == victim["number"])["value"] != 123.0
+                "POST",
+                f"/api/v1/studies/{name}/trials/{victim['number']}/complete",
+                json={"attempt": 1, "value": 123.0},
+                conflict=TrialLost,
+            )
+        assert (
+            next(t for t in all_trials(client, name) if t["number"] == victim["number"])["value"]
+            != 123.0
+        )
 
 
 def test_server_killed_and_restarted_mid_study_loses_nothing(
@@ -133,8 +145,10 @@ def test_server_killed_and_restarted_mid_study_loses_nothing(
     try:
         with TunerClient(own.url, own.token) as client:
             client.create_study(random_spec(name, 30))
-            workers = [own.worker(name, "tests.objectives:slow_quadratic",
-                                  env={"TUNER_TEST_SLEEP": "0.1"}) for _ in range(2)]
+            workers = [
+                own.worker(name, "tests.objectives:slow_quadratic", env={"TUNER_TEST_SLEEP": "0.1"})
+                for _ in range(2)
+            ]
             deadline = time.monotonic() + 60
             while len([t for t in all_trials(client, name) if t["state"] == "complete"]) < 6:
                 assert time.monotonic() < deadline

@@ -22,8 +22,10 @@ def uses_spark(params: dict[str, Any], trial: Any) -> dict[str, float]:
     spark = trial.spark
     total = spark.range(int(params["n"])).selectExpr("sum(id) as s").collect()[0]["s"]
     sc = spark.sparkContext
-    _write(params["out"], f"{sc.getLocalProperty('spark.jobGroup.id')} "
-                          f"{sc.getLocalProperty('spark.scheduler.pool')}")
+    _write(
+        params["out"],
+        f"{sc.getLocalProperty('spark.jobGroup.id')} {sc.getLocalProperty('spark.scheduler.pool')}",
+    )
     return {"sum": float(total)}
 
 

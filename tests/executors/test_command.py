@@ -57,8 +57,12 @@ def test_shell_script_gets_params_three_ways(executor: CommandExecutor, tmp_path
     script = tmp_path / "train.sh"
     script.write_text(SHELL_SCRIPT)
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    job = command_job("./train.sh {eta} {max_depth}", {"eta": 0.25, "max_depth": 4},
-                      metric="auc", workdir=str(tmp_path))
+    job = command_job(
+        "./train.sh {eta} {max_depth}",
+        {"eta": 0.25, "max_depth": 4},
+        metric="auc",
+        workdir=str(tmp_path),
+    )
     outcome = outcome_of(executor.submit(job))
     assert outcome.state is TrialState.COMPLETE, outcome.error
     assert outcome.value == 0.25 and outcome.values == {"auc": 0.25, "depth": 4.0}
@@ -67,7 +71,7 @@ def test_shell_script_gets_params_three_ways(executor: CommandExecutor, tmp_path
 
 
 def test_result_file_wins_over_stdout(executor: CommandExecutor, tmp_path: Path) -> None:
-    command = ('echo \'{"loss": 9}\'; echo "{\\"loss\\": $TUNER_PARAM_X}" > "$TUNER_RESULT_FILE"')
+    command = 'echo \'{"loss": 9}\'; echo "{\\"loss\\": $TUNER_PARAM_X}" > "$TUNER_RESULT_FILE"'
     outcome = outcome_of(executor.submit(command_job(command, {"x": 1.5}, metric="loss")))
     assert outcome.state is TrialState.COMPLETE, outcome.error
     assert outcome.value == 1.5
@@ -76,8 +80,10 @@ def test_result_file_wins_over_stdout(executor: CommandExecutor, tmp_path: Path)
 def test_values_are_shell_quoted(executor: CommandExecutor, tmp_path: Path) -> None:
     params = {"name": "a b; rm -rf /", "flag": True}
     assert command_line("echo {name} {flag}", params) == "echo 'a b; rm -rf /' true"
-    assert param_env({"max-depth": 3, "eta": 0.1}) == {"TUNER_PARAM_MAX_DEPTH": "3",
-                                                      "TUNER_PARAM_ETA": "0.1"}
+    assert param_env({"max-depth": 3, "eta": 0.1}) == {
+        "TUNER_PARAM_MAX_DEPTH": "3",
+        "TUNER_PARAM_ETA": "0.1",
+    }
     command = 'printf \'{"n": %s}\\n\' "$(printf %s {name} | wc -c)"'
     outcome = outcome_of(executor.submit(command_job(command, params, metric="n")))
     assert outcome.value == len("a b; rm -rf /"), outcome.error
@@ -118,21 +124,33 @@ def test_found_by_name_and_options() -> None:
 
 
 def _command_spec(command: str, **overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {"objective": {"command": command},
-                              "executor": {"type": "command", "workers": 2}, **overrides}
+    fields: dict[str, Any] = {
+        "objective": {"command": command},
+        "executor": {"type": "command", "workers": 2},
+        **overrides,
+    }
     return spec_dict(**fields)
 
 
-@pytest.mark.parametrize(("spec", "field", "words"), [
-    (_command_spec("python3 train.py --x {x} --y {y}"), "objective.command", "{y}"),
-    (_command_spec("no-such-program-xyz {x}"), "objective.command", "not found"),
-    (_command_spec("./missing.sh {x}"), "objective.command", "not found"),
-    (spec_dict(objective={"command": "python3 t.py {x}"}), "objective", "cannot run"),
-    (_command_spec("python3 t.py", objective={"function": "tests.objectives:quadratic"}),
-     "objective", "cannot run"),
-    (_command_spec("x", objective={"command": "echo", "function": "a:b"}), "objective",
-     "exactly one"),
-])
+@pytest.mark.parametrize(
+    ("spec", "field", "words"),
+    [
+        (_command_spec("python3 train.py --x {x} --y {y}"), "objective.command", "{y}"),
+        (_command_spec("no-such-program-xyz {x}"), "objective.command", "not found"),
+        (_command_spec("./missing.sh {x}"), "objective.command", "not found"),
+        (spec_dict(objective={"command": "python3 t.py {x}"}), "objective", "cannot run"),
+        (
+            _command_spec("python3 t.py", objective={"function": "tests.objectives:quadratic"}),
+            "objective",
+            "cannot run",
+        ),
+        (
+            _command_spec("x", objective={"command": "echo", "function": "a:b"}),
+            "objective",
+            "exactly one",
+        ),
+    ],
+)
 def test_spec_errors(spec: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(SpecError) as info:
         runnable(spec)

@@ -83,8 +83,9 @@ def test_intermediate_values_survive_a_crash(executor: LocalExecutor) -> None:
 def test_reasons_are_plain(executor: LocalExecutor) -> None:
     with executor:
         segfault = outcome_of(executor.submit(make_job("segfaults")))
-        timeout = outcome_of(executor.submit(make_job("sleeps", {"seconds": 30, "log": os.devnull},
-                                                      timeout=0.5)))
+        timeout = outcome_of(
+            executor.submit(make_job("sleeps", {"seconds": 30, "log": os.devnull}, timeout=0.5))
+        )
     assert segfault.error == "worker process killed by signal SIGSEGV"
     assert timeout.error == "timed out after 0.5 s"
 
@@ -106,8 +107,9 @@ def test_missing_workdir_fails(executor: LocalExecutor, tmp_path: Path) -> None:
     assert outcome.error is not None and "FileNotFoundError" in outcome.error
 
 
-def test_child_sees_the_current_environment(executor: LocalExecutor,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_child_sees_the_current_environment(
+    executor: LocalExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with executor:
         outcome_of(executor.submit(make_job("quadratic", {"x": 1})))  # the forkserver is up
         monkeypatch.setenv("TUNER_TEST_VALUE", "12.5")
@@ -125,8 +127,14 @@ def test_submit_after_shutdown_is_refused(executor: LocalExecutor) -> None:
 def _run_fresh(script: str, cwd: Path) -> list[str]:
     """Run ``script`` in a new interpreter (so with a new forkserver) and return its lines."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
@@ -144,11 +152,15 @@ _PRELUDE = """
 
 
 def test_module_that_kills_the_forkserver_on_import(tmp_path: Path) -> None:
-    lines = _run_fresh(_PRELUDE + """
+    lines = _run_fresh(
+        _PRELUDE
+        + """
     run("tests.executors.broken_objective:objective", None)
     run("tuner.testing.objectives:returns_nan", None)
     run("tuner.testing.objectives:quadratic", None, {"x": 3})
-    """, cwd=ROOT)
+    """,
+        cwd=ROOT,
+    )
     assert lines[0].startswith("failed None")
     assert "cannot import" in lines[0] and "broken on purpose" in lines[0]
     assert lines[1].startswith("failed None")
@@ -160,7 +172,9 @@ def test_preloaded_module_is_not_reused_from_elsewhere_or_stale(tmp_path: Path) 
     for directory, value in ((first, 1.0), (second, 2.0)):
         directory.mkdir()
         (directory / "probe.py").write_text(f"def objective(params):\n    return {value}\n")
-    lines = _run_fresh(_PRELUDE + f"""
+    lines = _run_fresh(
+        _PRELUDE
+        + f"""
     run("probe:objective", {str(first)!r})
     run("probe:objective", {str(second)!r})
     run("probe:objective", {str(first)!r})
@@ -168,17 +182,22 @@ def test_preloaded_module_is_not_reused_from_elsewhere_or_stale(tmp_path: Path) 
     with open({str(first / "probe.py")!r}, "w") as f:
         f.write("def objective(params):\\n    return 3.0\\n")
     run("probe:objective", {str(first)!r})
-    """, cwd=tmp_path)
+    """,
+        cwd=tmp_path,
+    )
     assert [line.split()[1] for line in lines] == ["1.0", "2.0", "1.0", "3.0"]
 
 
 def test_modules_of_the_main_script_are_found_for_preloading() -> None:
-    lines = _run_fresh("""
+    lines = _run_fresh(
+        """
     import json
     from pathlib import Path
     from tuner.executors.local import _main_imports
     print(" ".join(_main_imports()))
-    """, cwd=ROOT)
+    """,
+        cwd=ROOT,
+    )
     names = lines[0].split()
     assert {"json", "pathlib", "tuner.executors.local"} <= set(names)
     assert "__main__" not in names and "builtins" not in names

@@ -36,14 +36,14 @@ def repo_job(name: str, params: dict, **kw: Any) -> TrialJob:
 def ray_session() -> Iterator[None]:
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False,
-             log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     yield
     ray.shutdown()
 
 
 class TestRayExecutor(ExecutorConformance):
     live_reports = False  # the trial may run on another node: its reports come with its outcome
+
     def make_executor(self, workers: int) -> RayExecutor:
         return RayExecutor(workers=workers, resources={"num_cpus": 1})
 
@@ -63,7 +63,11 @@ def test_capacity_defaults_to_the_cpus_per_trial() -> None:
 
 def test_resources_become_task_options() -> None:
     assert _task_options({"num_cpus": 1, "num_gpus": 0, "memory": 2**20, "accel": 1}) == {
-        "num_cpus": 1, "num_gpus": 0, "memory": 2**20, "resources": {"accel": 1.0}}
+        "num_cpus": 1,
+        "num_gpus": 0,
+        "memory": 2**20,
+        "resources": {"accel": 1.0},
+    }
 
 
 def test_killed_worker_fails_the_attempt_with_its_reason(tmp_path: Path) -> None:
@@ -87,9 +91,12 @@ def test_killed_worker_fails_the_attempt_with_its_reason(tmp_path: Path) -> None
 
 def test_found_by_name_and_checks_options() -> None:
     assert plugins.executor("ray") is RayExecutor
-    for options, field in (({"resources": {"num_cpus": -1}}, "resources.num_cpus"),
-                           ({"resources": 2}, "resources"), ({"workers": 0}, "workers"),
-                           ({"adress": "auto"}, "adress")):
+    for options, field in (
+        ({"resources": {"num_cpus": -1}}, "resources.num_cpus"),
+        ({"resources": 2}, "resources"),
+        ({"workers": 0}, "workers"),
+        ({"adress": "auto"}, "adress"),
+    ):
         with pytest.raises(SpecError) as info:
             RayExecutor.check_options(options)
         assert info.value.field == field
@@ -104,6 +111,7 @@ def test_unreachable_address_is_a_spec_error(address: str) -> None:
 
 
 def test_spec_with_ray_round_trips() -> None:
-    spec = StudySpec.from_dict(spec_dict(
-        executor={"type": "ray", "resources": {"num_cpus": 1, "num_gpus": 0}}))
+    spec = StudySpec.from_dict(
+        spec_dict(executor={"type": "ray", "resources": {"num_cpus": 1, "num_gpus": 0}})
+    )
     assert StudySpec.from_dict(spec.to_dict()) == spec

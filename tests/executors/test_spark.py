@@ -56,11 +56,14 @@ def executor(spark: Any) -> Iterator[SparkExecutor]:
     executor.shutdown(cancel_running=True)
 
 
-def test_trials_get_the_session_in_their_own_group_and_pool(executor: SparkExecutor,
-                                                            tmp_path: Path) -> None:
+def test_trials_get_the_session_in_their_own_group_and_pool(
+    executor: SparkExecutor, tmp_path: Path
+) -> None:
     outs = [tmp_path / "a", tmp_path / "b"]
-    futures = [executor.submit(repo_job("uses_spark", {"n": 100, "out": str(out)}, number=i))
-               for i, out in enumerate(outs)]
+    futures = [
+        executor.submit(repo_job("uses_spark", {"n": 100, "out": str(out)}, number=i))
+        for i, out in enumerate(outs)
+    ]
     for future in futures:
         outcome = outcome_of(future)
         assert outcome.state is TrialState.COMPLETE, outcome.error
@@ -80,8 +83,9 @@ def test_timeout_cancels_the_trials_spark_jobs(executor: SparkExecutor, tmp_path
     assert time.monotonic() - start < 30
     tracker = executor.session.sparkContext.statusTracker()
     assert wait_until(lambda: not tracker.getActiveJobsIds(), 20), "the trial's job runs on"
-    again = outcome_of(executor.submit(repo_job("uses_spark", {"n": 10,
-                                                               "out": str(tmp_path / "o")})))
+    again = outcome_of(
+        executor.submit(repo_job("uses_spark", {"n": 10, "out": str(tmp_path / "o")}))
+    )
     assert again.values == {"sum": 45.0}, again.error
 
 
@@ -115,18 +119,36 @@ def parquet_data(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _trainer_job(trainer: str, data: Path, params: dict[str, Any], tmp_path: Path,
-                 **options: Any) -> TrialJob:
-    objective = ObjectiveSpec(trainer=trainer, options={"data": str(data), "label": "label",
-                                                        "metric": "areaUnderROC", **options})
-    return TrialJob("trainers", 0, 1, params, objective, metric="areaUnderROC", timeout=120,
-                    artifact_dir=str(tmp_path / "model"))
+def _trainer_job(
+    trainer: str, data: Path, params: dict[str, Any], tmp_path: Path, **options: Any
+) -> TrialJob:
+    objective = ObjectiveSpec(
+        trainer=trainer,
+        options={"data": str(data), "label": "label", "metric": "areaUnderROC", **options},
+    )
+    return TrialJob(
+        "trainers",
+        0,
+        1,
+        params,
+        objective,
+        metric="areaUnderROC",
+        timeout=120,
+        artifact_dir=str(tmp_path / "model"),
+    )
 
 
-def test_spark_ml_trainer_fits_evaluates_and_saves(executor: SparkExecutor, parquet_data: Path,
-                                                   tmp_path: Path) -> None:
-    job = _trainer_job("spark-ml", parquet_data, {"maxDepth": 3, "maxIter": 5}, tmp_path,
-                       estimator="pyspark.ml.classification.GBTClassifier", save_model=True)
+def test_spark_ml_trainer_fits_evaluates_and_saves(
+    executor: SparkExecutor, parquet_data: Path, tmp_path: Path
+) -> None:
+    job = _trainer_job(
+        "spark-ml",
+        parquet_data,
+        {"maxDepth": 3, "maxIter": 5},
+        tmp_path,
+        estimator="pyspark.ml.classification.GBTClassifier",
+        save_model=True,
+    )
     outcome = outcome_of(executor.submit(job))
     assert outcome.state is TrialState.COMPLETE, outcome.error
     assert 0.85 < (outcome.value or 0) <= 1.0
@@ -134,18 +156,22 @@ def test_spark_ml_trainer_fits_evaluates_and_saves(executor: SparkExecutor, parq
     assert (tmp_path / "model" / "model" / "metadata").exists()
 
 
-def test_xgboost_spark_trainer(executor: SparkExecutor, parquet_data: Path,
-                               tmp_path: Path) -> None:
-    job = _trainer_job("xgboost-spark", parquet_data, {"max_depth": 3, "n_estimators": 20},
-                       tmp_path)
+def test_xgboost_spark_trainer(executor: SparkExecutor, parquet_data: Path, tmp_path: Path) -> None:
+    job = _trainer_job(
+        "xgboost-spark", parquet_data, {"max_depth": 3, "n_estimators": 20}, tmp_path
+    )
     outcome = outcome_of(executor.submit(job))
     assert outcome.state is TrialState.COMPLETE, outcome.error
     assert 0.85 < (outcome.value or 0) <= 1.0
 
 
 def test_spark_trainer_needs_the_spark_executor(parquet_data: Path) -> None:
-    objective = {"trainer": "spark-ml", "data": str(parquet_data), "label": "label",
-                 "estimator": "pyspark.ml.classification.GBTClassifier"}
+    objective = {
+        "trainer": "spark-ml",
+        "data": str(parquet_data),
+        "label": "label",
+        "estimator": "pyspark.ml.classification.GBTClassifier",
+    }
     with pytest.raises(SpecError) as info:
         StudySpec.from_dict(spec_dict(objective=objective, direction="maximize"))  # local
     assert info.value.field == "objective.trainer" and "spark executor" in info.value.reason

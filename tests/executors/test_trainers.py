@@ -39,8 +39,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     frame.to_csv(root / "train.csv", index=False)
     frame.to_parquet(root / "train.parquet")
     dump_svmlight_file(x, y, str(root / "train.libsvm"))
-    return {"csv": root / "train.csv", "parquet": root / "train.parquet",
-            "libsvm": root / "train.libsvm"}
+    return {
+        "csv": root / "train.csv",
+        "parquet": root / "train.parquet",
+        "libsvm": root / "train.libsvm",
+    }
 
 
 class _Trial:
@@ -72,8 +75,9 @@ def test_missing_label_column_says_which(data: dict[str, Path]) -> None:
 
 
 def test_xgboost_trainer_cross_validates_and_saves(data: dict[str, Path], tmp_path: Path) -> None:
-    trainer = plugins.trainer("xgboost")({"data": str(data["csv"]), "label": "target",
-                                          "metric": "auc", "cv": 3, "save_model": True})
+    trainer = plugins.trainer("xgboost")(
+        {"data": str(data["csv"]), "label": "target", "metric": "auc", "cv": 3, "save_model": True}
+    )
     trial = _Trial(str(tmp_path / "m"))
     result = trainer({"eta": 0.3, "max_depth": 3, "num_boost_round": 20}, trial)
     assert 0.9 < result["auc"] <= 1.0 and result["rounds"] == 20.0
@@ -81,13 +85,28 @@ def test_xgboost_trainer_cross_validates_and_saves(data: dict[str, Path], tmp_pa
     assert (tmp_path / "m" / "model.json").exists()
 
 
-def test_sklearn_trainer_through_the_local_executor(data: dict[str, Path],
-                                                     tmp_path: Path) -> None:
-    objective = ObjectiveSpec(trainer="sklearn", options={
-        "data": str(data["parquet"]), "label": "target", "metric": "roc_auc", "cv": 3,
-        "estimator": "sklearn.ensemble.RandomForestClassifier", "save_model": True})
-    job = TrialJob("t", 0, 1, {"n_estimators": 20, "max_depth": 4}, objective, metric="roc_auc",
-                   timeout=120, artifact_dir=str(tmp_path / "model"))
+def test_sklearn_trainer_through_the_local_executor(data: dict[str, Path], tmp_path: Path) -> None:
+    objective = ObjectiveSpec(
+        trainer="sklearn",
+        options={
+            "data": str(data["parquet"]),
+            "label": "target",
+            "metric": "roc_auc",
+            "cv": 3,
+            "estimator": "sklearn.ensemble.RandomForestClassifier",
+            "save_model": True,
+        },
+    )
+    job = TrialJob(
+        "t",
+        0,
+        1,
+        {"n_estimators": 20, "max_depth": 4},
+        objective,
+        metric="roc_auc",
+        timeout=120,
+        artifact_dir=str(tmp_path / "model"),
+    )
     with LocalExecutor(workers=1) as executor:
         outcome = outcome_of(executor.submit(job))
     assert outcome.state is TrialState.COMPLETE, outcome.error
@@ -98,32 +117,54 @@ def test_sklearn_trainer_through_the_local_executor(data: dict[str, Path],
 
 
 def _trainer_spec(path: Path, **objective: Any) -> dict[str, Any]:
-    spec = spec_dict(objective={"trainer": "xgboost", "data": str(path), "label": "target",
-                                "metric": "auc", **objective},
-                     space={"max_depth": {"type": "int", "low": 2, "high": 6}})
+    spec = spec_dict(
+        objective={
+            "trainer": "xgboost",
+            "data": str(path),
+            "label": "target",
+            "metric": "auc",
+            **objective,
+        },
+        space={"max_depth": {"type": "int", "low": 2, "high": 6}},
+    )
     del spec["direction"]  # the trainer knows it: auc is maximised
     return spec
 
 
-@pytest.mark.parametrize(("change", "field", "words"), [
-    ({"trainer": "lightgbm"}, "objective.trainer", "unknown trainer 'lightgbm'"),
-    ({"data": "nowhere.csv"}, "objective.data", "no such file"),
-    ({"cv": 1}, "objective.cv", "at least 2"),
-    ({"estimator": "sklearn.svm.SVC"}, "objective.estimator", "not an option"),
-    ({"trainer": "sklearn", "metric": "roc_auc"}, "objective.estimator", "is required"),
-    ({"trainer": "sklearn", "metric": "roc_auc", "estimator": "sklearn.ensemble.NoSuchForest"},
-     "objective.estimator", "no class 'NoSuchForest'"),
-    ({"trainer": "sklearn", "metric": "roc_auc", "estimator": "no_such_pkg.Model"},
-     "objective.estimator", "cannot import"),
-    # a new user's mistakes, refused before any trial runs (they used to burn the budget)
-    ({"trainer": "sklearn", "estimator": "sklearn.ensemble.RandomForestClassifier"},
-     "objective.metric", "did you mean 'roc_auc'?"),
-    ({"metric": "roc_auc"}, "objective.metric", "did you mean 'auc'?"),
-    ({"label": "labl"}, "objective.label", "no column 'labl'"),
-    ({"layers": 3}, "objective.layers", "not a field"),
-])
-def test_spec_errors(data: dict[str, Path], change: dict[str, Any], field: str,
-                     words: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"trainer": "lightgbm"}, "objective.trainer", "unknown trainer 'lightgbm'"),
+        ({"data": "nowhere.csv"}, "objective.data", "no such file"),
+        ({"cv": 1}, "objective.cv", "at least 2"),
+        ({"estimator": "sklearn.svm.SVC"}, "objective.estimator", "not an option"),
+        ({"trainer": "sklearn", "metric": "roc_auc"}, "objective.estimator", "is required"),
+        (
+            {
+                "trainer": "sklearn",
+                "metric": "roc_auc",
+                "estimator": "sklearn.ensemble.NoSuchForest",
+            },
+            "objective.estimator",
+            "no class 'NoSuchForest'",
+        ),
+        (
+            {"trainer": "sklearn", "metric": "roc_auc", "estimator": "no_such_pkg.Model"},
+            "objective.estimator",
+            "cannot import",
+        ),
+        # a new user's mistakes, refused before any trial runs (they used to burn the budget)
+        (
+            {"trainer": "sklearn", "estimator": "sklearn.ensemble.RandomForestClassifier"},
+            "objective.metric",
+            "did you mean 'roc_auc'?",
+        ),
+        ({"metric": "roc_auc"}, "objective.metric", "did you mean 'auc'?"),
+        ({"label": "labl"}, "objective.label", "no column 'labl'"),
+        ({"layers": 3}, "objective.layers", "not a field"),
+    ],
+)
+def test_spec_errors(data: dict[str, Path], change: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(SpecError) as info:
         runnable(_trainer_spec(data["csv"], **change))
     assert info.value.field == field and words in info.value.reason, str(info.value)
@@ -135,8 +176,12 @@ def test_data_path_is_relative_to_the_study_file(data: dict[str, Path]) -> None:
     spec = load_spec(study)
     assert spec.objective.options["data"] == str(data["csv"].resolve())
     assert StudySpec.from_dict(spec.to_dict()) == spec
-    assert spec.to_dict()["objective"] == {"trainer": "xgboost", "data": str(data["csv"]),
-                                           "label": "target", "metric": "auc"}
+    assert spec.to_dict()["objective"] == {
+        "trainer": "xgboost",
+        "data": str(data["csv"]),
+        "label": "target",
+        "metric": "auc",
+    }
 
 
 class TestXGBoostTrainer(TrainerConformance):
@@ -147,7 +192,11 @@ class TestXGBoostTrainer(TrainerConformance):
 
 class TestSklearnTrainer(TrainerConformance):
     trainer = "sklearn"
-    options = {"estimator": "sklearn.linear_model.LogisticRegression", "metric": "roc_auc",
-               "cv": 3, "preprocess": ["scale"]}
+    options = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "metric": "roc_auc",
+        "cv": 3,
+        "preprocess": ["scale"],
+    }
     params = {"C": 0.5}
     text_column = True  # one-hot encoded in its pipeline

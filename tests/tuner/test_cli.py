@@ -23,8 +23,13 @@ TUNER = [sys.executable, "-m", "tuner.cli"]
 
 def tuner(*args: str, db: str, timeout: float = 180, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*TUNER, *args, "--db", db], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "TUNER_TEST_SLEEP": "0.3"}, **kw,
+        [*TUNER, *args, "--db", db],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TUNER_TEST_SLEEP": "0.3"},
+        **kw,
     )
 
 
@@ -63,8 +68,12 @@ def test_run_then_list_leaderboard_trials_and_resume(database_url: str, tmp_path
 def test_failing_objective_fails_attempts_with_reasons_and_study_goes_on(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 't.db'}"
     spec = write_spec(
-        tmp_path, name="flaky", objective={"function": "tests.objectives:flaky"}, metric="loss",
-        retries=1, plan=[{"algorithm": "random", "trials": 12}],
+        tmp_path,
+        name="flaky",
+        objective={"function": "tests.objectives:flaky"},
+        metric="loss",
+        retries=1,
+        plan=[{"algorithm": "random", "trials": 12}],
     )
     out = tuner("run", str(spec), "--no-progress", db=db)
     assert out.returncode == 0, out.stderr
@@ -81,15 +90,18 @@ def test_failing_objective_fails_attempts_with_reasons_and_study_goes_on(tmp_pat
         else:
             assert t["state"] == "complete"
     assert any(t["state"] == "failed" for t in trials) and any(
-        t["state"] == "complete" for t in trials)
+        t["state"] == "complete" for t in trials
+    )
 
 
 BAD_SPECS = [
     ({"space": {"x": {"type": "double", "low": 0, "high": 1}}}, "space.x.type"),
     ({"space": {"x": {"type": "float", "low": 1, "high": 1}}}, "space.x.low"),
     ({"space": {"c": {"type": "categorical", "choices": []}}}, "space.c.choices"),
-    ({"space": {"x": {"type": "float", "low": 0, "high": 1, "when": {"nope": "a"}}}},
-     "space.x.when.nope"),
+    (
+        {"space": {"x": {"type": "float", "low": 0, "high": 1, "when": {"nope": "a"}}}},
+        "space.x.when.nope",
+    ),
     ({"plan": [{"algorithm": "simulated-annealing", "trials": 3}]}, "plan[0].algorithm"),
     ({"executor": {"type": "kubernetes"}}, "executor.type"),
     ({"objective": {"function": "tests.no_such_module:fn"}}, "objective.function"),
@@ -127,8 +139,10 @@ def test_unknown_study_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     assert out.returncode == 1 and out.stderr.strip() == "error: no study named 'ghost'"
 
 
-@pytest.mark.parametrize("command", [["studies"], ["leaderboard", "x"], ["trials", "x"],
-                                     ["export", "x"], ["token", "list"]])
+@pytest.mark.parametrize(
+    "command",
+    [["studies"], ["leaderboard", "x"], ["trials", "x"], ["export", "x"], ["token", "list"]],
+)
 def test_a_command_that_reads_never_makes_a_new_database(tmp_path: Path, command: list) -> None:
     db_file = tmp_path / "typo.db"
     out = tuner(*command, db=f"sqlite:///{db_file}")
@@ -171,14 +185,21 @@ def test_killed_run_resumes_with_every_trial_done_exactly_once(
     db_file = tmp_path / "t.db"
     db = f"sqlite:///{db_file}"
     spec = write_spec(
-        tmp_path, name="killme", objective={"function": "tests.objectives:slow_quadratic"},
-        plan=[{"algorithm": "random", "trials": 10}, {"algorithm": "random", "trials": 6,
-                                                       "narrow": 0.5}],
+        tmp_path,
+        name="killme",
+        objective={"function": "tests.objectives:slow_quadratic"},
+        plan=[
+            {"algorithm": "random", "trials": 10},
+            {"algorithm": "random", "trials": 6, "narrow": 0.5},
+        ],
     )
     proc = subprocess.Popen(
-        [*TUNER, "run", str(spec), "--no-progress", "--db", db], cwd=REPO,
+        [*TUNER, "run", str(spec), "--no-progress", "--db", db],
+        cwd=REPO,
         env={**os.environ, "TUNER_TEST_SLEEP": "0.3"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _wait_for_complete(db_file, 3, proc)
     proc.send_signal(how)
@@ -207,15 +228,19 @@ ORPHAN_OBJECTIVES = {
 def test_no_trial_process_outlives_a_runner_killed_outright(tmp_path: Path, kind: str) -> None:
     objective, executor = ORPHAN_OBJECTIVES[kind]
     spec = write_spec(
-        tmp_path, name="orphans", objective=objective,
+        tmp_path,
+        name="orphans",
+        objective=objective,
         executor={"type": executor, "workers": 2},
     )
     pids = tmp_path / "pids"
     pids.mkdir()
     proc = subprocess.Popen(
         [*TUNER, "run", str(spec), "--no-progress", "--db", f"sqlite:///{tmp_path / 't.db'}"],
-        cwd=REPO, env={**os.environ, "TUNER_TEST_SLEEP": "120", "TUNER_TEST_PIDS": str(pids)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env={**os.environ, "TUNER_TEST_SLEEP": "120", "TUNER_TEST_PIDS": str(pids)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:

@@ -19,11 +19,21 @@ from tests.specs import spec_dict
 TUNER = [sys.executable, "-m", "tuner.cli"]
 
 
-def tuner(*args: str, db: str | None = None, cwd: Path = REPO, env: dict | None = None,
-          timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([*TUNER, *args, *(["--db", db] if db else [])], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "TUNER_TEST_SLEEP": "0", **(env or {})})
+def tuner(
+    *args: str,
+    db: str | None = None,
+    cwd: Path = REPO,
+    env: dict | None = None,
+    timeout: float = 180,
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*TUNER, *args, *(["--db", db] if db else [])],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TUNER_TEST_SLEEP": "0", **(env or {})},
+    )
 
 
 def study_file(path: Path, **overrides) -> Path:
@@ -39,8 +49,13 @@ def summary(db: str, name: str) -> dict:
 
 def test_a_larger_budget_runs_the_extra_trials(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 't.db'}"
-    spec = study_file(tmp_path / "s.yaml", name="grow", plan=None, trials=12,
-                      executor={"type": "local", "workers": 2})
+    spec = study_file(
+        tmp_path / "s.yaml",
+        name="grow",
+        plan=None,
+        trials=12,
+        executor={"type": "local", "workers": 2},
+    )
     assert tuner("run", str(spec), "--no-progress", db=db).returncode == 0
     assert (summary(db, "grow")["done"], summary(db, "grow")["planned"]) == (12, 12)
     study_file(spec, name="grow", plan=None, trials=15, executor={"type": "local", "workers": 2})
@@ -68,8 +83,12 @@ def test_a_longer_last_round_runs_its_extra_trials(tmp_path: Path) -> None:
 
 def test_a_study_whose_every_trial_failed_exits_1(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("def f(params):\n    raise ValueError('no data')\n")
-    spec = study_file(tmp_path / "s.yaml", name="allfail", objective={"function": "broken:f"},
-                      plan=[{"algorithm": "random", "trials": 3}])
+    spec = study_file(
+        tmp_path / "s.yaml",
+        name="allfail",
+        objective={"function": "broken:f"},
+        plan=[{"algorithm": "random", "trials": 3}],
+    )
     out = tuner("run", str(spec), "--no-progress", db=f"sqlite:///{tmp_path / 't.db'}")
     assert out.returncode == 1 and "no trial of allfail completed" in out.stderr
 
@@ -81,9 +100,11 @@ def test_a_study_file_runs_from_anywhere_with_its_code_and_data_beside_it(tmp_pa
         "import pathlib\n"
         "def objective(params):\n"
         "    offset = float(pathlib.Path('offset.txt').read_text())\n"
-        "    return (params['x'] - 2) ** 2 + params['depth'] + offset\n")
+        "    return (params['x'] - 2) ** 2 + params['depth'] + offset\n"
+    )
     (folder / "offset.txt").write_text("0.5")
-    (folder / "study.yaml").write_text(textwrap_yaml("""
+    (folder / "study.yaml").write_text(
+        textwrap_yaml("""
         name: first
         objective: {function: "train:objective"}
         space:
@@ -91,11 +112,11 @@ def test_a_study_file_runs_from_anywhere_with_its_code_and_data_beside_it(tmp_pa
           depth: {type: int, low: 1, high: 6}
           lr:    {type: float, low: 1e-4, high: 1e-1, log: true}
         trials: 8
-    """))
+    """)
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    out = tuner("run", "../qs/study.yaml", "--no-progress", "--db", "sqlite:///t.db",
-                cwd=elsewhere)
+    out = tuner("run", "../qs/study.yaml", "--no-progress", "--db", "sqlite:///t.db", cwd=elsewhere)
     assert out.returncode == 0, out.stderr
     assert "8 trials done" in out.stdout and "failed" not in out.stdout
 
@@ -107,9 +128,13 @@ def textwrap_yaml(text: str) -> str:
 
 
 def test_a_command_objective_needs_no_executor(tmp_path: Path) -> None:
-    spec = study_file(tmp_path / "s.yaml", name="cmd", executor=None,
-                      objective={"command": "python3 -c 'print({x} ** 2)'"},
-                      plan=[{"algorithm": "random", "trials": 2}])
+    spec = study_file(
+        tmp_path / "s.yaml",
+        name="cmd",
+        executor=None,
+        objective={"command": "python3 -c 'print({x} ** 2)'"},
+        plan=[{"algorithm": "random", "trials": 2}],
+    )
     data = yaml.safe_load(spec.read_text())
     del data["executor"]
     spec.write_text(yaml.safe_dump(data))
@@ -119,13 +144,21 @@ def test_a_command_objective_needs_no_executor(tmp_path: Path) -> None:
 
 def test_stop_from_another_terminal_then_go_on(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 't.db'}"
-    spec = study_file(tmp_path / "s.yaml", name="halt",
-                      objective={"function": "tests.objectives:slow_quadratic"},
-                      plan=[{"algorithm": "random", "trials": 30}],
-                      executor={"type": "local", "workers": 1})
-    proc = subprocess.Popen([*TUNER, "run", str(spec), "--no-progress", "--db", db], cwd=REPO,
-                            env={**os.environ, "TUNER_TEST_SLEEP": "1.0"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    spec = study_file(
+        tmp_path / "s.yaml",
+        name="halt",
+        objective={"function": "tests.objectives:slow_quadratic"},
+        plan=[{"algorithm": "random", "trials": 30}],
+        executor={"type": "local", "workers": 1},
+    )
+    proc = subprocess.Popen(
+        [*TUNER, "run", str(spec), "--no-progress", "--db", db],
+        cwd=REPO,
+        env={**os.environ, "TUNER_TEST_SLEEP": "1.0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while summary(db, "halt")["done"] < 1 if (tmp_path / "t.db").exists() else True:
         assert time.monotonic() < deadline and proc.poll() is None
@@ -150,19 +183,26 @@ def test_mistakes_with_flags_and_databases_are_one_line(tmp_path: Path) -> None:
         assert out.returncode in (1, 2) and words in out.stderr and "Traceback" not in out.stderr
     bad_env = tuner("studies", env={"TUNER_LEASE_SECONDS": "abc"})
     assert bad_env.returncode == 2
-    assert bad_env.stderr.strip() == "error: TUNER_LEASE_SECONDS: must be a positive number, " \
-                                     "not 'abc'"
+    assert (
+        bad_env.stderr.strip() == "error: TUNER_LEASE_SECONDS: must be a positive number, not 'abc'"
+    )
     assert not (tmp_path / "typo.db").exists()
 
 
 def test_piped_output_delete_and_export(tmp_path: Path) -> None:
     db_file = tmp_path / "t.db"
     db = f"sqlite:///{db_file}"
-    spec = study_file(tmp_path / "s.yaml", name="pipe",
-                      plan=[{"algorithm": "random", "trials": 30}])
-    head = subprocess.run(f"{sys.executable} -m tuner.cli run {spec} --no-progress --db {db} "
-                          f"--top 30 | head -1", shell=True, cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    spec = study_file(
+        tmp_path / "s.yaml", name="pipe", plan=[{"algorithm": "random", "trials": 30}]
+    )
+    head = subprocess.run(
+        f"{sys.executable} -m tuner.cli run {spec} --no-progress --db {db} --top 30 | head -1",
+        shell=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in head.stderr and "BrokenPipe" not in head.stderr
     exported = tuner("export", "pipe", "-o", str(tmp_path / "pipe.jsonl"), db=db)
     assert exported.returncode == 0
@@ -187,11 +227,15 @@ def breast_cancer_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def trainer_study(path: Path, data: Path, **changes) -> Path:
-    study = {"name": "xgb", "objective": {"trainer": "xgboost", "data": str(data),
-                                          "label": "label", "cv": 3},
-             "space": {"max_depth": {"type": "int", "low": 2, "high": 4},
-                       "num_boost_round": {"type": "int", "low": 5, "high": 10}},
-             "trials": 2}
+    study = {
+        "name": "xgb",
+        "objective": {"trainer": "xgboost", "data": str(data), "label": "label", "cv": 3},
+        "space": {
+            "max_depth": {"type": "int", "low": 2, "high": 4},
+            "num_boost_round": {"type": "int", "low": 5, "high": 10},
+        },
+        "trials": 2,
+    }
     for key, value in changes.items():
         if key.startswith("objective_"):
             study["objective"][key.removeprefix("objective_")] = value
@@ -201,15 +245,21 @@ def trainer_study(path: Path, data: Path, **changes) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"direction": "minimize"}, "direction"),
-    ({"objective_label": "lable"}, "objective.label"),
-    ({"space": {"max_dept": {"type": "int", "low": 2, "high": 4}}}, "space.max_dept"),
-    ({"objective_metric": "roc_auc"}, "objective.metric"),
-    ({"metric": "accuracy"}, "metric"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"direction": "minimize"}, "direction"),
+        ({"objective_label": "lable"}, "objective.label"),
+        ({"space": {"max_dept": {"type": "int", "low": 2, "high": 4}}}, "space.max_dept"),
+        ({"objective_metric": "roc_auc"}, "objective.metric"),
+        ({"metric": "accuracy"}, "metric"),
+    ],
+)
 def test_a_trainer_study_that_can_only_fail_is_refused_before_it_starts(
-    tmp_path: Path, breast_cancer_csv: Path, changes: dict, field: str,
+    tmp_path: Path,
+    breast_cancer_csv: Path,
+    changes: dict,
+    field: str,
 ) -> None:
     spec = trainer_study(tmp_path / "s.yaml", breast_cancer_csv, **changes)
     out = tuner("run", str(spec), "--no-progress", db=f"sqlite:///{tmp_path / 't.db'}")
@@ -217,8 +267,9 @@ def test_a_trainer_study_that_can_only_fail_is_refused_before_it_starts(
     assert not (tmp_path / "t.db").exists()
 
 
-def test_a_trainer_study_needs_no_metric_nor_direction(tmp_path: Path,
-                                                       breast_cancer_csv: Path) -> None:
+def test_a_trainer_study_needs_no_metric_nor_direction(
+    tmp_path: Path, breast_cancer_csv: Path
+) -> None:
     db = f"sqlite:///{tmp_path / 't.db'}"
     spec = trainer_study(tmp_path / "s.yaml", breast_cancer_csv)
     out = tuner("run", str(spec), "--no-progress", db=db)

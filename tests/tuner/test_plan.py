@@ -23,12 +23,17 @@ def test_numbers_written_as_yaml_strings_are_read() -> None:
     assert budget == 100 and sum(r.trials for r in rounds) == 100
 
 
-@pytest.mark.parametrize(("data", "field"), [
-    ({"trials": 10**20}, "trials"),
-    ({"plan": [{"algorithm": "random", "trials": 600_000}] * 2}, "plan"),
-    ({"plan": [{"algorithm": "random", "trials": 5, "parallelism": 10**6}]},
-     "plan[0].parallelism"),
-])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"trials": 10**20}, "trials"),
+        ({"plan": [{"algorithm": "random", "trials": 600_000}] * 2}, "plan"),
+        (
+            {"plan": [{"algorithm": "random", "trials": 5, "parallelism": 10**6}]},
+            "plan[0].parallelism",
+        ),
+    ],
+)
 def test_a_plan_past_the_server_s_limits_is_refused(data: dict, field: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_plan(data, Limits())
@@ -72,11 +77,17 @@ class TestResumedPlan:
         new = (Round("random", 6), Round("bayesian", 10))
         assert resumed_plan(old, None, new, None, [6], current=1) == (new, 1)
 
-    @pytest.mark.parametrize(("new", "field"), [
-        ((Round("random", 6),), "plan"),  # shorter
-        ((Round("random", 9), Round("grid", 3, narrow=0.5)), "plan[0].trials"),  # a passed round
-        ((Round("bayesian", 6), Round("grid", 3, narrow=0.5)), "plan[0]"),
-    ])
+    @pytest.mark.parametrize(
+        ("new", "field"),
+        [
+            ((Round("random", 6),), "plan"),  # shorter
+            (
+                (Round("random", 9), Round("grid", 3, narrow=0.5)),
+                "plan[0].trials",
+            ),  # a passed round
+            ((Round("bayesian", 6), Round("grid", 3, narrow=0.5)), "plan[0]"),
+        ],
+    )
     def test_what_would_undo_work_is_refused(self, new: tuple, field: str) -> None:
         old = (Round("random", 6), Round("grid", 3, narrow=0.5))
         with pytest.raises(SpecError) as info:

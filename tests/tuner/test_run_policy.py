@@ -40,11 +40,21 @@ def test_functions_only_under_the_allowed_module_prefixes() -> None:
     assert error.field == "objective.function" and "attribute path" in str(error)
 
 
-@pytest.mark.parametrize("command", [
-    "rm -rf {x}", "python3 t.py; rm -rf /", "python3 t.py && curl x", "python3 t.py | sh",
-    "python3 $(echo t.py)", "python3 `id`", "python3 t.py > /etc/x", "LD_PRELOAD=x.so python3 t.py",
-    "python3 t.py\nrm -rf /", "python3 *.py",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rm -rf {x}",
+        "python3 t.py; rm -rf /",
+        "python3 t.py && curl x",
+        "python3 t.py | sh",
+        "python3 $(echo t.py)",
+        "python3 `id`",
+        "python3 t.py > /etc/x",
+        "LD_PRELOAD=x.so python3 t.py",
+        "python3 t.py\nrm -rf /",
+        "python3 *.py",
+    ],
+)
 def test_commands_only_of_allowed_programs_and_without_shell_syntax(command: str) -> None:
     policy = RunPolicy(enabled=True, commands=("python3",))
     error = refused(policy, spec(objective={"command": command}, executor="command"))
@@ -52,10 +62,13 @@ def test_commands_only_of_allowed_programs_and_without_shell_syntax(command: str
 
 
 def test_an_allowed_program_by_name_or_path_with_placeholders_runs() -> None:
-    for allowed, command in (("python3", "python3 train.py --x {x} --n {n}"),
-                             ("/opt/t/run.sh", "/opt/t/run.sh {x} '{kind}'")):
+    for allowed, command in (
+        ("python3", "python3 train.py --x {x} --n {n}"),
+        ("/opt/t/run.sh", "/opt/t/run.sh {x} '{kind}'"),
+    ):
         RunPolicy(enabled=True, commands=(allowed,)).check(
-            spec(objective={"command": command}, executor="command"))
+            spec(objective={"command": command}, executor="command")
+        )
 
 
 def test_trainers_only_on_data_under_allowed_folders_and_known_estimators(tmp_path: Path) -> None:
@@ -80,6 +93,11 @@ def test_only_allowed_executors_and_none_of_their_reaching_options() -> None:
     error = refused(ray_allowed, spec(executor={"type": "ray", "address": "10.0.0.9:6379"}))
     assert error.field == "executor.address"
     shell = RunPolicy(enabled=True, commands=("python3",))
-    error = refused(shell, spec(objective={"command": "python3 t.py"},
-                                executor={"type": "command", "shell": "/usr/bin/python3"}))
+    error = refused(
+        shell,
+        spec(
+            objective={"command": "python3 t.py"},
+            executor={"type": "command", "shell": "/usr/bin/python3"},
+        ),
+    )
     assert error.field == "executor.shell"

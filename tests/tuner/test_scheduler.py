@@ -98,8 +98,11 @@ def test_progress_counts_and_never_asks_an_algorithm(storage: Storage, monkeypat
 
     asked = []
     suggest = RandomSearch.suggest
-    monkeypatch.setattr(RandomSearch, "suggest",
-                        lambda self, history, n: asked.append(n) or suggest(self, history, n))
+    monkeypatch.setattr(
+        RandomSearch,
+        "suggest",
+        lambda self, history, n: asked.append(n) or suggest(self, history, n),
+    )
     storage.create_study(make_spec("p"))
     sched = Scheduler(storage)
     p = sched.progress("p")

@@ -124,16 +124,27 @@ class TestParsing:
         assert [p.index(v) for v in (1, True, "1")] == [0, 1, 2]
 
     def test_conditional_single_value(self) -> None:
-        s = space({"booster": ["gbtree", "dart"],
-                   "rate_drop": {"type": "float", "low": 0, "high": 1,
-                                 "when": {"booster": "dart"}}})
+        s = space(
+            {
+                "booster": ["gbtree", "dart"],
+                "rate_drop": {"type": "float", "low": 0, "high": 1, "when": {"booster": "dart"}},
+            }
+        )
         assert s["rate_drop"].when == (Condition("booster", ("dart",)),)
 
     def test_conditional_several_values_and_int_parent(self) -> None:
-        s = space({"layers": {"type": "int", "low": 1, "high": 4},
-                   "kind": ["a", "b", "c"],
-                   "y": {"type": "float", "low": 0, "high": 1,
-                         "when": {"kind": ["b", "c"], "layers": [3, 4]}}})
+        s = space(
+            {
+                "layers": {"type": "int", "low": 1, "high": 4},
+                "kind": ["a", "b", "c"],
+                "y": {
+                    "type": "float",
+                    "low": 0,
+                    "high": 1,
+                    "when": {"kind": ["b", "c"], "layers": [3, 4]},
+                },
+            }
+        )
         assert s["y"].when == (Condition("kind", ("b", "c")), Condition("layers", (3, 4)))
         assert s.is_active(s["y"], {"kind": "c", "layers": 4})
         assert not s.is_active(s["y"], {"kind": "a", "layers": 4})
@@ -141,10 +152,14 @@ class TestParsing:
         assert not s.is_active(s["y"], {"layers": 3})
 
     def test_parents_are_ordered_before_children(self) -> None:
-        s = space({"depth": {"type": "int", "low": 1, "high": 3, "when": {"mode": "b"}},
-                   "mode": {"type": "categorical", "choices": ["a", "b"], "when": {"top": 1}},
-                   "top": [1, 2],
-                   "free": {"type": "float", "low": 0, "high": 1}})
+        s = space(
+            {
+                "depth": {"type": "int", "low": 1, "high": 3, "when": {"mode": "b"}},
+                "mode": {"type": "categorical", "choices": ["a", "b"], "when": {"top": 1}},
+                "top": [1, 2],
+                "free": {"type": "float", "low": 0, "high": 1},
+            }
+        )
         names = s.names
         assert set(names) == {"depth", "mode", "top", "free"}
         assert names.index("top") < names.index("mode") < names.index("depth")
@@ -156,8 +171,14 @@ class TestParsing:
         assert [p.name for p in s] == s.names
         assert s["n"].name == "n"
 
-    @pytest.mark.parametrize("spec", [MIXED, {"p": [None, False, 0, "0", 0.5]},
-                                      {"a": {"type": "int", "low": -3, "high": 7, "step": 2}}])
+    @pytest.mark.parametrize(
+        "spec",
+        [
+            MIXED,
+            {"p": [None, False, 0, "0", 0.5]},
+            {"a": {"type": "int", "low": -3, "high": 7, "step": 2}},
+        ],
+    )
     def test_round_trip(self, spec: dict[str, Any]) -> None:
         s = SearchSpace.from_dict(spec)
         again = SearchSpace.from_dict(s.to_dict())
@@ -171,8 +192,12 @@ class TestParsing:
         assert d["every3"] == {"type": "int", "low": 2, "high": 20, "step": 3}
         assert d["booster"] == {"type": "categorical", "choices": ["gbtree", "dart"]}
         assert d["rate_drop"]["when"] == {"booster": "dart"}
-        two = space({"k": ["a", "b", "c"],
-                     "y": {"type": "float", "low": 0, "high": 1, "when": {"k": ["a", "b"]}}})
+        two = space(
+            {
+                "k": ["a", "b", "c"],
+                "y": {"type": "float", "low": 0, "high": 1, "when": {"k": ["a", "b"]}},
+            }
+        )
         assert two.to_dict()["y"]["when"] == {"k": ["a", "b"]}
 
 
@@ -206,19 +231,39 @@ class TestSpecErrors:
             ({"c": ["a", float("nan")]}, "c.choices[1]"),
             ({"c": ["a", "b", "a"]}, "c.choices"),
             ({"c": [1, 1.0]}, "c.choices"),
-            ({"booster": ["gbtree", "dart"],
-              "rate_drop": {"type": "float", "low": 0, "high": 1, "when": {"boostr": "dart"}}},
-             "rate_drop.when.boostr"),
-            ({"booster": ["gbtree", "dart"],
-              "rate_drop": {"type": "float", "low": 0, "high": 1, "when": {"booster": "gblinear"}}},
-             "rate_drop.when.booster"),
-            ({"f": {"type": "float", "low": 0, "high": 1},
-              "g": {"type": "float", "low": 0, "high": 1, "when": {"f": 0.5}}}, "g.when.f"),
+            (
+                {
+                    "booster": ["gbtree", "dart"],
+                    "rate_drop": {"type": "float", "low": 0, "high": 1, "when": {"boostr": "dart"}},
+                },
+                "rate_drop.when.boostr",
+            ),
+            (
+                {
+                    "booster": ["gbtree", "dart"],
+                    "rate_drop": {
+                        "type": "float",
+                        "low": 0,
+                        "high": 1,
+                        "when": {"booster": "gblinear"},
+                    },
+                },
+                "rate_drop.when.booster",
+            ),
+            (
+                {
+                    "f": {"type": "float", "low": 0, "high": 1},
+                    "g": {"type": "float", "low": 0, "high": 1, "when": {"f": 0.5}},
+                },
+                "g.when.f",
+            ),
             ({"a": {"type": "categorical", "choices": [1, 2], "when": {"a": 1}}}, "a.when.a"),
             ({"c": ["a"], "x": {"type": "float", "low": 0, "high": 1, "when": {}}}, "x.when"),
             ({"c": ["a"], "x": {"type": "float", "low": 0, "high": 1, "when": "c"}}, "x.when"),
-            ({"c": ["a"], "x": {"type": "float", "low": 0, "high": 1, "when": {"c": []}}},
-             "x.when.c"),
+            (
+                {"c": ["a"], "x": {"type": "float", "low": 0, "high": 1, "when": {"c": []}}},
+                "x.when.c",
+            ),
             ({"x": {"type": "float", "low": 0, "high": 1, "log": True}}, "x.low"),
             ({"x": {"type": "float", "low": -1, "high": 1, "log": True}}, "x.low"),
             ({"x": {"type": "int", "low": 0, "high": 8, "log": True}}, "x.low"),
@@ -245,20 +290,24 @@ class TestSpecErrors:
         assert str(err).startswith(f"{field}: ")
 
     def test_cycle(self) -> None:
-        err = spec_error({
-            "a": {"type": "categorical", "choices": [1, 2], "when": {"b": "x"}},
-            "b": {"type": "categorical", "choices": ["x", "y"], "when": {"a": 1}},
-            "c": ["free"],
-        })
+        err = spec_error(
+            {
+                "a": {"type": "categorical", "choices": [1, 2], "when": {"b": "x"}},
+                "b": {"type": "categorical", "choices": ["x", "y"], "when": {"a": 1}},
+                "c": ["free"],
+            }
+        )
         assert err.field in ("a.when", "b.when")
         assert "cycle" in err.reason
 
     def test_longer_cycle(self) -> None:
-        err = spec_error({
-            "a": {"type": "categorical", "choices": [1, 2], "when": {"c": True}},
-            "b": {"type": "categorical", "choices": ["x", "y"], "when": {"a": 1}},
-            "c": {"type": "categorical", "choices": [True, False], "when": {"b": "y"}},
-        })
+        err = spec_error(
+            {
+                "a": {"type": "categorical", "choices": [1, 2], "when": {"c": True}},
+                "b": {"type": "categorical", "choices": ["x", "y"], "when": {"a": 1}},
+                "c": {"type": "categorical", "choices": [True, False], "when": {"b": "y"}},
+            }
+        )
         assert err.field in ("a.when", "b.when", "c.when")
         assert "cycle" in err.reason
 
@@ -269,12 +318,16 @@ class TestSpecErrors:
 
     def test_reasons_say_what_is_wrong(self) -> None:
         assert "double" in spec_error({"eta": {"type": "double"}}).reason
-        assert "boostr" in spec_error(
-            {"b": ["x"], "r": {"type": "float", "low": 0, "high": 1, "when": {"boostr": "x"}}}
-        ).reason
-        assert "positive" in spec_error(
-            {"x": {"type": "float", "low": 0, "high": 1, "log": True}}
-        ).reason
+        assert (
+            "boostr"
+            in spec_error(
+                {"b": ["x"], "r": {"type": "float", "low": 0, "high": 1, "when": {"boostr": "x"}}}
+            ).reason
+        )
+        assert (
+            "positive"
+            in spec_error({"x": {"type": "float", "low": 0, "high": 1, "log": True}}).reason
+        )
 
     def test_spec_error_is_a_value_error(self) -> None:
         assert isinstance(spec_error({"x": 5}), ValueError)
@@ -516,9 +569,13 @@ class TestKey:
 
 class TestGrid:
     def test_size_of_a_plain_grid(self) -> None:
-        s = space({"x": {"type": "float", "low": 0, "high": 1},
-                   "n": {"type": "int", "low": 1, "high": 100},
-                   "c": ["a", "b", "c"]})
+        s = space(
+            {
+                "x": {"type": "float", "low": 0, "high": 1},
+                "n": {"type": "int", "low": 1, "high": 100},
+                "c": ["a", "b", "c"],
+            }
+        )
         points = list(s.grid(4))
         assert len(points) == 4 * 4 * 3 == s.grid_size(4)
         assert len({s.key(p) for p in points}) == len(points)
@@ -536,10 +593,14 @@ class TestGrid:
         assert [p["x"] for p in s.grid(1)] == [2.0]
 
     def test_conditional_branches_only_under_active_parents(self) -> None:
-        s = space({"a": ["x", "y"],
-                   "b": {"type": "categorical", "choices": ["p", "q"], "when": {"a": "y"}},
-                   "c": {"type": "int", "low": 1, "high": 3, "when": {"b": "q"}},
-                   "d": {"type": "float", "low": 0, "high": 1}})
+        s = space(
+            {
+                "a": ["x", "y"],
+                "b": {"type": "categorical", "choices": ["p", "q"], "when": {"a": "y"}},
+                "c": {"type": "int", "low": 1, "high": 3, "when": {"b": "q"}},
+                "d": {"type": "float", "low": 0, "high": 1},
+            }
+        )
         points = list(s.grid(3))
         # d: 3 values; a=x: 1; a=y,b=p: 1; a=y,b=q: 3 values of c
         assert len(points) == 3 * (1 + 1 + 3) == s.grid_size(3)
@@ -629,8 +690,12 @@ class TestNarrow:
         assert tiny.low == 0 and tiny.high > tiny.low
 
     def test_step_keeps_the_step_grid(self) -> None:
-        s = space({"si": {"type": "int", "low": 2, "high": 20, "step": 3},
-                   "sf": {"type": "float", "low": 0.0, "high": 1.0, "step": 0.1}})
+        s = space(
+            {
+                "si": {"type": "int", "low": 2, "high": 20, "step": 3},
+                "sf": {"type": "float", "low": 0.0, "high": 1.0, "step": 0.1},
+            }
+        )
         t = s.narrow({"si": 11, "sf": 0.5}, 0.5)
         si, sf = at(t, "si"), at(t, "sf")
         assert si.step == 3 and (si.low - 2) % 3 == 0 and (si.high - 2) % 3 == 0

@@ -40,7 +40,11 @@ def test_study_create_get_list_delete(storage: Storage) -> None:
     storage.finish("alpha", t.number, t.attempt, OK, 1)
     (summary,) = storage.list_studies()
     assert (summary.name, summary.done, summary.planned, summary.best_value) == (
-        "alpha", 1, 10, 1.5)
+        "alpha",
+        1,
+        10,
+        1.5,
+    )
     assert summary.state == StudyState.RUNNING
     storage.delete_study("alpha")
     with pytest.raises(NotFound):
@@ -160,8 +164,13 @@ def test_suggestion_meta_is_stored_with_the_trial(storage: Storage) -> None:
 
     storage.create_study(make_spec("meta"))
     with storage.locked("meta") as locked:
-        locked.add_trials(0, [Suggestion({"x": 1.0, "n": 1, "kind": "a"}, {"generation": 3}),
-                              {"x": 2.0, "n": 1, "kind": "a"}])
+        locked.add_trials(
+            0,
+            [
+                Suggestion({"x": 1.0, "n": 1, "kind": "a"}, {"generation": 3}),
+                {"x": 2.0, "n": 1, "kind": "a"},
+            ],
+        )
     assert [t.meta for t in storage.trials("meta")] == [{"generation": 3}, {}]
 
 
@@ -180,14 +189,18 @@ def test_an_old_schema_is_migrated_keeping_its_data(database_url: str) -> None:
         command.upgrade(cfg, "0001")
         spec = make_spec("old").to_dict()
         conn.execute(
-            sa.text("INSERT INTO studies (id, name, spec, state, round, revision, created_at, "
-                    "updated_at) VALUES (1, 'old', :spec, 'running', 0, 0, :t, :t)"),
+            sa.text(
+                "INSERT INTO studies (id, name, spec, state, round, revision, created_at, "
+                "updated_at) VALUES (1, 'old', :spec, 'running', 0, 0, :t, :t)"
+            ),
             {"spec": __import__("json").dumps(spec), "t": "2026-01-01 00:00:00"},
         )
         conn.execute(
-            sa.text("INSERT INTO trials (study_id, number, round, params, state, attempt, "
-                    "failures, losses, value, \"values\", intermediate, attempt_log, created_at) "
-                    "VALUES (1, 0, 0, :p, 'complete', 1, 0, 0, 0.5, '{}', '[]', '[]', :t)"),
+            sa.text(
+                "INSERT INTO trials (study_id, number, round, params, state, attempt, "
+                'failures, losses, value, "values", intermediate, attempt_log, created_at) '
+                "VALUES (1, 0, 0, :p, 'complete', 1, 0, 0, 0.5, '{}', '[]', '[]', :t)"
+            ),
             {"p": '{"x": 0.5, "n": 2, "kind": "a"}', "t": "2026-01-01 00:00:00"},
         )
     engine.dispose()
@@ -235,8 +248,9 @@ def test_finish_and_claim_is_one_round_trip_and_one_transaction(storage: Storage
     again, none = storage.finish_and_claim("fc", t.number, t.attempt, lambda spec: OK)
     assert again.value == 1.5 and none is None
     # a failure counts against the spec's attempts (retries 0: one attempt)
-    failed, _ = storage.finish_and_claim("fc", nxt.number, nxt.attempt,
-                                         lambda spec: TrialOutcome.failure("boom"))
+    failed, _ = storage.finish_and_claim(
+        "fc", nxt.number, nxt.attempt, lambda spec: TrialOutcome.failure("boom")
+    )
     assert failed.state is TrialState.FAILED and failed.error == "boom"
     with pytest.raises(NotFound):
         storage.finish_and_claim("nope", 0, 1, lambda spec: OK, "w", 60)

@@ -40,8 +40,12 @@ FULL: dict[str, Any] = {
     },
     "plan": [
         {"algorithm": "random", "trials": 8, "parallelism": 2},
-        {"algorithm": "grid", "trials": 6, "narrow": 0.5, "options": {"points": 3,
-                                                                      "order": "sequential"}},
+        {
+            "algorithm": "grid",
+            "trials": 6,
+            "narrow": 0.5,
+            "options": {"points": 3, "order": "sequential"},
+        },
         {"algorithm": "random", "trials": 3, "narrow": 0.25},
     ],
     "executor": {"type": "local", "workers": 2},
@@ -96,8 +100,14 @@ class TestValidSpec:
         json.dumps(spec.to_dict())  # plain JSON all the way down
 
     def test_defaults(self) -> None:
-        spec = parse({"name": "s", "objective": "tests.objectives:quadratic",
-                      "space": {"x": {"type": "float", "low": 0, "high": 1}}, "trials": 3})
+        spec = parse(
+            {
+                "name": "s",
+                "objective": "tests.objectives:quadratic",
+                "space": {"x": {"type": "float", "low": 0, "high": 1}},
+                "trials": 3,
+            }
+        )
         assert spec.direction is Direction.MINIMIZE
         assert spec.metric is None
         assert spec.executor == ExecutorSpec("local", {})
@@ -157,18 +167,35 @@ class TestMalformedSpec:
             (spec_dict(space={"eta": {"type": "double", "low": 0, "high": 1}}), "space.eta.type"),
             (spec_dict(space={"x": {"type": "float", "low": 1, "high": 0}}), "space.x.low"),
             (spec_dict(space={"c": {"type": "categorical", "choices": []}}), "space.c.choices"),
-            (spec_dict(space={"booster": ["gbtree", "dart"],
-                              "rate_drop": {"type": "float", "low": 0, "high": 1,
-                                            "when": {"boostr": "dart"}}}),
-             "space.rate_drop.when.boostr"),
+            (
+                spec_dict(
+                    space={
+                        "booster": ["gbtree", "dart"],
+                        "rate_drop": {
+                            "type": "float",
+                            "low": 0,
+                            "high": 1,
+                            "when": {"boostr": "dart"},
+                        },
+                    }
+                ),
+                "space.rate_drop.when.boostr",
+            ),
             (bad_round(trials=-3), "plan[0].trials"),
             (bad_round(trials=0), "plan[0].trials"),
             (bad_round(trials=2.5), "plan[0].trials"),
             (bad_round(trials=True), "plan[0].trials"),
             (spec_dict(plan=[{"algorithm": "random"}]), "plan[0].trials"),
             (spec_dict(plan=[{"trials": 3}]), "plan[0].algorithm"),
-            (spec_dict(plan=[{"algorithm": "random", "trials": 3},
-                             {"algorithm": "random", "trials": 3, "extra": 1}]), "plan[1].extra"),
+            (
+                spec_dict(
+                    plan=[
+                        {"algorithm": "random", "trials": 3},
+                        {"algorithm": "random", "trials": 3, "extra": 1},
+                    ]
+                ),
+                "plan[1].extra",
+            ),
             (spec_dict(plan=[{"algorithm": "random", "trials": 3}, "random"]), "plan[1]"),
             (bad_round(narrow=0), "plan[0].narrow"),
             (bad_round(narrow=1.5), "plan[0].narrow"),
@@ -223,13 +250,19 @@ class TestMalformedSpec:
     @pytest.mark.parametrize(
         ("data", "field"),
         [
-            (spec_dict(plan=[{"algorithm": "random", "trials": 3},
-                             {"algorithm": "bogus", "trials": 3}]), "plan[1].algorithm"),
+            (
+                spec_dict(
+                    plan=[{"algorithm": "random", "trials": 3}, {"algorithm": "bogus", "trials": 3}]
+                ),
+                "plan[1].algorithm",
+            ),
             (spec_dict(executor={"type": "nope"}), "executor.type"),
             (spec_dict(executor={"type": "local", "foo": 1}), "executor.foo"),
             (bad_round(options={"foo": 1}), "plan[0].options.foo"),
-            (spec_dict(plan=[{"algorithm": "grid", "trials": 3, "options": {"colour": "red"}}]),
-             "plan[0].options.colour"),
+            (
+                spec_dict(plan=[{"algorithm": "grid", "trials": 3, "options": {"colour": "red"}}]),
+                "plan[0].options.colour",
+            ),
         ],
     )
     def test_plugin_errors_name_the_field(self, data: dict[str, Any], field: str) -> None:
@@ -250,8 +283,7 @@ class TestMalformedSpec:
         assert err.field == "plan[0].options.points"
 
     def test_bad_grid_order(self) -> None:
-        data = spec_dict(plan=[{"algorithm": "grid", "trials": 3,
-                                "options": {"order": "zigzag"}}])
+        data = spec_dict(plan=[{"algorithm": "grid", "trials": 3, "options": {"order": "zigzag"}}])
         err = error(data)
         assert err.field == "plan[0].options.order" and "sequential" in err.reason
 

@@ -11,8 +11,9 @@ from tuner.trial import Trial
 
 def table(headers: list[str], rows: list[list[Any]]) -> None:
     cells = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for r in cells:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -43,8 +44,15 @@ def leaderboard(storage: Storage, study: str, top: int | None) -> None:
         print("no complete trials yet")
         return
     rows = [
-        [i + 1, t.number, round_of(t), number(t.value), t.attempt, duration(t.duration),
-         params(t.params)]
+        [
+            i + 1,
+            t.number,
+            round_of(t),
+            number(t.value),
+            t.attempt,
+            duration(t.duration),
+            params(t.params),
+        ]
         for i, t in enumerate(trials)
     ]
     table(["rank", "#", "round", "value", "attempts", "time", "params"], rows)

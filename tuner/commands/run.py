@@ -25,8 +25,9 @@ class RunCommand:
         database_option(parser)
         parser.add_argument("spec", help="study file (YAML or JSON)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-        parser.add_argument("--top", type=positive, default=10,
-                            help="leaderboard rows printed at the end")
+        parser.add_argument(
+            "--top", type=positive, default=10, help="leaderboard rows printed at the end"
+        )
 
     def __call__(self, args: argparse.Namespace) -> int:
         settings = args.settings
@@ -50,8 +51,10 @@ class RunCommand:
             bar.close()
             if runner.stop_requested:  # stopped here (Ctrl-C), not by 'tuner stop'
                 storage.set_state(spec.name, StudyState.STOPPED)
-            print(f"\nstopped: run 'tuner run {args.spec}' again to go on where it stopped",
-                  file=sys.stderr)
+            print(
+                f"\nstopped: run 'tuner run {args.spec}' again to go on where it stopped",
+                file=sys.stderr,
+            )
             return 130
         finally:
             for s, handler in previous.items():
@@ -60,12 +63,17 @@ class RunCommand:
         bar.finish(progress.done)
         failed = storage.count_trials(spec.name, states=[TrialState.FAILED])
         complete = storage.count_trials(spec.name, states=[TrialState.COMPLETE])
-        print(f"study {spec.name}: {progress.done} trials done"
-              + (f" ({failed} failed)" if failed else ""))
+        print(
+            f"study {spec.name}: {progress.done} trials done"
+            + (f" ({failed} failed)" if failed else "")
+        )
         output.leaderboard(storage, spec.name, args.top)
         if complete == 0:
-            print(f"error: no trial of {spec.name} completed: see why with "
-                  f"'tuner trials {spec.name} --state failed'", file=sys.stderr)
+            print(
+                f"error: no trial of {spec.name} completed: see why with "
+                f"'tuner trials {spec.name} --state failed'",
+                file=sys.stderr,
+            )
             return 1
         return 0
 
@@ -81,8 +89,14 @@ class _ProgressBar:
     def start(self, done: int) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=self.spec.total_trials, initial=done, desc=self.spec.name,
-                        unit="trial", disable=self.disable, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=self.spec.total_trials,
+            initial=done,
+            desc=self.spec.name,
+            unit="trial",
+            disable=self.disable,
+            dynamic_ncols=True,
+        )
 
     def update(self, event: RunEvent) -> None:
         if self.bar is None:

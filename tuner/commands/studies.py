@@ -42,15 +42,35 @@ class StudiesCommand:
     def __call__(self, args: argparse.Namespace) -> int:
         summaries = _reading(args).list_studies()
         if args.json:
-            print(json.dumps([{
-                "name": s.name, "state": s.state.value, "round": min(s.round + 1, s.rounds),
-                "rounds": s.rounds, "done": s.done, "planned": s.planned, "running": s.running,
-                "best_value": s.best_value, "direction": s.direction,
-            } for s in summaries], indent=2))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "name": s.name,
+                            "state": s.state.value,
+                            "round": min(s.round + 1, s.rounds),
+                            "rounds": s.rounds,
+                            "done": s.done,
+                            "planned": s.planned,
+                            "running": s.running,
+                            "best_value": s.best_value,
+                            "direction": s.direction,
+                        }
+                        for s in summaries
+                    ],
+                    indent=2,
+                )
+            )
             return 0
         rows = [
-            [s.name, s.state.value, f"{min(s.round + 1, s.rounds)}/{s.rounds}",
-             f"{s.done}/{s.planned}", output.number(s.best_value), s.direction]
+            [
+                s.name,
+                s.state.value,
+                f"{min(s.round + 1, s.rounds)}/{s.rounds}",
+                f"{s.done}/{s.planned}",
+                output.number(s.best_value),
+                s.direction,
+            ]
             for s in summaries
         ]
         output.table(["study", "state", "round", "trials", "best", "direction"], rows)
@@ -63,15 +83,19 @@ class LeaderboardCommand:
     def configure(self, parser: argparse.ArgumentParser) -> None:
         database_option(parser)
         parser.add_argument("name")
-        parser.add_argument("--top", type=positive, default=None, metavar="K",
-                            help="the K best only")
+        parser.add_argument(
+            "--top", type=positive, default=None, metavar="K", help="the K best only"
+        )
         parser.add_argument("--json", action="store_true", help="a JSON array")
 
     def __call__(self, args: argparse.Namespace) -> int:
         storage = _reading(args)
         if args.json:
-            print(json.dumps([t.to_dict() for t in storage.leaderboard(args.name, args.top)],
-                             indent=2))
+            print(
+                json.dumps(
+                    [t.to_dict() for t in storage.leaderboard(args.name, args.top)], indent=2
+                )
+            )
             return 0
         output.leaderboard(storage, args.name, args.top)
         return 0
@@ -93,9 +117,15 @@ class TrialsCommand:
             print(json.dumps([t.to_dict() for t in trials], indent=2))
             return 0
         rows = [
-            [t.number, output.round_of(t), t.state.value, output.number(t.value), t.attempt,
-             output.params(t.params),
-             (t.error or "").strip().splitlines()[0][:60] if t.error else ""]
+            [
+                t.number,
+                output.round_of(t),
+                t.state.value,
+                output.number(t.value),
+                t.attempt,
+                output.params(t.params),
+                (t.error or "").strip().splitlines()[0][:60] if t.error else "",
+            ]
             for t in trials
         ]
         output.table(["#", "round", "state", "value", "attempts", "params", "error"], rows)
@@ -114,18 +144,29 @@ class ExportCommand:
         storage = _reading(args)
         record = storage.get_study(args.name)
         project, name = split(record.name)
-        lines = [json.dumps({
-            "kind": "study", "format": "tuner-export", "version": 1, "name": name,
-            "project": project, "state": record.state.value, "round": record.round + 1,
-            "created_at": record.created_at.isoformat(), "spec": record.spec.to_dict(),
-        })]
+        lines = [
+            json.dumps(
+                {
+                    "kind": "study",
+                    "format": "tuner-export",
+                    "version": 1,
+                    "name": name,
+                    "project": project,
+                    "state": record.state.value,
+                    "round": record.round + 1,
+                    "created_at": record.created_at.isoformat(),
+                    "spec": record.spec.to_dict(),
+                }
+            )
+        ]
         lines += [json.dumps({"kind": "trial", **t.to_dict()}) for t in storage.trials(args.name)]
         text = "\n".join(lines) + "\n"
         if args.output:
             with open(args.output, "w") as fh:
                 fh.write(text)
-            print(f"study {name}: {len(lines) - 1} trials written to {args.output}",
-                  file=sys.stderr)
+            print(
+                f"study {name}: {len(lines) - 1} trials written to {args.output}", file=sys.stderr
+            )
         else:
             sys.stdout.write(text)
         return 0
@@ -143,8 +184,10 @@ class StopCommand:
         if record.state is StudyState.COMPLETE:
             print(f"study {args.name} is complete: nothing to stop")
             return 0
-        print(f"study {args.name} stopped: its runners stop within a second and remote workers "
-              f"get no more trials; 'tuner run FILE' or 'tuner resume {args.name}' goes on")
+        print(
+            f"study {args.name} stopped: its runners stop within a second and remote workers "
+            f"get no more trials; 'tuner run FILE' or 'tuner resume {args.name}' goes on"
+        )
         return 0
 
 
@@ -174,8 +217,11 @@ class DeleteCommand:
         count = storage.count_trials(args.name)
         if not args.yes:
             if not sys.stdin.isatty():
-                raise SpecError("--yes", f"deleting study {args.name} and its {count} trials "
-                                "needs --yes when not asked on a terminal")
+                raise SpecError(
+                    "--yes",
+                    f"deleting study {args.name} and its {count} trials "
+                    "needs --yes when not asked on a terminal",
+                )
             answer = input(f"delete study {args.name} and its {count} trials? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 print("nothing deleted")

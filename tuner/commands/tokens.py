@@ -36,13 +36,17 @@ class TokenCommand:
     def create(self, args: argparse.Namespace) -> int:
         secret, token = Storage(args.db).tokens.create(args.project, args.role, args.label)
         print(secret)
-        print(f"token {token.id}: project {token.project}, role {token.role} (shown only once)",
-              file=sys.stderr)
+        print(
+            f"token {token.id}: project {token.project}, role {token.role} (shown only once)",
+            file=sys.stderr,
+        )
         return 0
 
     def list(self, args: argparse.Namespace) -> int:
-        rows = [[t.id, t.project, t.role, t.label, t.created_at.isoformat(timespec="seconds")]
-                for t in Storage(args.db, must_exist=True).tokens.list()]
+        rows = [
+            [t.id, t.project, t.role, t.label, t.created_at.isoformat(timespec="seconds")]
+            for t in Storage(args.db, must_exist=True).tokens.list()
+        ]
         output.table(["id", "project", "role", "label", "created"], rows)
         return 0
 

@@ -41,8 +41,10 @@ def check_url(url: str) -> URL:
     except Exception:  # SQLAlchemy's ArgumentError
         raise TunerError(f"bad database URL {url!r}: expected {SUPPORTED}") from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise TunerError(f"unsupported database {parsed.get_backend_name()!r} in {url!r}: "
-                         f"Tuner keeps studies in SQLite or PostgreSQL ({SUPPORTED})")
+        raise TunerError(
+            f"unsupported database {parsed.get_backend_name()!r} in {url!r}: "
+            f"Tuner keeps studies in SQLite or PostgreSQL ({SUPPORTED})"
+        )
     return parsed
 
 
@@ -67,8 +69,10 @@ def make_engine(url: str, must_exist: bool = False) -> Engine:
         if file is None:
             kwargs["poolclass"] = StaticPool
         elif must_exist and not file.exists():
-            raise TunerError(f"no database at {file} (a mistyped --db? a new database is made "
-                             "only by commands that write, such as 'tuner run')")
+            raise TunerError(
+                f"no database at {file} (a mistyped --db? a new database is made "
+                "only by commands that write, such as 'tuner run')"
+            )
         else:
             file.parent.mkdir(parents=True, exist_ok=True)
     elif parsed.get_backend_name() == "postgresql":

@@ -46,8 +46,14 @@ class LockedStudy:
         """
         rows = self._session.execute(
             select(
-                TrialRow.number, TrialRow.round, TrialRow.params, TrialRow.state,
-                TrialRow.attempt, TrialRow.value, TrialRow.values, TrialRow.intermediate,
+                TrialRow.number,
+                TrialRow.round,
+                TrialRow.params,
+                TrialRow.state,
+                TrialRow.attempt,
+                TrialRow.value,
+                TrialRow.values,
+                TrialRow.intermediate,
                 TrialRow.meta,
             )
             .where(TrialRow.study_id == self._row.id)
@@ -56,8 +62,14 @@ class LockedStudy:
         name = self._row.name
         return [
             Trial(
-                study=name, number=number, round=round, params=params, state=STATES[state],
-                attempt=attempt, value=value, values=values or {},
+                study=name,
+                number=number,
+                round=round,
+                params=params,
+                state=STATES[state],
+                attempt=attempt,
+                value=value,
+                values=values or {},
                 intermediate=tuple((int(a), float(b)) for a, b in intermediate or ()),
                 meta=meta or {},
             )
@@ -81,8 +93,11 @@ class LockedStudy:
         value = TrialRow.value.desc() if maximize else TrialRow.value.asc()
         row = self._session.scalars(
             select(TrialRow)
-            .where(TrialRow.study_id == self._row.id, TrialRow.state == TrialState.COMPLETE,
-                   TrialRow.value.is_not(None))
+            .where(
+                TrialRow.study_id == self._row.id,
+                TrialRow.state == TrialState.COMPLETE,
+                TrialRow.value.is_not(None),
+            )
             .order_by(value, TrialRow.number)
             .limit(1)
         ).first()

@@ -40,12 +40,16 @@ class WorkerProtocol(StorageBase):
         with self._session() as s:
             return self._claim(s, study, None, worker, lease)
 
-    def _claim(self, s: Session, study: str, study_id: int | None, worker: str, lease: float
-               ) -> Trial | None:
+    def _claim(
+        self, s: Session, study: str, study_id: int | None, worker: str, lease: float
+    ) -> Trial | None:
         """One statement: by ``study_id`` when the transaction knows it, else by name."""
         t = now()
-        params = {"new_worker": db_text(worker), "new_started_at": t,
-                  "new_lease_expires_at": t + timedelta(seconds=lease)}
+        params = {
+            "new_worker": db_text(worker),
+            "new_started_at": t,
+            "new_lease_expires_at": t + timedelta(seconds=lease),
+        }
         if study_id is None:
             row = s.execute(sql.CLAIM_BY_NAME, {"name": study, **params}).first()
         else:
@@ -121,12 +125,20 @@ class WorkerProtocol(StorageBase):
             study_id, spec_text, state = found
             spec = parsed_spec(spec_text)
             then_claim = (worker, lease) if worker and state != StudyState.STOPPED else None
-            return self._finish(s, study, study_id, number, attempt, outcome(spec),
-                                spec.max_attempts, then_claim)
+            return self._finish(
+                s, study, study_id, number, attempt, outcome(spec), spec.max_attempts, then_claim
+            )
 
     def _finish(
-        self, s: Session, study: str, study_id: int, number: int, attempt: int,
-        outcome: TrialOutcome, max_attempts: int, then_claim: tuple[str, float] | None = None,
+        self,
+        s: Session,
+        study: str,
+        study_id: int,
+        number: int,
+        attempt: int,
+        outcome: TrialOutcome,
+        max_attempts: int,
+        then_claim: tuple[str, float] | None = None,
     ) -> tuple[Trial, Trial | None]:
         if outcome.error is not None:
             outcome = replace(outcome, error=db_text(outcome.error))
@@ -150,8 +162,9 @@ class WorkerProtocol(StorageBase):
             return trial_of(study, row), held
         claimed = self._claim(s, study, study_id, *then_claim) if then_claim else None
         t = now()
-        entry = Attempt(attempt, row.worker, aware(row.started_at), t, str(outcome.state),
-                        outcome.error).to_dict()
+        entry = Attempt(
+            attempt, row.worker, aware(row.started_at), t, str(outcome.state), outcome.error
+        ).to_dict()
         if claimed is not None:  # what this round trip claimed, for a retry of it
             entry["next"] = [claimed.number, claimed.attempt]
         new: dict[str, Any] = {
@@ -182,15 +195,21 @@ class WorkerProtocol(StorageBase):
         ).one()
         return trial_of(study, done), claimed
 
-    def _held(self, s: Session, study: str, study_id: int, claimed: Any, worker: str
-              ) -> Trial | None:
+    def _held(
+        self, s: Session, study: str, study_id: int, claimed: Any, worker: str
+    ) -> Trial | None:
         """The trial ``[number, attempt]`` if ``worker`` still runs that attempt of it."""
         if not isinstance(claimed, list) or len(claimed) != 2:
             return None
-        row = s.execute(sql.TRIAL_FOR_UPDATE, {"of_study": study_id, "of_number": claimed[0]}
-                        ).first()
-        if (row is None or row.state != TrialState.RUNNING or row.attempt != claimed[1]
-                or row.worker != db_text(worker)):
+        row = s.execute(
+            sql.TRIAL_FOR_UPDATE, {"of_study": study_id, "of_number": claimed[0]}
+        ).first()
+        if (
+            row is None
+            or row.state != TrialState.RUNNING
+            or row.attempt != claimed[1]
+            or row.worker != db_text(worker)
+        ):
             return None
         return trial_of(study, row)
 
@@ -205,8 +224,14 @@ class WorkerProtocol(StorageBase):
             if row.attempt != attempt or row.state != TrialState.RUNNING:
                 self._stale(s, study, number, attempt, row)
             t = now()
-            entry = Attempt(attempt, row.worker, aware(row.started_at), t,
-                            "lost" if lost else "interrupted", reason)
+            entry = Attempt(
+                attempt,
+                row.worker,
+                aware(row.started_at),
+                t,
+                "lost" if lost else "interrupted",
+                reason,
+            )
             row.attempt_log = [*row.attempt_log, entry.to_dict()]
             row.lease_expires_at = None
             if lost:

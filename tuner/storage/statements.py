@@ -22,7 +22,8 @@ _c = TRIALS.c
 # A study's id, its spec as stored text (parsed once per distinct text, see parsed_spec) and its
 # state (a stopped study hands out no trial).
 STUDY = select(StudyRow.id, cast(StudyRow.spec, Text), StudyRow.state).where(
-    StudyRow.name == bindparam("name"))
+    StudyRow.name == bindparam("name")
+)
 
 STUDY_ID = select(StudyRow.id).where(StudyRow.name == bindparam("name"))
 # The id of a study that may hand out trials (not stopped), for a bare claim.
@@ -46,12 +47,26 @@ def _new(column: str) -> Any:
 FINISH = (
     update(TRIALS)
     .where(_c.id == bindparam("trial_id"))
-    .values({name: _new(name) for name in (
-        "state", "value", "values", "error", "failures", "intermediate", "attempt_log", "meta",
-        "lease_expires_at", "finished_at",
-    )})
+    .values(
+        {
+            name: _new(name)
+            for name in (
+                "state",
+                "value",
+                "values",
+                "error",
+                "failures",
+                "intermediate",
+                "attempt_log",
+                "meta",
+                "lease_expires_at",
+                "finished_at",
+            )
+        }
+    )
     .returning(*_c)
 )
+
 
 def _claim(study_id: Any) -> Any:
     """Take the lowest-numbered waiting trial of the study ``study_id`` (skipping rows other

@@ -84,11 +84,13 @@ class StudyRepository(StorageBase):
     def server_runs(self) -> list[str]:
         """The unfinished studies the server was asked to run and not to stop."""
         with self._session() as s:
-            return list(s.scalars(
-                select(StudyRow.name)
-                .where(StudyRow.server_run.is_(True), StudyRow.state != StudyState.COMPLETE)
-                .order_by(StudyRow.id)
-            ))
+            return list(
+                s.scalars(
+                    select(StudyRow.name)
+                    .where(StudyRow.server_run.is_(True), StudyRow.state != StudyState.COMPLETE)
+                    .order_by(StudyRow.id)
+                )
+            )
 
     def delete_study(self, name: str) -> None:
         with self._session() as s:
@@ -124,8 +126,9 @@ class StudyRepository(StorageBase):
             )
 
 
-def _summaries(s: Session, rows: Sequence[StudyRow], all_studies: bool = False
-               ) -> list[StudySummary]:
+def _summaries(
+    s: Session, rows: Sequence[StudyRow], all_studies: bool = False
+) -> list[StudySummary]:
     """The listing rows of ``rows``, their trials counted in one aggregate query."""
     q = select(
         TrialRow.study_id,
@@ -141,17 +144,19 @@ def _summaries(s: Session, rows: Sequence[StudyRow], all_studies: bool = False
     for row in rows:
         done, running, lo, hi = by_id.get(row.id, (0, 0, None, None))
         direction = row.spec.get("direction", "minimize")
-        out.append(StudySummary(
-            name=row.name,
-            state=StudyState(row.state),
-            round=row.round,
-            rounds=len(row.spec["plan"]),
-            done=int(done or 0),
-            planned=sum(r["trials"] for r in row.spec["plan"]),
-            running=int(running or 0),
-            best_value=hi if direction == "maximize" else lo,
-            direction=direction,
-            created_at=aware(row.created_at),
-            updated_at=aware(row.updated_at),
-        ))
+        out.append(
+            StudySummary(
+                name=row.name,
+                state=StudyState(row.state),
+                round=row.round,
+                rounds=len(row.spec["plan"]),
+                done=int(done or 0),
+                planned=sum(r["trials"] for r in row.spec["plan"]),
+                running=int(running or 0),
+                best_value=hi if direction == "maximize" else lo,
+                direction=direction,
+                created_at=aware(row.created_at),
+                updated_at=aware(row.updated_at),
+            )
+        )
     return out

@@ -60,7 +60,10 @@ class TokenStore:
             raise SpecError("role", f"must be one of {', '.join(ROLES)}")
         secret = _PREFIX + secrets.token_urlsafe(32)
         row = TokenRow(
-            digest=digest(secret), project=project, role=role, label=label[:128],
+            digest=digest(secret),
+            project=project,
+            role=role,
+            label=label[:128],
             created_at=datetime.now(UTC),
         )
         with self._sessions.begin() as s:

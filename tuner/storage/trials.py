@@ -52,8 +52,10 @@ class TrialReader(StorageBase):
 
     def count_trials(self, study: str, states: Sequence[TrialState] | None = None) -> int:
         with self._session() as s:
-            q = select(func.count()).select_from(TrialRow).where(
-                TrialRow.study_id == self._study_row(s, study).id
+            q = (
+                select(func.count())
+                .select_from(TrialRow)
+                .where(TrialRow.study_id == self._study_row(s, study).id)
             )
             if states:
                 q = q.where(TrialRow.state.in_([str(x) for x in states]))

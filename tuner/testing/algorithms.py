@@ -28,23 +28,27 @@ from tuner.study import Direction
 from tuner.trial import Trial, TrialState
 
 # float (log), float, int, int (log), step float, categorical, conditional (two levels deep)
-MIXED_SPACE = SearchSpace.from_dict({
-    "lr": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True},
-    "x": {"type": "float", "low": -2.0, "high": 3.0},
-    "n": {"type": "int", "low": 1, "high": 6},
-    "width": {"type": "int", "low": 1, "high": 512, "log": True},
-    "sub": {"type": "float", "low": 0.5, "high": 1.0, "step": 0.05},
-    "booster": ["gbtree", "dart"],
-    "rate_drop": {"type": "float", "low": 0.0, "high": 0.3, "when": {"booster": "dart"}},
-    "mode": {"type": "categorical", "choices": ["a", "b"], "when": {"booster": "dart"}},
-    "depth": {"type": "int", "low": 1, "high": 5, "when": {"mode": "b"}},
-})
+MIXED_SPACE = SearchSpace.from_dict(
+    {
+        "lr": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True},
+        "x": {"type": "float", "low": -2.0, "high": 3.0},
+        "n": {"type": "int", "low": 1, "high": 6},
+        "width": {"type": "int", "low": 1, "high": 512, "log": True},
+        "sub": {"type": "float", "low": 0.5, "high": 1.0, "step": 0.05},
+        "booster": ["gbtree", "dart"],
+        "rate_drop": {"type": "float", "low": 0.0, "high": 0.3, "when": {"booster": "dart"}},
+        "mode": {"type": "categorical", "choices": ["a", "b"], "when": {"booster": "dart"}},
+        "depth": {"type": "int", "low": 1, "high": 5, "when": {"mode": "b"}},
+    }
+)
 
 # 3 x 4 = 12 points: small enough to fill up
-SMALL_SPACE = SearchSpace.from_dict({
-    "c": ["a", "b", "c"],
-    "k": {"type": "int", "low": 1, "high": 4},
-})
+SMALL_SPACE = SearchSpace.from_dict(
+    {
+        "c": ["a", "b", "c"],
+        "k": {"type": "int", "low": 1, "high": 4},
+    }
+)
 
 STATES = [
     TrialState.COMPLETE,
@@ -70,8 +74,12 @@ def objective(params: Params) -> float:
     return value
 
 
-def trial(number: int, params: Params | Suggestion, state: TrialState = TrialState.COMPLETE,
-          round_: int = 0) -> Trial:
+def trial(
+    number: int,
+    params: Params | Suggestion,
+    state: TrialState = TrialState.COMPLETE,
+    round_: int = 0,
+) -> Trial:
     item = as_suggestion(params)
     params = item.params
     done = state is TrialState.COMPLETE
@@ -135,12 +143,20 @@ class AlgorithmConformance:
         seed: int | None = 0,
         budget: int | None = None,
     ) -> Algorithm:
-        cls = (self.algorithm if isinstance(self.algorithm, type)
-               else plugins.algorithm(self.algorithm))
+        cls = (
+            self.algorithm
+            if isinstance(self.algorithm, type)
+            else plugins.algorithm(self.algorithm)
+        )
         return cls.create(space, direction, seed, budget or self.budget, dict(self.options))
 
-    def check_batch(self, space: SearchSpace, batch: Sequence[Params | Suggestion], n: int,
-                    history: Sequence[Trial] = ()) -> None:
+    def check_batch(
+        self,
+        space: SearchSpace,
+        batch: Sequence[Params | Suggestion],
+        n: int,
+        history: Sequence[Trial] = (),
+    ) -> None:
         """At most n points, each legal, conditionals exact, distinct, and new to the history."""
         assert isinstance(batch, list)
         assert len(batch) <= n
@@ -208,8 +224,13 @@ class AlgorithmConformance:
         assert len(points) == 12
         taken = points[::2] + points[1:4:2]  # 8 points, of which 6 are taken
         history = [
-            trial(i, p, [TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE,
-                         TrialState.FAILED][i % 4])
+            trial(
+                i,
+                p,
+                [TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.FAILED][
+                    i % 4
+                ],
+            )
             for i, p in enumerate(taken)
         ]
         free = {SMALL_SPACE.key(p) for p in points} - {SMALL_SPACE.key(t.params) for t in history}
@@ -229,10 +250,12 @@ class AlgorithmConformance:
         assert points_of(batch) == [points[11]]
 
     def test_history_with_float_noise_counts_as_seen(self) -> None:
-        space = SearchSpace.from_dict({
-            "x": {"type": "float", "low": 0.1, "high": 0.4, "step": 0.1},
-            "c": [True, False],
-        })
+        space = SearchSpace.from_dict(
+            {
+                "x": {"type": "float", "low": 0.1, "high": 0.4, "step": 0.1},
+                "c": [True, False],
+            }
+        )
         points = list(space.grid(10))
         assert len(points) == 8
         noisy = [{"x": p["x"] * (1 + 1e-14), "c": p["c"]} for p in points[:7]]
@@ -292,8 +315,10 @@ class AlgorithmConformance:
 
     def test_failed_and_pruned_trials_without_values(self) -> None:
         points = [MIXED_SPACE.sample(np.random.default_rng(s)) for s in range(6)]
-        history = [trial(i, p, TrialState.FAILED if i % 2 else TrialState.PRUNED)
-                   for i, p in enumerate(points)]
+        history = [
+            trial(i, p, TrialState.FAILED if i % 2 else TrialState.PRUNED)
+            for i, p in enumerate(points)
+        ]
         batch = self.make().suggest(history, 4)
         self.check_batch(MIXED_SPACE, batch, 4, history)
         assert len(batch) == 4

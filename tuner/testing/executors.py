@@ -35,14 +35,28 @@ from tuner.trial import TrialState
 RESULT_TIMEOUT = 60.0  # only so that a broken executor fails the test instead of hanging it
 
 
-def make_job(function: str, params: dict[str, Any] | None = None, *, number: int = 0,
-             attempt: int = 1, metric: str | None = None, timeout: float | None = None,
-             workdir: str | None = None) -> TrialJob:
+def make_job(
+    function: str,
+    params: dict[str, Any] | None = None,
+    *,
+    number: int = 0,
+    attempt: int = 1,
+    metric: str | None = None,
+    timeout: float | None = None,
+    workdir: str | None = None,
+) -> TrialJob:
     """A job of the conformance study running ``tuner.testing.objectives:<function>``."""
     ref = function if ":" in function else f"tuner.testing.objectives:{function}"
-    return TrialJob(study="conformance", number=number, attempt=attempt, params=params or {},
-                    objective=ObjectiveSpec(ref), metric=metric, timeout=timeout,
-                    workdir=workdir)
+    return TrialJob(
+        study="conformance",
+        number=number,
+        attempt=attempt,
+        params=params or {},
+        objective=ObjectiveSpec(ref),
+        metric=metric,
+        timeout=timeout,
+        workdir=workdir,
+    )
 
 
 def outcome_of(future: Future[TrialOutcome]) -> TrialOutcome:
@@ -118,8 +132,7 @@ class ExecutorConformance:
         assert outcome.value == 702.0  # number * 100 + attempt, as the context told it
         assert outcome.intermediate == ((0, 0.0), (1, 2.0), (2, 4.0))
 
-    def test_the_listener_hears_reports_and_can_stop_the_trial(self, executor: Executor
-                                                               ) -> None:
+    def test_the_listener_hears_reports_and_can_stop_the_trial(self, executor: Executor) -> None:
         heard: list[tuple[int, float]] = []
 
         def listener(step: int, value: float) -> bool:
@@ -194,8 +207,9 @@ class ExecutorConformance:
         assert outcome.state is TrialState.COMPLETE, outcome.error
         assert Path(out.read_text()).resolve() == tmp_path.resolve()
 
-    def test_timeout_kills_the_job_and_its_children(self, executor: Executor,
-                                                    tmp_path: Path) -> None:
+    def test_timeout_kills_the_job_and_its_children(
+        self, executor: Executor, tmp_path: Path
+    ) -> None:
         pidfile = tmp_path / "grandchild.pid"
         job = self.job("spawns_and_sleeps", {"pidfile": str(pidfile)}, timeout=2.0)
         start = time.monotonic()

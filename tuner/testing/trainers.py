@@ -88,10 +88,12 @@ class TrainerConformance:
 
     def space(self, names: list[str] | None = None) -> SearchSpace:
         """A space of the given parameter names (float parameters: only the names matter)."""
-        return SearchSpace.from_dict({
-            name: {"type": "float", "low": 0.0, "high": 1.0}
-            for name in (names if names is not None else list(self.params) or ["unused"])
-        })
+        return SearchSpace.from_dict(
+            {
+                name: {"type": "float", "low": 0.0, "high": 1.0}
+                for name in (names if names is not None else list(self.params) or ["unused"])
+            }
+        )
 
     def context(self, artifact_dir: str | None = None) -> Any:
         """The ``trial`` the trainer is called with."""
@@ -115,19 +117,24 @@ class TrainerConformance:
         assert metric in self.cls.metrics()
 
     def test_an_unknown_metric_or_option_is_refused_by_name(self, data: Path) -> None:
-        error = self.refused(lambda: self.cls.check_options(
-            self.objective(data, metric="no_such_metric")))
+        error = self.refused(
+            lambda: self.cls.check_options(self.objective(data, metric="no_such_metric"))
+        )
         assert error.field == "metric"
         error = self.refused(lambda: self.cls.check_options(self.objective(data, nonsense=1)))
         assert error.field == "nonsense"
 
     def test_the_data_and_its_label_are_checked_before_a_study(self, data: Path) -> None:
         self.cls.check_study(self.objective(data), self.space())
-        error = self.refused(lambda: self.cls.check_study(
-            self.objective(data, data=str(data.with_name("missing.csv"))), self.space()))
+        error = self.refused(
+            lambda: self.cls.check_study(
+                self.objective(data, data=str(data.with_name("missing.csv"))), self.space()
+            )
+        )
         assert error.field == "data"
-        error = self.refused(lambda: self.cls.check_study(
-            self.objective(data, label="no_such_column"), self.space()))
+        error = self.refused(
+            lambda: self.cls.check_study(self.objective(data, label="no_such_column"), self.space())
+        )
         assert error.field == "label" and "no_such_column" in error.reason
 
     def test_a_parameter_the_estimator_lacks_is_refused(self, data: Path) -> None:
