@@ -38,3 +38,13 @@ def sleepy_quadratic(params: dict[str, Any]) -> float:
     """``quadratic`` after 0.3 s, whatever the environment says."""
     time.sleep(0.3)
     return quadratic(params)
+
+
+def saves_model(params: dict[str, Any], trial: Any) -> float:
+    """Saves a "model" (its params) in the trial's artifact folder, as a trainer would."""
+    import json
+
+    os.makedirs(trial.artifact_dir, exist_ok=True)
+    with open(os.path.join(trial.artifact_dir, "model.json"), "w") as fh:
+        json.dump(params, fh)
+    return quadratic(params)

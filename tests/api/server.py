@@ -49,6 +49,7 @@ class ServerProcess:
             "TUNER_CONFIG_DIR": str(config_dir),
             "TUNER_LEASE_SECONDS": str(lease),
             "TUNER_TEST_SLEEP": "0",
+            "TUNER_ARTIFACTS_DIR": str(config_dir / "artifacts"),
         }
         self.proc: subprocess.Popen[str] | None = None
         self.log = config_dir / f"server-{self.port}.log"

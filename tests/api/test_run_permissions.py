@@ -4,6 +4,7 @@ server runs code only as its operator allowed; a study's demands are capped (rea
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,3 +184,26 @@ def test_the_run_route_documents_its_refusals(server: ServerProcess) -> None:
     spec = httpx.get(f"{server.url}/openapi.json").json()
     run = spec["paths"]["/api/v1/studies/{name}/run"]["post"]["responses"]
     assert {"403", "422"} <= set(run)
+
+
+def test_a_server_side_run_saves_models_under_the_server_s_artifacts_folder(
+    server: ServerProcess,
+) -> None:
+    name = unique("saved")
+    spec = spec_dict(
+        name,
+        plan=[{"algorithm": "random", "trials": 2}],
+        objective={"function": "tests.objectives:saves_model"},
+    )
+    with api(server) as c:
+        c.post("/studies", json=spec)
+        assert c.post(f"/studies/{name}/run").status_code == 202
+        deadline = time.monotonic() + 60
+        while c.get(f"/studies/{name}").json()["state"] != "complete":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        trials = c.get(f"/studies/{name}/trials").json()["items"]
+    root = Path(server.env["TUNER_ARTIFACTS_DIR"])
+    for t in trials:
+        saved = Path(t["meta"]["artifact"])
+        assert saved.is_relative_to(root) and (saved / "model.json").exists(), t["meta"]
