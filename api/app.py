@@ -44,6 +44,10 @@ def create_app(
             name="tuner-lease-reaper",
         )
         reaper.start()
+        listener = threading.Thread(
+            target=storage.tokens.listen, args=(stop,), daemon=True, name="tuner-token-revocations"
+        )
+        listener.start()
         runs.resume()
         if on_started is not None:
             on_started()
@@ -53,6 +57,7 @@ def create_app(
             stop.set()
             runs.stop_all()
             reaper.join(timeout=5)
+            listener.join(timeout=5)
 
     app = FastAPI(
         title="Tuner",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import socket
 import sys
 
 from tuner.cli import database_option
 from tuner.config import Settings
-from tuner.errors import TunerError
+from tuner.errors import SpecError, TunerError
 from tuner.storage import Storage
 
 log = logging.getLogger("tuner.api")
@@ -71,6 +72,18 @@ class ServeCommand:
             default=settings.access_log,
             help="log every request (default: only refused and failed ones)",
         )
+        parser.add_argument(
+            "--ssl-certfile",
+            default=settings.ssl_certfile or None,
+            metavar="PEM",
+            help="serve HTTPS with this certificate (chain)",
+        )
+        parser.add_argument(
+            "--ssl-keyfile",
+            default=settings.ssl_keyfile or None,
+            metavar="PEM",
+            help="the certificate's private key",
+        )
 
     def __call__(self, args: argparse.Namespace) -> int:
         settings = dataclasses.replace(
@@ -84,7 +97,17 @@ class ServeCommand:
             allow_commands=tuple(args.allow_command or args.settings.allow_commands),
             allow_data=tuple(args.allow_data or args.settings.allow_data),
             allow_executors=tuple(args.allow_executor or args.settings.allow_executors),
+            ssl_certfile=args.ssl_certfile or "",
+            ssl_keyfile=args.ssl_keyfile or "",
         )
+        for flag, path in (
+            ("--ssl-certfile", settings.ssl_certfile),
+            ("--ssl-keyfile", settings.ssl_keyfile),
+        ):
+            if path and not os.path.isfile(path):
+                raise SpecError(flag, f"no such file: {path}")
+        if bool(settings.ssl_certfile) != bool(settings.ssl_keyfile):
+            raise SpecError("--ssl-keyfile", "HTTPS needs both --ssl-certfile and --ssl-keyfile")
         serve(settings)
         return 0
 
@@ -106,7 +129,12 @@ def serve(settings: Settings) -> None:
     if storage.tokens.count() == 0:
         first, _ = storage.tokens.create("default", "admin", "created by the first tuner serve")
     app = create_app(settings, storage, on_started=lambda: _announce(settings, first))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    tls = (
+        {"ssl_certfile": settings.ssl_certfile, "ssl_keyfile": settings.ssl_keyfile}
+        if (settings.ssl_certfile)
+        else {}
+    )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **tls))
     server.run(sockets=[listener])
 
 
@@ -129,7 +157,8 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def url_of(settings: Settings) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+    scheme = "https" if settings.ssl_certfile else "http"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
 def _announce(settings: Settings, first_token: str | None) -> None:
@@ -149,11 +178,12 @@ def _announce(settings: Settings, first_token: str | None) -> None:
         ),
     ]
     if first_token is not None:
-        lines.append(_store_credentials(url, first_token))
+        ca = os.path.abspath(settings.ssl_certfile) if settings.ssl_certfile else None
+        lines.append(_store_credentials(url, first_token, ca))
     print("\n".join(lines), flush=True)
 
 
-def _store_credentials(url: str, token: str) -> str:
+def _store_credentials(url: str, token: str, ca: str | None) -> str:
     """Store the first admin token for the local client, unless the stored credentials point
     at another server that answers (whose clients would break): then say so instead."""
     from tuner.client import credentials
@@ -166,7 +196,7 @@ def _store_credentials(url: str, token: str) -> str:
             shown + f"  {path} points at the server running at {stored['url']}: left as "
             f"it is; use this one with TUNER_URL={url} TUNER_TOKEN=<the token above>"
         )
-    credentials.save(url, token)
+    credentials.save(url, token, ca=ca)
     return shown + f"  stored with this server's URL in {path} (mode 0600)"
 
 
@@ -174,7 +204,7 @@ def _answers(url: str) -> bool:
     import httpx
 
     try:
-        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
+        return httpx.get(f"{url}/healthz", timeout=2.0, verify=False).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -23,24 +23,25 @@ def credentials_file() -> Path:
 
 
 def load() -> dict[str, str]:
-    """The stored ``{"url", "token"}``, or an empty dict."""
+    """The stored ``{"url", "token"}`` (and ``"ca"``: the certificate a server on HTTPS is
+    verified against, its own when self-signed), or an empty dict."""
     try:
         data = json.loads(credentials_file().read_text())
     except (OSError, ValueError):
         return {}
     return (
-        {k: str(v) for k, v in data.items() if k in ("url", "token")}
+        {k: str(v) for k, v in data.items() if k in ("url", "token", "ca")}
         if isinstance(data, dict)
         else {}
     )
 
 
-def save(url: str, token: str) -> Path:
+def save(url: str, token: str, ca: str | None = None) -> Path:
     """Store the credentials readable by this user only (mode 0600)."""
     path = credentials_file()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"url": url, "token": token}, fh)
+        json.dump({"url": url, "token": token, **({"ca": ca} if ca else {})}, fh)
     os.chmod(path, 0o600)
     return path

@@ -31,18 +31,41 @@ class TrialLost(TunerAPIError):
 
 
 class Transport:
-    """One ``httpx.Client`` with the token, a JSON error decoder and the retry policy."""
+    """An ``httpx.Client`` per server with the token, a JSON error decoder and the retry policy.
+
+    ``url`` may name several servers (replicas on one database), separated by commas: a request
+    that cannot reach one goes to the next. TLS certificates are verified (``verify``: True, a
+    CA bundle's path, or False)."""
 
     RETRY_STATUS = (500, 502, 503, 504)
 
-    def __init__(self, url: str, token: str | None, timeout: float, retry_for: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        timeout: float,
+        retry_for: float,
+        verify: bool | str = True,
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+        if not self.urls:
+            raise TunerAPIError(0, "bad_url", f"no server URL in {url!r}")
+        self._clients = [
+            httpx.Client(base_url=u, headers=headers, timeout=timeout, verify=verify)
+            for u in self.urls
+        ]
+        self._current = 0
         self.retry_for = retry_for
 
+    @property
+    def url(self) -> str:
+        """The server requests go to now."""
+        return self.urls[self._current]
+
     def close(self) -> None:
-        self._http.close()
+        for client in self._clients:
+            client.close()
 
     def request(
         self,
@@ -59,19 +82,25 @@ class Transport:
         warned = False
         while True:
             try:
-                response = self._http.request(method, path, json=json, params=params)
+                client = self._clients[self._current]
+                response = client.request(method, path, json=json, params=params)
             except httpx.TransportError as exc:
+                if len(self.urls) > 1:  # the next replica, at once
+                    self._current = (self._current + 1) % len(self.urls)
+                    if self._current != 0:
+                        continue
+                where = " or ".join(self.urls)
                 if time.monotonic() + delay > deadline:
                     raise TunerAPIError(
                         0,
                         "unreachable",
-                        f"cannot reach the Tuner server at {self.url} "
+                        f"cannot reach the Tuner server at {where} "
                         f"({type(exc).__name__}: {exc}); is 'tuner serve' running there?",
                     ) from None
                 if not warned:
                     log.warning(
                         "cannot reach %s (%s): retrying for up to %.0f s",
-                        self.url,
+                        where,
                         type(exc).__name__,
                         self.retry_for,
                     )

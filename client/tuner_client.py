@@ -17,9 +17,12 @@ class TunerClient:
     """A connection to a Tuner server.
 
     ``url`` and ``token`` default to ``$TUNER_URL`` and ``$TUNER_TOKEN``, else to what
-    ``tuner serve`` stored for the local user. Requests that fail on the network or with a 5xx
-    are retried for ``retry_for`` seconds (a server restart goes unnoticed); past that a
-    ``TunerAPIError`` names the URL.
+    ``tuner serve`` stored for the local user; ``url`` may list several servers separated by
+    commas (replicas on one database: the client fails over). Requests that fail on the network
+    or with a 5xx are retried for ``retry_for`` seconds (a server restart goes unnoticed); past
+    that a ``TunerAPIError`` names the URL. HTTPS certificates are verified: ``verify`` is True,
+    the path of a CA bundle (a self-signed server's certificate), or False; by default the
+    certificate ``tuner serve`` stored with its URL, else the system's.
     """
 
     def __init__(
@@ -29,6 +32,7 @@ class TunerClient:
         *,
         timeout: float = 30.0,
         retry_for: float = 120.0,
+        verify: bool | str | None = None,
     ) -> None:
         stored = credentials.load()
         self.url = (
@@ -37,7 +41,10 @@ class TunerClient:
         self.token = token or os.environ.get("TUNER_TOKEN") or stored.get("token")
         self.timeout = timeout
         self.retry_for = retry_for
-        self.http = Transport(self.url, self.token, timeout, retry_for)
+        if verify is None:  # the stored certificate for the stored server, else the system's
+            verify = stored.get("ca", True) if self.url == stored.get("url") else True
+        self.verify = verify
+        self.http = Transport(self.url, self.token, timeout, retry_for, verify)
 
     def close(self) -> None:
         self.http.close()

@@ -7,6 +7,7 @@ import pickle
 import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuner.client.http import TrialLost, TunerAPIError
@@ -33,17 +34,25 @@ def optimize(
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, not {workers!r}")
     client = study.client
-    args = (client.url, client.token, study.name, fn)
+    server = Server(client.url, client.token, client.verify)
     if workers == 1 and not processes:
-        return work(*args, n_trials, None)
+        return work(server, study.name, fn, n_trials, None)
     if processes:
-        return _in_processes(args, workers, n_trials)
-    return _in_threads(args, workers, _Budget(n_trials))
+        return _in_processes(server, study.name, fn, workers, n_trials)
+    return _in_threads(server, study.name, fn, workers, _Budget(n_trials))
+
+
+@dataclass(frozen=True)
+class Server:
+    """How a worker reaches the server (picklable, for worker processes)."""
+
+    url: str
+    token: str | None
+    verify: bool | str = True
 
 
 def work(
-    url: str,
-    token: str | None,
+    server: Server,
     study: str,
     fn: Objective,
     n_trials: int | None,
@@ -56,7 +65,7 @@ def work(
 
     takes_trial = _takes_trial(fn)
     done = 0
-    with TunerClient(url, token) as client:
+    with TunerClient(server.url, server.token, verify=server.verify) as client:
         handle = Study(client, study)
         upcoming: Trial | None = None
         reserved = False  # a budget slot taken for a next trial that did not come
@@ -115,17 +124,15 @@ class _Budget:
             return True
 
 
-def _in_threads(args: tuple[Any, ...], workers: int, budget: _Budget) -> int:
+def _in_threads(server: Server, study: str, fn: Objective, workers: int, budget: _Budget) -> int:
     stop = threading.Event()
     counts: list[int] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
-    url, token, study, fn = args
-
     def body() -> None:
         try:
-            n = work(url, token, study, fn, None, budget.take, stop)
+            n = work(server, study, fn, None, budget.take, stop)
             with lock:
                 counts.append(n)
         except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
@@ -145,10 +152,11 @@ def _in_threads(args: tuple[Any, ...], workers: int, budget: _Budget) -> int:
     return sum(counts)
 
 
-def _in_processes(args: tuple[Any, ...], workers: int, n_trials: int | None) -> int:
+def _in_processes(
+    server: Server, study: str, fn: Objective, workers: int, n_trials: int | None
+) -> int:
     import multiprocessing as mp
 
-    fn = args[3]
     try:
         pickle.dumps(fn)
     except Exception as exc:  # a lambda, a nested function, a bound method of a local object
@@ -163,7 +171,9 @@ def _in_processes(args: tuple[Any, ...], workers: int, n_trials: int | None) -> 
     for i in range(workers):
         receiver, sender = ctx.Pipe(duplex=False)
         process = ctx.Process(
-            target=_process_main, args=(*args, budget, sender), name=f"tuner-worker-{i}"
+            target=_process_main,
+            args=(server, study, fn, budget, sender),
+            name=f"tuner-worker-{i}",
         )
         process.start()
         sender.close()
@@ -186,9 +196,7 @@ def _in_processes(args: tuple[Any, ...], workers: int, n_trials: int | None) -> 
     return done
 
 
-def _process_main(
-    url: str, token: str | None, study: str, fn: Objective, budget: Any, results: Any
-) -> None:
+def _process_main(server: Server, study: str, fn: Objective, budget: Any, results: Any) -> None:
     def claim_slot() -> bool:
         with budget.get_lock():
             if budget.value == 0:
@@ -198,7 +206,7 @@ def _process_main(
             return True
 
     try:
-        count = work(url, token, study, fn, None, claim_slot)
+        count = work(server, study, fn, None, claim_slot)
     except TunerAPIError as exc:
         results.send((0, str(exc)))
         return

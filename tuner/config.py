@@ -62,6 +62,8 @@ class Settings:
     max_trial_timeout: float = _env("TUNER_MAX_TRIAL_TIMEOUT", default=Limits.trial_timeout)
     max_retries: int = _env("TUNER_MAX_RETRIES", default=Limits.retries)
     access_log: bool = _env("TUNER_ACCESS_LOG", default=False)
+    ssl_certfile: str = _env("TUNER_SSL_CERTFILE", default="")
+    ssl_keyfile: str = _env("TUNER_SSL_KEYFILE", default="")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +136,12 @@ def _flag(name: str, raw: str) -> bool:
     raise SettingsError(f"{name}: must be true or false (1/0, yes/no), not {raw!r}", field=name)
 
 
+def _file(name: str, raw: str) -> str:
+    if not os.path.isfile(raw):
+        raise SettingsError(f"{name}: no such file: {raw}", field=name)
+    return raw
+
+
 def _names(name: str, raw: str) -> tuple[str, ...]:
     items = tuple(part.strip() for part in raw.split(",") if part.strip())
     if not items:
@@ -169,4 +177,6 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_trial_timeout": _positive(float),
     "max_retries": _positive(int),
     "access_log": _flag,
+    "ssl_certfile": _file,
+    "ssl_keyfile": _file,
 }

@@ -109,8 +109,36 @@ class Trial:
             "duration": self.duration,
             "attempt_log": [a.to_dict() for a in self.attempts],
             "meta": self.meta,
+            "lease_expires_at": _iso(self.lease_expires_at),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trial:
+        """The trial ``to_dict`` wrote (an exported study read back)."""
+        return cls(
+            study=d["study"],
+            number=int(d["number"]),
+            round=int(d["round"]) - 1,
+            params=dict(d["params"]),
+            state=TrialState(d["state"]),
+            attempt=int(d["attempts"]),
+            value=d.get("value"),
+            values=dict(d.get("values") or {}),
+            intermediate=tuple((int(a), float(b)) for a, b in d.get("intermediate") or ()),
+            worker=d.get("worker"),
+            error=d.get("error"),
+            created_at=_time(d.get("created_at")),
+            started_at=_time(d.get("started_at")),
+            finished_at=_time(d.get("finished_at")),
+            lease_expires_at=_time(d.get("lease_expires_at")),
+            attempts=tuple(Attempt.from_dict(a) for a in d.get("attempt_log") or ()),
+            meta=dict(d.get("meta") or {}),
+        )
 
 
 def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

@@ -37,13 +37,16 @@ class ServerProcess:
         port: int | None = None,
         args: tuple[str, ...] = (),
         cwd: Path = REPO,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.db = db
-        self.args = args
+        self.tls = tls  # (certificate, key): serve HTTPS
+        tls_args = ("--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])) if tls else ()
+        self.args = (*args, *tls_args)
         self.cwd = cwd
         self.config_dir = config_dir
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
             "TUNER_CONFIG_DIR": str(config_dir),
@@ -78,7 +81,8 @@ class ServerProcess:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                verify = str(self.tls[0]) if self.tls else True
+                if httpx.get(f"{self.url}/healthz", timeout=1, verify=verify).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

@@ -10,7 +10,6 @@ import sys
 from tuner.cli import database_option
 from tuner.commands import output
 from tuner.errors import SpecError
-from tuner.projects import split
 from tuner.storage import Storage
 from tuner.study import StudyState
 from tuner.trial import TrialState
@@ -27,7 +26,7 @@ def positive(text: str) -> int:
     return value
 
 
-def _reading(args: argparse.Namespace) -> Storage:
+def reading(args: argparse.Namespace) -> Storage:
     """The database of a command that only reads or changes what exists: never a new file."""
     return Storage(args.db, must_exist=True)
 
@@ -40,7 +39,7 @@ class StudiesCommand:
         parser.add_argument("--json", action="store_true", help="a JSON array")
 
     def __call__(self, args: argparse.Namespace) -> int:
-        summaries = _reading(args).list_studies()
+        summaries = reading(args).list_studies()
         if args.json:
             print(
                 json.dumps(
@@ -89,7 +88,7 @@ class LeaderboardCommand:
         parser.add_argument("--json", action="store_true", help="a JSON array")
 
     def __call__(self, args: argparse.Namespace) -> int:
-        storage = _reading(args)
+        storage = reading(args)
         if args.json:
             print(
                 json.dumps(
@@ -112,7 +111,7 @@ class TrialsCommand:
 
     def __call__(self, args: argparse.Namespace) -> int:
         states = [TrialState(args.state)] if args.state else None
-        trials = _reading(args).trials(args.name, states=states)
+        trials = reading(args).trials(args.name, states=states)
         if args.json:
             print(json.dumps([t.to_dict() for t in trials], indent=2))
             return 0
@@ -132,46 +131,6 @@ class TrialsCommand:
         return 0
 
 
-class ExportCommand:
-    help = "write a study and its trials as JSON lines (a file to keep or share)"
-
-    def configure(self, parser: argparse.ArgumentParser) -> None:
-        database_option(parser)
-        parser.add_argument("name")
-        parser.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
-
-    def __call__(self, args: argparse.Namespace) -> int:
-        storage = _reading(args)
-        record = storage.get_study(args.name)
-        project, name = split(record.name)
-        lines = [
-            json.dumps(
-                {
-                    "kind": "study",
-                    "format": "tuner-export",
-                    "version": 1,
-                    "name": name,
-                    "project": project,
-                    "state": record.state.value,
-                    "round": record.round + 1,
-                    "created_at": record.created_at.isoformat(),
-                    "spec": record.spec.to_dict(),
-                }
-            )
-        ]
-        lines += [json.dumps({"kind": "trial", **t.to_dict()}) for t in storage.trials(args.name)]
-        text = "\n".join(lines) + "\n"
-        if args.output:
-            with open(args.output, "w") as fh:
-                fh.write(text)
-            print(
-                f"study {name}: {len(lines) - 1} trials written to {args.output}", file=sys.stderr
-            )
-        else:
-            sys.stdout.write(text)
-        return 0
-
-
 class StopCommand:
     help = "stop a study: its runners put their running trials back and stop within a second"
 
@@ -180,7 +139,7 @@ class StopCommand:
         parser.add_argument("name")
 
     def __call__(self, args: argparse.Namespace) -> int:
-        record = _reading(args).set_state(args.name, StudyState.STOPPED)
+        record = reading(args).set_state(args.name, StudyState.STOPPED)
         if record.state is StudyState.COMPLETE:
             print(f"study {args.name} is complete: nothing to stop")
             return 0
@@ -199,7 +158,7 @@ class ResumeCommand:
         parser.add_argument("name")
 
     def __call__(self, args: argparse.Namespace) -> int:
-        record = _reading(args).set_state(args.name, StudyState.RUNNING)
+        record = reading(args).set_state(args.name, StudyState.RUNNING)
         print(f"study {args.name} is {record.state.value}")
         return 0
 
@@ -213,7 +172,7 @@ class DeleteCommand:
         parser.add_argument("--yes", action="store_true", help="do not ask")
 
     def __call__(self, args: argparse.Namespace) -> int:
-        storage = _reading(args)
+        storage = reading(args)
         count = storage.count_trials(args.name)
         if not args.yes:
             if not sys.stdin.isatty():

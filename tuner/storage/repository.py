@@ -1,6 +1,7 @@
 """The one storage face, the same code on SQLite and PostgreSQL, split by concept:
 studies (``studies.py``), reading trials (``trials.py``), the worker protocol (``protocol.py``),
-a study locked for the scheduler (``locked.py``) and tokens (``tokens.py``)."""
+a study locked for the scheduler (``locked.py``), whole studies in and out (``transfer.py``) and
+tokens (``tokens.py``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from tuner.storage.locked import StudyLocking
 from tuner.storage.protocol import WorkerProtocol
 from tuner.storage.studies import StudyRepository
 from tuner.storage.tokens import TokenStore
+from tuner.storage.transfer import StudyTransfer
 from tuner.storage.trials import TrialReader
 
 
-class Storage(StudyRepository, TrialReader, WorkerProtocol, StudyLocking):
+class Storage(StudyRepository, TrialReader, WorkerProtocol, StudyLocking, StudyTransfer):
     """Studies, trials and tokens in a database named by a SQLAlchemy URL (``must_exist``: an
     SQLite file must be there already, for commands that only read)."""
 

@@ -79,3 +79,6 @@ class TokenRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
