@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from tuner.api import errors
 from tuner.api.limits import BodyLimit
@@ -16,6 +17,7 @@ from tuner.api.request_log import RequestLog
 from tuner.api.routes import studies, trials
 from tuner.api.runs import ServerRuns
 from tuner.config import Settings
+from tuner.errors import Unavailable
 from tuner.scheduler import Scheduler
 from tuner.storage import Storage
 
@@ -78,9 +80,22 @@ def create_app(
     app.include_router(studies.router, prefix="/api/v1")
     app.include_router(trials.router, prefix="/api/v1")
 
-    @app.get("/healthz", tags=["health"], summary="Liveness: the server answers")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        response_model=None,
+        summary="Health: the server answers and reaches its database (503 while it cannot)",
+    )
+    def healthz() -> dict[str, str] | JSONResponse:
+        try:
+            storage.ping()
+        except Unavailable as exc:
+            return JSONResponse(
+                {"status": "unavailable", "database": str(exc)},
+                status_code=503,
+                headers={"Retry-After": errors.RETRY_AFTER},
+            )
+        return {"status": "ok", "database": "ok"}
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog, everything=settings.access_log)
@@ -88,11 +103,15 @@ def create_app(
 
 
 def _reap(scheduler: Scheduler, lease: float, stop: threading.Event) -> None:
-    """Put back the trials whose worker stopped heart-beating, every quarter lease."""
+    """Put back the trials whose worker stopped heart-beating, every quarter lease. After the
+    database was out of reach, no trial is taken back for a lease: its worker could not
+    heart-beat meanwhile either, and is doing it now."""
     while not stop.wait(max(0.5, min(lease / 4, 5.0))):
         try:
             at = datetime.now(UTC)
             for study in scheduler.storage.studies_with_expired_leases(at):
                 scheduler.recover(study, at)
+        except Unavailable:  # the claims of this server take nothing back either, meanwhile
+            scheduler.pause_recovery(lease)
         except Exception:  # noqa: BLE001 - the next round tries again
             log.exception("lease reaper")

@@ -19,6 +19,7 @@ from tuner.errors import (
     SpecError,
     TunerError,
     Unauthorized,
+    Unavailable,
 )
 
 log = logging.getLogger("tuner.api")
@@ -30,7 +31,10 @@ STATUS: dict[type[TunerError], int] = {
     Conflict: 409,
     Forbidden: 403,
     Unauthorized: 401,
+    Unavailable: 503,
 }
+# how long a client should wait before it retries a request the database could not serve
+RETRY_AFTER = "1"
 
 
 def described(errors: dict[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -69,7 +73,15 @@ def install(app: FastAPI) -> None:
     async def tuner_error(request: Request, exc: TunerError) -> JSONResponse:
         status = next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
         message = exc.reason if isinstance(exc, SpecError) else str(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = (
+            {"WWW-Authenticate": "Bearer"}
+            if status == 401
+            else {"Retry-After": RETRY_AFTER}
+            if status == 503
+            else None
+        )
+        if status == 503:
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
         return error_response(status, exc.code, message, exc.field or None, headers)
 
     @app.exception_handler(RequestValidationError)

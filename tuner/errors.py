@@ -65,3 +65,9 @@ class ObjectiveError(TunerError):
     """An objective's result cannot be used: NaN, not a number, a missing metric."""
 
     code = "objective_error"
+
+
+class Unavailable(TunerError):
+    """The database cannot be reached (or is locked, or full) for now: try again later."""
+
+    code = "unavailable"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,6 +87,12 @@ class Scheduler:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        self._recovery_paused_until = 0.0
+
+    def pause_recovery(self, seconds: float) -> None:
+        """Take no trial back for ``seconds``: after the database was out of reach, the workers
+        could not heart-beat either, and are renewing their leases now."""
+        self._recovery_paused_until = max(self._recovery_paused_until, time.monotonic() + seconds)
 
     def top_up(self, study: str, want: int = 1) -> Progress:
         """Make up to ``want`` trials wait in the current round (within its budget and
@@ -174,7 +181,10 @@ class Scheduler:
 
     def recover(self, study: str, now: datetime) -> list[Trial]:
         """Put back to waiting the running trials whose worker is gone (lease expired, or a
-        process of this host that died); they run again as new attempts."""
+        process of this host that died); they run again as new attempts. Nothing while
+        recovery is paused (``pause_recovery``)."""
+        if time.monotonic() < self._recovery_paused_until:
+            return []
         lost = []
         for t in self.storage.trials(study, states=[TrialState.RUNNING]):
             expired = t.lease_expires_at is not None and t.lease_expires_at < now

@@ -26,9 +26,13 @@ def busy_study(storage: Storage, name: str) -> None:
     scheduler = Scheduler(storage)
     scheduler.top_up(name, want=6)
     storage.tokens.create("vision", "write", "ci")
-    outcomes = [TrialOutcome(TrialState.COMPLETE, value=1.5, values={"value": 1.5},
-                             intermediate=((0, 2.0), (1, 1.5))),
-                TrialOutcome.failure("boom"), TrialOutcome.failure("boom again")]
+    outcomes = [
+        TrialOutcome(
+            TrialState.COMPLETE, value=1.5, values={"value": 1.5}, intermediate=((0, 2.0), (1, 1.5))
+        ),
+        TrialOutcome.failure("boom"),
+        TrialOutcome.failure("boom again"),
+    ]
     for outcome in outcomes:
         t = storage.claim(name, "w", 60)
         storage.finish(name, t.number, t.attempt, outcome, 2)
@@ -37,8 +41,7 @@ def busy_study(storage: Storage, name: str) -> None:
     storage.claim(name, "w2", 60)  # left running
 
 
-def test_export_then_import_elsewhere_keeps_every_trial(database_url: str, tmp_path: Path
-                                                        ) -> None:
+def test_export_then_import_elsewhere_keeps_every_trial(database_url: str, tmp_path: Path) -> None:
     source = Storage(f"sqlite:///{tmp_path / 'source.db'}")
     busy_study(source, "moved")
     lines = [json.dumps(x) for x in export_lines(source, "moved")]
@@ -46,12 +49,12 @@ def test_export_then_import_elsewhere_keeps_every_trial(database_url: str, tmp_p
     imported = import_study(target, read_export(lines, "moved.jsonl"))
     assert imported.name == "moved" and digest(target, "moved") == digest(source, "moved")
     assert [t.attempts for t in target.trials("moved")] == [
-        t.attempts for t in source.trials("moved")]
+        t.attempts for t in source.trials("moved")
+    ]
     # the imported study goes on like the original: a failed trial's retry, the queue
     retried = target.claim("moved", "w3", 60)
     assert retried is not None
-    again = import_study(target, read_export(lines, "moved.jsonl"), name="copy",
-                         project="vision")
+    again = import_study(target, read_export(lines, "moved.jsonl"), name="copy", project="vision")
     assert again.name == "vision/copy" and len(target.trials("vision/copy")) == len(lines) - 1
     with pytest.raises(Conflict):
         import_study(target, read_export(lines, "moved.jsonl"))
@@ -59,8 +62,9 @@ def test_export_then_import_elsewhere_keeps_every_trial(database_url: str, tmp_p
 
 def test_a_broken_export_names_its_line() -> None:
     with pytest.raises(SpecError) as info:
-        read_export(['{"kind": "study", "format": "tuner-export", "version": 1}', "not json"],
-                    "x.jsonl")
+        read_export(
+            ['{"kind": "study", "format": "tuner-export", "version": 1}', "not json"], "x.jsonl"
+        )
     assert info.value.field == "x.jsonl:2"
     with pytest.raises(SpecError) as info:
         read_export(['{"kind": "trial"}'], "y.jsonl")
@@ -93,8 +97,13 @@ def test_the_commands(tmp_path: Path) -> None:
     busy_study(Storage(db), "cli")
 
     def tuner(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tuner.cli", *args], cwd=REPO,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "tuner.cli", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     file = tmp_path / "cli.jsonl"
     assert tuner("export", "cli", "--db", db, "-o", str(file)).returncode == 0

@@ -10,9 +10,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tuner.errors import Conflict, NotFound
+from tuner.errors import Conflict, NotFound, Unavailable
 from tuner.storage.engine import make_engine
 from tuner.storage.records import now
 from tuner.storage.schema import StudyRow, TrialRow
@@ -46,10 +47,20 @@ class StorageBase:
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        """Reach the database once (``Unavailable`` if it cannot be reached)."""
+        with self._session() as s:
+            s.execute(select(1))
+
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._turn, self._sessions.begin() as session:
-            yield session
+        """One transaction; the database out of reach (down, a dropped connection, SQLite locked
+        or full) is ``Unavailable``, which callers may retry, never a driver's error."""
+        try:
+            with self._turn, self._sessions.begin() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise unavailable(exc) from exc
 
     @staticmethod
     def _study_id(name: str) -> Any:
@@ -88,3 +99,9 @@ class StorageBase:
             f"trial {number} of {study!r}: attempt {attempt} is not the running attempt "
             f"(the trial is {row.state}, attempt {row.attempt})"
         )
+
+
+def unavailable(exc: Exception) -> Unavailable:
+    """The ``Unavailable`` error of a driver's error, with its first line."""
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return Unavailable(f"the database is unavailable: {first[0] if first else type(exc).__name__}")

@@ -58,7 +58,8 @@ class WorkerProtocol(StorageBase):
 
     def heartbeat(self, study: str, number: int, attempt: int, lease: float) -> datetime:
         """Extend the lease of a running attempt to ``lease`` seconds from now and return its
-        new end; Conflict if that attempt is no longer current."""
+        new end; Conflict if that attempt is no longer current. An attempt taken back as lost
+        that nobody claimed since runs on (its worker was out of reach, not gone)."""
         expires = now() + timedelta(seconds=lease)
         with self._session() as s:
             result = s.execute(
@@ -73,7 +74,16 @@ class WorkerProtocol(StorageBase):
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 0:  # type: ignore[attr-defined]
-                self._stale(s, study, number, attempt)
+                row = self._trial_row(s, study, number, for_update=True)
+                if not _lost_but_untaken(row, attempt):
+                    self._stale(s, study, number, attempt, row)
+                # its worker is alive after all (it, or the database, was out of reach): the
+                # attempt runs on as if never lost
+                row.state = TrialState.RUNNING
+                row.lease_expires_at = expires
+                row.losses -= 1
+                row.attempt_log = row.attempt_log[:-1]
+                row.error = None
         return expires
 
     def report(self, study: str, number: int, attempt: int, step: int, value: float) -> None:
@@ -145,7 +155,8 @@ class WorkerProtocol(StorageBase):
         row = s.execute(sql.TRIAL_FOR_UPDATE, {"of_study": study_id, "of_number": number}).first()
         if row is None:
             raise NotFound(f"study {study!r} has no trial {number}")
-        if row.attempt != attempt or row.state != TrialState.RUNNING:
+        late = _lost_but_untaken(row, attempt)
+        if (row.attempt != attempt or row.state != TrialState.RUNNING) and not late:
             last = row.attempt_log[-1] if row.attempt_log else {}
             same_end = (
                 last.get("number") == attempt
@@ -173,9 +184,11 @@ class WorkerProtocol(StorageBase):
             "values": row.values,
             "error": None,
             "failures": row.failures,
+            # a late result of an attempt taken for lost that nobody ran since: not a loss
+            "losses": row.losses - 1 if late else row.losses,
             # reported along the way, unless the outcome brings its own
             "intermediate": [list(x) for x in outcome.intermediate] or row.intermediate,
-            "attempt_log": [*row.attempt_log, entry],
+            "attempt_log": [*(row.attempt_log[:-1] if late else row.attempt_log), entry],
             "meta": row.meta,
             "lease_expires_at": None,
             "finished_at": t,
@@ -243,3 +256,16 @@ class WorkerProtocol(StorageBase):
             else:
                 row.state = TrialState.WAITING
             return trial_of(study, row)
+
+
+def _lost_but_untaken(row: Any, attempt: int) -> bool:
+    """Whether ``attempt`` is the trial's last attempt, taken back as lost (its lease expired:
+    the worker, or the database, was out of reach) and not claimed by anyone since: then its
+    worker's late heartbeat or result still counts, and nothing runs twice."""
+    last = row.attempt_log[-1] if row.attempt_log else {}
+    return bool(
+        row.state == TrialState.WAITING
+        and row.attempt == attempt
+        and last.get("number") == attempt
+        and last.get("outcome") == "lost"
+    )

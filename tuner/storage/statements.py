@@ -56,6 +56,7 @@ FINISH = (
                 "values",
                 "error",
                 "failures",
+                "losses",
                 "intermediate",
                 "attempt_log",
                 "meta",

@@ -8,14 +8,18 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select, text, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from tuner.errors import NotFound, SpecError
 from tuner.projects import valid_project
+from tuner.storage.base import unavailable
 from tuner.storage.schema import TokenRow
 
 ROLES = ("read", "write", "admin")
@@ -74,6 +78,14 @@ class TokenStore:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._cache: dict[str, tuple[float, Token | None]] = {}
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise unavailable(exc) from exc
+
     def create(
         self, project: str, role: str, label: str = "", expires_in: timedelta | None = None
     ) -> tuple[str, Token]:
@@ -94,7 +106,7 @@ class TokenStore:
             created_at=t,
             expires_at=None if expires_in is None else t + expires_in,
         )
-        with self._sessions.begin() as s:
+        with self._transaction() as s:
             s.add(row)
         return secret, _token(row)
 
@@ -108,7 +120,7 @@ class TokenStore:
         if hit is not None and hit[0] > time.monotonic():
             token = hit[1]
             return token if token is not None and token.live(now) else None
-        with self._sessions.begin() as s:
+        with self._transaction() as s:
             row = s.scalars(select(TokenRow).where(TokenRow.digest == key)).first()
             token = _token(row) if row is not None else None
             if (
@@ -126,11 +138,11 @@ class TokenStore:
         return token if token is not None and token.live(now) else None
 
     def count(self) -> int:
-        with self._sessions.begin() as s:
+        with self._transaction() as s:
             return int(s.scalar(select(func.count()).select_from(TokenRow)) or 0)
 
     def list(self) -> list[Token]:
-        with self._sessions.begin() as s:
+        with self._transaction() as s:
             return [_token(r) for r in s.scalars(select(TokenRow).order_by(TokenRow.id))]
 
     def rows(self) -> list[dict[str, object]]:
@@ -145,7 +157,7 @@ class TokenStore:
             "last_used_at",
             "revoked_at",
         )
-        with self._sessions.begin() as s:
+        with self._transaction() as s:
             return [
                 {c: getattr(r, c) for c in columns}
                 for r in s.scalars(select(TokenRow).order_by(TokenRow.id))
@@ -153,7 +165,7 @@ class TokenStore:
 
     def restore(self, rows: list[dict[str, object]]) -> int:
         """Store tokens as ``rows`` gave them (skipping digests already here); how many."""
-        with self._sessions.begin() as s:
+        with self._transaction() as s:
             known = set(s.scalars(select(TokenRow.digest)))
             new = [TokenRow(**row) for row in rows if row["digest"] not in known]
             s.add_all(new)
@@ -162,7 +174,7 @@ class TokenStore:
 
     def revoke(self, token_id: int) -> Token:
         """Mark a token revoked (kept for the record); NotFound if there is none of that id."""
-        with self._sessions.begin() as s:
+        with self._transaction() as s:
             row = s.get(TokenRow, token_id)
             if row is None:
                 raise NotFound(f"no token {token_id}")
