@@ -45,12 +45,15 @@ def create_app(
             daemon=True,
             name="tuner-lease-reaper",
         )
-        reaper.start()
         listener = threading.Thread(
             target=storage.tokens.listen, args=(stop,), daemon=True, name="tuner-token-revocations"
         )
-        listener.start()
-        runs.resume()
+        keeper = threading.Thread(
+            target=runs.keep, args=(stop,), daemon=True, name="tuner-run-keeper"
+        )
+        background = (reaper, listener, keeper)
+        for thread in background:
+            thread.start()
         if on_started is not None:
             on_started()
         try:
@@ -58,8 +61,8 @@ def create_app(
         finally:
             stop.set()
             runs.stop_all()
-            reaper.join(timeout=5)
-            listener.join(timeout=5)
+            for thread in background:
+                thread.join(timeout=5)
 
     app = FastAPI(
         title="Tuner",

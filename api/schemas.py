@@ -172,5 +172,5 @@ class LeaseOut(BaseModel):
 
 class RunOut(BaseModel):
     study: str
-    running: bool = Field(description="whether the server is running the study's plan")
+    running: bool = Field(description="whether a server (one of the replicas) runs the study")
     error: str | None = Field(None, description="why the last server-side run ended, if it failed")

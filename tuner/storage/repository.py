@@ -1,19 +1,20 @@
 """The one storage face, the same code on SQLite and PostgreSQL, split by concept:
 studies (``studies.py``), reading trials (``trials.py``), the worker protocol (``protocol.py``),
-a study locked for the scheduler (``locked.py``), whole studies in and out (``transfer.py``) and
-tokens (``tokens.py``)."""
+a study locked for the scheduler (``locked.py``), whole studies in and out (``transfer.py``),
+server-side runs and their leases (``runs.py``) and tokens (``tokens.py``)."""
 
 from __future__ import annotations
 
 from tuner.storage.locked import StudyLocking
 from tuner.storage.protocol import WorkerProtocol
+from tuner.storage.runs import RunLeases
 from tuner.storage.studies import StudyRepository
 from tuner.storage.tokens import TokenStore
 from tuner.storage.transfer import StudyTransfer
 from tuner.storage.trials import TrialReader
 
 
-class Storage(StudyRepository, TrialReader, WorkerProtocol, StudyLocking, StudyTransfer):
+class Storage(StudyRepository, TrialReader, WorkerProtocol, StudyLocking, StudyTransfer, RunLeases):
     """Studies, trials and tokens in a database named by a SQLAlchemy URL (``must_exist``: an
     SQLite file must be there already, for commands that only read)."""
 

@@ -37,6 +37,10 @@ class StudyRow(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     # The server was asked to run the study (POST .../run) and not to stop: a restart resumes it.
     server_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Which server holds the run (host:pid:id) and until when: one replica runs it at a time,
+    # and another takes it over once the holder stops renewing.
+    run_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    run_lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

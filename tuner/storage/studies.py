@@ -76,22 +76,6 @@ class StudyRepository(StorageBase):
                 row.state = state
             return study_record(row)
 
-    def set_server_run(self, name: str, on: bool) -> None:
-        """Record whether the server should be running ``name`` (and resume it after a restart)."""
-        with self._session() as s:
-            self._study_row(s, name).server_run = on
-
-    def server_runs(self) -> list[str]:
-        """The unfinished studies the server was asked to run and not to stop."""
-        with self._session() as s:
-            return list(
-                s.scalars(
-                    select(StudyRow.name)
-                    .where(StudyRow.server_run.is_(True), StudyRow.state != StudyState.COMPLETE)
-                    .order_by(StudyRow.id)
-                )
-            )
-
     def delete_study(self, name: str) -> None:
         with self._session() as s:
             row = self._study_row(s, name)
