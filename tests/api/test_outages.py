@@ -156,3 +156,37 @@ def test_a_runner_keeps_finished_outcomes_until_the_database_is_back(
         server.stop()
         if run.poll() is None:
             run.kill()
+
+
+def test_connections_cut_at_random_lose_and_repeat_nothing(tmp_path: Path) -> None:
+    import threading
+
+    from tests.conftest import POSTGRES_URL, drop_postgres_schema, postgres_schema_url
+    from tests.tcp_proxy import CuttingProxy
+
+    url, schema = postgres_schema_url()
+    proxy = CuttingProxy(("127.0.0.1", 5432))
+    through = url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    assert through != url and POSTGRES_URL in url
+    server = ServerProcess(through, tmp_path, args=RUNS_ALLOWED).start()
+    stop = threading.Event()
+    name = unique("cut")
+    try:
+        with api(server) as c:
+            c.post("/studies", json=slow_study(name, 12))
+        workers = [
+            server.worker(name, "tests.objectives:slow_quadratic", env={"TUNER_TEST_SLEEP": "0.5"})
+            for _ in range(2)
+        ]
+        cutter = threading.Thread(target=proxy.cut_at_random, args=(1.0, stop), daemon=True)
+        cutter.start()
+        outputs = [w.communicate(timeout=300) for w in workers]
+        stop.set()
+        assert all(w.returncode == 0 for w in workers), outputs
+        assert proxy.cuts >= 3
+        each_trial_once(server, name, 12)
+    finally:
+        stop.set()
+        server.stop()
+        proxy.close()
+        drop_postgres_schema(schema)

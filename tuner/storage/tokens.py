@@ -199,16 +199,22 @@ class TokenStore:
         import psycopg
 
         url = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        said = False
         while not stop.is_set():
             try:
                 with psycopg.connect(url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {_CHANNEL}")
                     self._cache.clear()  # anything revoked while we were not listening
+                    said = False
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._cache.clear()
             except psycopg.Error as exc:  # the database went away: listen again when it is back
-                log.warning("token revocations: not listening (%s); retrying", exc)
+                if not said:
+                    log.warning(
+                        "token revocations: not listening (%s); retrying", str(exc).splitlines()[0]
+                    )
+                    said = True
                 self._cache.clear()
                 stop.wait(2.0)
 
