@@ -184,16 +184,22 @@ def run_study(fleet: Fleet, name: str, trials: int, seed: int) -> dict[str, Any]
 def check(fleet: Fleet, name: str, planned: int) -> dict[str, Any]:
     """What became of a study's trials, read from the database itself: every planned trial
     complete, each with exactly one completed attempt, none left running?"""
-    from tuner.errors import Unavailable
+    from tuner.errors import TunerError
     from tuner.storage import Storage
 
-    for _ in range(120):
+    # the database itself, not through the proxy, which keeps cutting connections
+    direct = fleet.url.replace(f":{fleet.proxy.port}/", f":{fleet.cluster.port}/")
+    for attempt in range(120):  # the database may be stopped by a fault right now
         try:
-            storage = Storage(fleet.url)
-            trials = storage.trials(name)
-            storage.close()
+            storage = Storage(direct)
+            try:
+                trials = storage.trials(name)
+            finally:
+                storage.close()
             break
-        except Unavailable:
+        except TunerError:  # Unavailable, or "cannot open database" while it is down
+            if attempt == 119:
+                raise
             time.sleep(1.0)
     numbers = [t.number for t in trials]
     completions = Counter(t.number for t in trials for a in t.attempts if a.outcome == "complete")
