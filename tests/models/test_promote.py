@@ -5,7 +5,11 @@ through ``trial.save_model`` and its ``promote:`` block registers the best one a
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +18,7 @@ import pytest
 import yaml
 
 from tests.tuner.test_cli_use import breast_cancer_csv, trainer_study, tuner  # noqa: F401
+from tuner.cli import main
 from tuner.models.store import ArtifactStore
 from tuner.registry import ModelRegistry
 from tuner.storage import Storage
@@ -72,19 +77,46 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     rows.to_csv(root / "rows.csv", index=False)
     rows.to_parquet(root / "rows.parquet")
-    done = run(root, "run", str(root / "study.yaml"), "--no-progress")
+    done = run_study(root)
     assert done.returncode == 0, done.stderr
     assert "promote: registered churn:1 -> production" in done.stdout, done.stdout
     return root
 
 
-def run(root: Path, *args: str):  # type: ignore[no-untyped-def]
-    return tuner(
-        *args,
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(root: Path, *args: str) -> Done:
+    """``tuner ARGS`` in this process (the study's run is a subprocess: ``run_study``)."""
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*args, "--db", f"sqlite:///{root / 'tuner.db'}", *store(root, args)])
+    finally:
+        os.chdir(cwd)
+    return Done(code, out.getvalue(), err.getvalue())
+
+
+def store(root: Path, args: tuple[str, ...]) -> list[str]:
+    return ["--store", str(root / "artifacts" / "models")] if args[0] != "run" else []
+
+
+def run_study(root: Path) -> Done:
+    done = tuner(
+        "run",
+        str(root / "study.yaml"),
+        "--no-progress",
         db=f"sqlite:///{root / 'tuner.db'}",
         cwd=root,
         env={"TUNER_ARTIFACTS_DIR": str(root / "artifacts")},
     )
+    return Done(done.returncode, done.stdout, done.stderr)
 
 
 def registry_of(root: Path) -> ModelRegistry:
@@ -93,7 +125,7 @@ def registry_of(root: Path) -> ModelRegistry:
 
 
 def test_the_promote_block_registered_the_best_trial_once(project: Path) -> None:
-    again = run(project, "run", str(project / "study.yaml"), "--no-progress")
+    again = run_study(project)
     assert "is trial" in again.stdout and "already" in again.stdout, again.stdout
     versions = json.loads(run(project, "models", "churn", "--json").stdout)
     (v1,) = [v for v in versions if v["version"] == 1]
@@ -138,8 +170,10 @@ def test_promote_a_chosen_trial_retrain_move_and_roll_back(project: Path) -> Non
 @pytest.mark.parametrize("output", ["scored.parquet", "scored.csv"])
 @pytest.mark.parametrize("source", ["rows.csv", "rows.parquet"])
 def test_predict_a_file_in_chunks(project: Path, source: str, output: str) -> None:
-    done = run(project, "predict", "churn@production", "--input", str(project / source),
-               "--output", str(project / output), "--id-column", "id", "--chunk-rows", "5")  # fmt: skip
+    done = run(
+        project, "predict", "churn@production", "--input", str(project / source),
+        "--output", str(project / output), "--id-column", "id", "--chunk-rows", "5",
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "scored 23 rows with churn:1" in done.stdout
     scored = (pd.read_csv if output.endswith(".csv") else pd.read_parquet)(project / output)
