@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.config import Settings
-from tuner.errors import NotFound, SpecError
+from tuner.errors import Conflict, NotFound, SpecError
 from tuner.models.bundle import MANIFEST, Lineage, Manifest, read_manifest, write_bundle
 from tuner.models.store import ArtifactStore
 from tuner.models.trial_model import trial_bundle
@@ -56,7 +56,7 @@ def promote(
         else:
             saved = trial_bundle(chosen.meta.get("artifact"))
             if saved is None:
-                raise NotFound(
+                raise Conflict(
                     f"trial {chosen.number} of {study!r} saved no model: call "
                     "trial.save_model(model) in the objective, set save_model: true for a "
                     "built-in trainer, or promote with --retrain"
@@ -106,11 +106,11 @@ def _trial(storage: Storage, study: str, number: int | None) -> Trial:
     if number is None:
         best = storage.leaderboard(study, 1)
         if not best:
-            raise NotFound(f"study {study!r} has no complete trial to promote")
+            raise Conflict(f"study {study!r} has no complete trial to promote")
         return best[0]
     t = storage.trial(study, number)
     if t.state is not TrialState.COMPLETE:
-        raise SpecError("trial", f"trial {number} of {study!r} is {t.state.value}, not complete")
+        raise Conflict(f"trial {number} of {study!r} is {t.state.value}, not complete", "trial")
     return t
 
 
