@@ -113,9 +113,7 @@ class TunerClient:
             "GET", f"/api/v1/models/{model}/history"
         )
 
-    def set_alias(
-        self, model: str, alias: str, version: int, reason: str = ""
-    ) -> dict[str, Any]:
+    def set_alias(self, model: str, alias: str, version: int, reason: str = "") -> dict[str, Any]:
         """Point ``alias`` at ``version`` (a rollback points it back); the recorded move."""
         return self.http.request(  # type: ignore[no-any-return]
             "PUT",
