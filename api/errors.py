@@ -12,8 +12,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tuner.api.schemas import ErrorResponse
 from tuner.errors import (
+    BundleError,
     Conflict,
     Forbidden,
+    InvalidInput,
     NotFound,
     ObjectiveError,
     SpecError,
@@ -27,6 +29,8 @@ log = logging.getLogger("tuner.api")
 STATUS: dict[type[TunerError], int] = {
     SpecError: 422,
     ObjectiveError: 422,
+    InvalidInput: 422,
+    BundleError: 422,
     NotFound: 404,
     Conflict: 409,
     Forbidden: 403,

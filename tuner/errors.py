@@ -71,3 +71,17 @@ class Unavailable(TunerError):
     """The database cannot be reached (or is locked, or full) for now: try again later."""
 
     code = "unavailable"
+
+
+class InvalidInput(TunerError, ValueError):
+    """Rows given to a model do not fit its input signature; ``field`` names the row and the
+    feature (``rows[3].age``)."""
+
+    code = "invalid_input"
+
+
+class BundleError(TunerError):
+    """A model bundle cannot be written or used: a file failing its checksum, an unknown flavor,
+    a package that is not installed, types that may not be loaded. The message names which."""
+
+    code = "invalid_bundle"

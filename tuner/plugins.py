@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from tuner.algorithm import Algorithm
     from tuner.cli import Command
     from tuner.executor import Executor
+    from tuner.models.flavor import Flavor
     from tuner.trainer import Trainer
 
 ALGORITHMS = "tuner.algorithms"
@@ -62,3 +63,21 @@ def commands() -> list[str]:
 
 def command(name: str) -> type[Command]:
     return _load(COMMANDS, name, "command")
+
+
+FLAVORS = "tuner.flavors"
+
+
+def flavor_names() -> list[str]:
+    """The model flavors installed (``tuner.flavors`` entry points), without loading any."""
+    return names(FLAVORS)
+
+
+def flavor(name: str) -> type[Flavor]:
+    """The flavor class named ``name``; ``BundleError`` naming it when unknown or broken."""
+    from tuner.errors import BundleError
+
+    try:
+        return _load(FLAVORS, name, "flavor")  # type: ignore[no-any-return]
+    except SpecError as exc:
+        raise BundleError(str(exc)) from None

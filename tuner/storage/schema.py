@@ -86,3 +86,66 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ModelRow(Base):
+    """A named model of a project: its versions, its aliases and their moves hang off it."""
+
+    __tablename__ = "models"
+    __table_args__ = (Index("ix_models_project_name", "project", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    # bumped by every writer of the model's versions or aliases: its first write locks the row
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (Index("ix_model_versions_model_version", "model_id", "version", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    flavor: Mapped[str] = mapped_column(String(64))
+    uri: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))  # the manifest's SHA-256
+    metric: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    direction: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict[str, Any]]
+    study: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    trial: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    params: Mapped[dict[str, Any]]
+    signature: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class ModelAliasRow(Base):
+    __tablename__ = "model_aliases"
+    __table_args__ = (Index("ix_model_aliases_model_alias", "model_id", "alias", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class AliasMoveRow(Base):
+    """One move of an alias (the audit trail): who, when, from which version to which."""
+
+    __tablename__ = "model_alias_moves"
+    __table_args__ = (Index("ix_model_alias_moves_model", "model_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(64))
+    from_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    to_version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]

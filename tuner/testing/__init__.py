@@ -2,12 +2,19 @@
 ships ``optuna.testing``: subclass one in a test module of your own package and run pytest.
 
     from tuner.testing import AlgorithmConformance, ExecutorConformance, TrainerConformance
+    from tuner.testing import FlavorConformance
 
 They need pytest (``pip install pytest``), nothing of Tuner's repository.
 """
 
 from tuner.testing.algorithms import AlgorithmConformance
 from tuner.testing.executors import ExecutorConformance
+from tuner.testing.flavors import FlavorConformance
 from tuner.testing.trainers import TrainerConformance
 
-__all__ = ["AlgorithmConformance", "ExecutorConformance", "TrainerConformance"]
+__all__ = [
+    "AlgorithmConformance",
+    "ExecutorConformance",
+    "FlavorConformance",
+    "TrainerConformance",
+]

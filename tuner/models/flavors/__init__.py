@@ -1,0 +1,1 @@
+"""The built-in model flavors (``tuner.flavors`` entry points): sklearn and xgboost."""
