@@ -24,11 +24,12 @@ from tuner.testing import FlavorConformance
 
 
 def fit_models() -> dict[str, Any]:
-    """Two XGBoost versions of ``churn`` and a scikit-learn pipeline ``fraud``, on the flavor
-    suite's data (three numbers and a category)."""
+    """Two XGBoost versions of ``churn`` and a scikit-learn pipeline ``fraud`` (one-hot,
+    scaler, logistic regression: the sklearn flavor's skops refuses tree ensembles' types), on
+    the flavor suite's data (three numbers and a category)."""
     import xgboost as xgb
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -43,7 +44,7 @@ def fit_models() -> dict[str, Any]:
             ("numbers", StandardScaler(), ["a", "b", "c"]),
         ]
     )
-    fraud = Pipeline([("encode", encode), ("model", GradientBoostingClassifier(n_estimators=20))])
+    fraud = Pipeline([("encode", encode), ("model", LogisticRegression())])
     plain = X.assign(colour=X["colour"].astype(str))
     return {"X": X, "y": y, "churn": churn, "fraud": fraud.fit(plain, y), "plain": plain}
 
@@ -81,10 +82,12 @@ class PredictionServer:
     """``tuner serve-models`` in a child process; ``readiness`` records the /readyz answers
     seen while it started (503 until loaded and warm)."""
 
-    def __init__(self, db: str, store: Path, home: Path, *args: str) -> None:
+    def __init__(self, db: str, store: Path, home: Path, *args: str, grpc: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = ("--db", db, "--store", str(store), "--port", str(self.port), *args)
+        self.grpc_port = free_port() if grpc else None
+        grpc_args = ("--grpc-port", str(self.grpc_port)) if grpc else ()
+        self.args = ("--db", db, "--store", str(store), "--port", str(self.port), *args, *grpc_args)
         self.log = home / f"serve-models-{self.port}.log"
         self.env = {**os.environ, "OMP_NUM_THREADS": "1", "TUNER_CONFIG_DIR": str(home)}
         self.proc: subprocess.Popen[str] | None = None

@@ -38,13 +38,23 @@ def fitted() -> dict[str, Any]:
 def pg(
     tmp_path_factory: pytest.TempPathFactory, fitted: dict[str, Any]
 ) -> Iterator[tuple[PredictionServer, ModelRegistry, str]]:
-    """A server on PostgreSQL with push (no pull), started with a read token of its project."""
+    """A server on PostgreSQL with push (no pull) and gRPC, started with a read token of its
+    project."""
     home = tmp_path_factory.mktemp("serving-pg")
     db, schema = postgres_schema_url()
     registry = make_registry(db, home / "store", fitted)
     token, _ = registry.storage.tokens.create("default", "read", "prediction server")
     server = PredictionServer(
-        db, home / "store", home, "churn", "fraud", "--token", token, "--max-body", "200000"
+        db,
+        home / "store",
+        home,
+        "churn",
+        "fraud",
+        "--token",
+        token,
+        "--max-body",
+        "200000",
+        grpc=True,
     )
     try:
         yield server.start(), registry, db
@@ -289,3 +299,69 @@ def test_a_token_serves_its_own_project_only(
     assert done.returncode == 1 and "token" in done.stderr, done.stderr
     done = serve_models("churn@nosuch", "--db", db, "--port", "1")
     assert done.returncode == 1 and "nosuch" in done.stderr, done.stderr
+
+
+# -- gRPC: Triton's own client, unchanged (it registers the proto's symbols itself, so this test
+# process never imports the server's generated modules) ------------------------------------------
+
+
+def test_triton_grpc_client_gets_the_embedded_predictions(
+    pg: tuple[PredictionServer, ModelRegistry, str], fitted: dict[str, Any]
+) -> None:
+    import tritonclient.grpc as triton
+
+    server, registry, _ = pg
+    client = triton.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready("churn") and not client.is_model_ready("nope")
+    meta = client.get_model_metadata("churn", as_json=True)
+    assert [i["name"] for i in meta["inputs"]] == ["a", "b", "c", "colour"]
+    frame = fitted["X"].head(30).assign(colour=lambda f: f["colour"].astype(str))
+    serving = server.model("churn")["version"]
+    expected = registry.load(f"churn:{serving}").predict(frame)
+    inputs = []
+    for name in ("a", "b", "c"):
+        tensor = triton.InferInput(name, [30], "FP64")
+        tensor.set_data_from_numpy(frame[name].to_numpy(dtype=np.float64))
+        inputs.append(tensor)
+    colour = triton.InferInput("colour", [30], "BYTES")
+    colour.set_data_from_numpy(frame["colour"].to_numpy(dtype=object))
+    inputs.append(colour)
+    result = client.infer("churn", inputs)
+    assert np.allclose(result.as_numpy("predict"), expected, rtol=1e-6)
+    assert result.get_response().model_version == str(serving)
+
+    bad = frame["colour"].to_numpy(dtype=object)
+    bad[7] = "pink"
+    colour.set_data_from_numpy(bad)
+    with pytest.raises(triton.InferenceServerException) as caught:
+        client.infer("churn", inputs)
+    assert caught.value.status() == "StatusCode.INVALID_ARGUMENT"
+    assert "rows[7].colour" in caught.value.message() and "pink" in caught.value.message()
+    with pytest.raises(triton.InferenceServerException) as caught:
+        client.infer("churn", inputs[:3])  # no colour
+    assert caught.value.status() == "StatusCode.INVALID_ARGUMENT"
+    assert "colour" in caught.value.message()
+    text = httpx.get(f"{server.url}/metrics").text
+    assert 'tuner_prediction_requests_total{model="churn",protocol="grpc"}' in text
+    client.close()
+
+
+def test_the_committed_grpc_modules_are_what_the_proto_generates(tmp_path: Path) -> None:
+    folder = REPO / "api" / "prediction" / "grpc_v2"
+    proto = folder / "grpc_predict_v2.proto"
+    subprocess.run(
+        [
+            sys.executable, "-m", "grpc_tools.protoc", f"-I{folder}", f"--python_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}", f"--pyi_out={tmp_path}", str(proto),
+        ],
+        check=True,
+    )  # fmt: skip
+    for name in ("grpc_predict_v2_pb2.py", "grpc_predict_v2_pb2.pyi"):
+        assert (tmp_path / name).read_text() == (folder / name).read_text()
+    generated = (tmp_path / "grpc_predict_v2_pb2_grpc.py").read_text()
+    committed = (folder / "grpc_predict_v2_pb2_grpc.py").read_text()
+    assert committed == generated.replace(
+        "import grpc_predict_v2_pb2 as",
+        "from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2 as",
+    )
