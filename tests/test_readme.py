@@ -253,7 +253,7 @@ def test_the_serving_section(tmp_path: Path, env: dict[str, str]) -> None:
     finally:
         os.killpg(server.pid, 15)
         said = server.communicate(timeout=30)[0]
-    assert out.count('"predictions":[') == 1 and '"model_version":"2"' in out, out
+    assert out.count('"predictions":[') == 2 and '"model_version":"2"' in out, out
     assert '"field":"rows[0].plan"' in out and "unknown category 'gold'" in out, out
     assert 'tuner_model_version{model="churn"} 1.0' in out, out
     assert "version 1 swapped" in said, said

@@ -53,9 +53,10 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         except NotFound as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         loaded = model.current
-        if loaded is None:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"model {name!r} is not loaded yet")
-        return loaded
+        if loaded is not None:
+            return loaded
+        context.abort(grpc.StatusCode.UNAVAILABLE, f"model {name!r} is not loaded yet")
+        raise AssertionError("unreachable: abort raises")
 
     def ServerLive(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ServerLiveResponse(live=True)

@@ -365,3 +365,47 @@ def test_the_committed_grpc_modules_are_what_the_proto_generates(tmp_path: Path)
         "import grpc_predict_v2_pb2 as",
         "from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2 as",
     )
+
+
+def test_workers_share_the_port_and_every_one_swaps(
+    tmp_path_factory: pytest.TempPathFactory, fitted: dict[str, Any]
+) -> None:
+    home = tmp_path_factory.mktemp("serving-workers")
+    db = f"sqlite:///{home / 'tuner.db'}"
+    registry = make_registry(db, home / "store", fitted)
+    server = PredictionServer(db, home / "store", home, "churn", "--pull", "1s", "--workers", "2")
+    row = {"a": 0.1, "b": -0.3, "c": 1.2, "colour": "red"}
+
+    body = Load(server.url, "churn", row).body
+
+    def versions(n: int = 40) -> set[str]:
+        seen = set()
+        for _ in range(n):  # a new connection each: the kernel spreads them over the workers
+            r = httpx.post(f"{server.url}/v2/models/churn/infer", json=body)
+            assert r.status_code == 200, r.text
+            seen.add(r.json()["model_version"])
+        return seen
+
+    def logged(text: str) -> bool:
+        log = server.log.read_text()
+        return all(f"[worker {i}] {text}" in log for i in (0, 1))
+
+    try:
+        server.start()
+        _wait(lambda: logged("model churn: version 1 loaded"), server)
+        assert versions() == {"1"}
+        registry.set_alias("churn", "production", 2)
+        _wait(lambda: logged("model churn: version 2 swapped"), server)
+        assert versions() == {"2"}
+    finally:
+        server.stop()
+        registry.close()
+
+
+def _wait(test: Any, server: PredictionServer, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if test():
+            return
+        time.sleep(0.2)
+    raise AssertionError(server.log.read_text()[-3000:])
