@@ -3,6 +3,13 @@ run, load from another process on loopback (``experiments.serving_load``: open l
 when each request was due).
 
     .venv/bin/python -m experiments.bench_serving --quick     # 3 s per rate: a few minutes
+    # peers, each in its own virtual environment (never Tuner's dependencies):
+    uv venv /tmp/mlflow && uv pip install --python /tmp/mlflow/bin/python mlflow==3.17.2 \
+        xgboost-cpu==3.2.0
+    uv venv /tmp/kserve && uv pip install --python /tmp/kserve/bin/python kserve==0.21.0 \
+        xgboost-cpu==3.2.0
+    .venv/bin/python -m experiments.bench_serving --quick --mlflow-venv /tmp/mlflow \
+        --kserve-venv /tmp/kserve
 
 Model: XGBoost on scikit-learn's breast-cancer data (30 float features, 100 trees, depth 4),
 registered and promoted to ``production``; a second version for the swaps. For each server: the
@@ -32,7 +39,7 @@ from tests.api.server import free_port
 from tests.conftest import REPO, drop_postgres_schema, postgres_schema_url
 
 RESULTS = Path(__file__).resolve().parent / "results"
-RATES = (250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000)
+RATES = (50, 100, 250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -101,6 +108,64 @@ def sweep(name: str, url: str, one: Path, batch: Path, seconds: float) -> dict[s
     return {"points": points, "best": best, "batches": batches}
 
 
+def swap_rate(found: dict[str, Any]) -> float:
+    """Half the best rate held (the lowest rate tried when none was)."""
+    return found["best"]["rate"] / 2 if found["best"] else RATES[0]
+
+
+def contenders(
+    args: argparse.Namespace, bundle: Path, home: Path, names: list[str], rows: list[Any]
+) -> list[tuple[str, list[str], str, str, tuple[Path, Path]]]:
+    """(name, command with {port}, ready URL, predict path, (one-row body, batch body))."""
+    one, batch = home / "one.json", home / "batch.json"
+    out: list[tuple[str, list[str], str, str, tuple[Path, Path]]] = [
+        (
+            "plain FastAPI + model.predict",
+            [sys.executable, "-m", "experiments.serving_plain_fastapi", str(bundle),
+             "--port", "{port}"],
+            "http://127.0.0.1:{port}/healthz", "/predict", (one, batch),
+        )
+    ]  # fmt: skip
+    peers = Path(__file__).resolve().parent / "serving_peers.py"
+    if args.mlflow_venv:
+        model_dir = home / "mlflow-model"
+        python = f"{args.mlflow_venv}/bin/python"
+        subprocess.run([python, str(peers), "mlflow-save", str(bundle), str(model_dir)],
+                       check=True, env=ENV, capture_output=True)  # fmt: skip
+        arrays = [[r[n] for n in names] for r in rows]
+        bodies = []
+        for size, kind in ((1, "one"), (256, "batch")):
+            path = home / f"mlflow-{kind}.json"
+            data = (arrays * 2)[:size]
+            path.write_text(json.dumps({"dataframe_split": {"columns": names, "data": data}}))
+            bodies.append(path)
+        out.append(
+            (
+                "mlflow models serve",
+                [f"{args.mlflow_venv}/bin/mlflow", "models", "serve", "-m", str(model_dir),
+                 "--env-manager", "local", "-h", "127.0.0.1", "-p", "{port}"],
+                "http://127.0.0.1:{port}/ping", "/invocations", (bodies[0], bodies[1]),
+            )
+        )  # fmt: skip
+    if args.kserve_venv:
+        arrays = [[r[n] for n in names] for r in rows]
+        bodies = []
+        for size, kind in ((1, "one"), (256, "batch")):
+            path = home / f"kserve-{kind}.json"
+            path.write_text(json.dumps({"instances": (arrays * 2)[:size]}))
+            bodies.append(path)
+        out.append(
+            (
+                "KServe model server",
+                [f"{args.kserve_venv}/bin/python", str(peers), "kserve", str(bundle),
+                 "--http_port", "{port}", "--enable_grpc", "false"],
+                "http://127.0.0.1:{port}/v1/models/cancer", "/v1/models/cancer:predict",
+                (bodies[0], bodies[1]),
+            )
+        )  # fmt: skip
+    return out
+
+
 def swap_under_load(url: str, one: Path, rate: float, seconds: float, move: Any) -> dict[str, Any]:
     result: dict[str, Any] = {}
 
@@ -121,6 +186,8 @@ def swap_under_load(url: str, one: Path, rate: float, seconds: float, move: Any)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 s per rate (default 10 s)")
+    parser.add_argument("--mlflow-venv", help="a virtual environment with mlflow installed")
+    parser.add_argument("--kserve-venv", help="a virtual environment with kserve installed")
     args = parser.parse_args()
     seconds = 3.0 if args.quick else 10.0
     from tuner.models.store import ArtifactStore
@@ -152,7 +219,7 @@ def main() -> None:
             found = sweep("tuner serve-models", url, one, batch, seconds)
             found.update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(ours.pid))
             results["servers"]["tuner serve-models"] = found
-            rate = (found["best"] or {"rate": 500})["rate"] / 2
+            rate = swap_rate(found)
             push = swap_under_load(
                 url, one, rate, max(6.0, seconds),
                 lambda: registry.set_alias("cancer", "production", 2, "bench push"),
@@ -165,19 +232,23 @@ def main() -> None:
 
         version = registry.resolve("cancer:1")
         bundle = registry.store.fetch(version.uri, version.digest)
-        port = free_port()
-        plain, ready_s = start(
-            [sys.executable, "-m", "experiments.serving_plain_fastapi", str(bundle),
-             "--port", str(port)],
-            f"http://127.0.0.1:{port}/healthz", home / "plain.log",
-        )  # fmt: skip
-        try:
-            found = sweep("plain FastAPI", f"http://127.0.0.1:{port}/predict", one, batch, seconds)
-            found.update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(plain.pid))
-            results["servers"]["plain FastAPI + model.predict"] = found
-        finally:
-            plain.terminate()
-            plain.wait(timeout=30)
+        names = list(X.columns)
+        for name, command, ready, path, bodies in contenders(args, bundle, home, names, rows):
+            port = free_port()
+            command = [c.replace("{port}", str(port)) for c in command]
+            try:
+                proc, ready_s = start(command, ready.format(port=port), home / f"{name}.log")
+            except SystemExit as exc:
+                print(f"  {name}: did not start ({str(exc)[-300:]})", flush=True)
+                continue
+            try:
+                url = f"http://127.0.0.1:{port}{path}"
+                found = sweep(name, url, bodies[0], bodies[1], seconds)
+                found.update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(proc.pid))
+                results["servers"][name] = found
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
 
         port = free_port()
         pulling, _ = start(
@@ -187,8 +258,7 @@ def main() -> None:
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}/v1/models/cancer:predict"
-            best = results["servers"]["tuner serve-models"]["best"] or {"rate": 500}
-            rate = best["rate"] / 2
+            rate = swap_rate(results["servers"]["tuner serve-models"])
             load(url, one, "--rate", "200", "--seconds", "2")
             pull = swap_under_load(
                 url, one, rate, max(6.0, seconds),

@@ -11,21 +11,24 @@ import argparse
 import gc
 from typing import Any
 
+from pydantic import BaseModel
+
+
+class Instances(BaseModel):
+    """The body: rows as objects of numbers (a user's first endpoint)."""
+
+    instances: list[dict[str, float]]
+
 
 def build(bundle: str) -> Any:
     import pandas as pd
     from fastapi import FastAPI
-    from pydantic import BaseModel
 
     from tuner.models import Predictor
 
     predictor = Predictor.load(bundle)
-    native = predictor.model
     names = predictor.signature.names
-    model: Any = getattr(native, "model", None) or getattr(native, "booster", None) or native
-
-    class Instances(BaseModel):
-        instances: list[dict[str, float]]
+    model: Any = getattr(predictor.model, "model", None)  # the sklearn flavor's estimator
 
     app = FastAPI()
     if predictor.flavor == "xgboost":

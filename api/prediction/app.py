@@ -153,12 +153,12 @@ def create_prediction_app(
             body = _body(await request.body())
             if not isinstance(body, dict) or "instances" not in body:
                 raise InvalidInput('the body must be {"instances": [rows...]}', "instances")
-            frame = rows.frame_of_instances(loaded.predictor.signature, body["instances"])
-            predictions = loaded.predictor.predict(frame)
+            batch = rows.batch_of_instances(loaded.predictor.signature, body["instances"])
+            predictions = loaded.predict(batch)
         except TunerError as exc:
             return refused(exc, name, "v1")
         answer = _json({"predictions": predictions.tolist()})
-        metrics.observe(name, "v1", time.perf_counter() - started, len(frame))
+        metrics.observe(name, "v1", time.perf_counter() - started, batch.size)
         return answer
 
     # -- Open Inference Protocol (v2) ------------------------------------------------------
@@ -204,8 +204,8 @@ def create_prediction_app(
             body = _body(await request.body())
             if not isinstance(body, dict) or "inputs" not in body:
                 raise InvalidInput('the body must be {"inputs": [tensors...]}', "inputs")
-            frame = rows.frame_of_tensors(loaded.predictor.signature, body["inputs"])
-            predictions = loaded.predictor.predict(frame)
+            batch = rows.batch_of_tensors(loaded.predictor.signature, body["inputs"])
+            predictions = loaded.predict(batch)
         except TunerError as exc:
             return refused(exc, name, "v2")
         out: dict[str, Any] = {
@@ -216,7 +216,7 @@ def create_prediction_app(
         if isinstance(body.get("id"), str):
             out["id"] = body["id"]
         answer = _json(out)
-        metrics.observe(name, "v2", time.perf_counter() - started, len(frame))
+        metrics.observe(name, "v2", time.perf_counter() - started, batch.size)
         return answer
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -96,8 +96,8 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                     f"not {request.model_version}"
                 )
             tensors = _tensors(request)
-            frame = rows.frame_of_tensors(loaded.predictor.signature, tensors)
-            predictions = loaded.predictor.predict(frame)
+            batch = rows.batch_of_tensors(loaded.predictor.signature, tensors)
+            predictions = loaded.predict(batch)
         except TunerError as exc:
             metrics.error(name, "grpc", exc.code)
             code = next(
@@ -119,7 +119,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             tensor.contents.bytes_contents.extend(str(v).encode() for v in out["data"])
         else:
             response.raw_output_contents.append(predictions.tobytes())
-        metrics.observe(name, "grpc", time.perf_counter() - started, len(frame))
+        metrics.observe(name, "grpc", time.perf_counter() - started, batch.size)
         return response
 
 

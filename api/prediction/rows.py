@@ -10,6 +10,7 @@ A bad batch is refused whole with an ``InvalidInput`` whose field is ``rows[i].f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuner.errors import InvalidInput
@@ -20,6 +21,23 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _MISSING = object()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows checked for presence and type: one array per feature (floats for numbers, objects
+    for categories), and the whole as a float matrix when every feature is a number."""
+
+    columns: dict[str, np.ndarray]
+    size: int
+    matrix: np.ndarray | None = None
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.columns, index=range(self.size))
+
+
 # Open Inference Protocol datatypes of numpy dtypes (the output tensor's)
 _V2_TYPES = {
     "float64": "FP64",
@@ -45,7 +63,7 @@ _V2_NUMBER = {
 }
 
 
-def frame_of_instances(signature: Signature, instances: Any) -> pd.DataFrame:
+def batch_of_instances(signature: Signature, instances: Any) -> Batch:
     """KServe v1 ``instances``: a list of rows, each an object of features or an array of the
     signature's features in order."""
     if not isinstance(instances, list) or not instances:
@@ -62,11 +80,11 @@ def frame_of_instances(signature: Signature, instances: Any) -> pd.DataFrame:
                 raise InvalidInput(
                     "every row must be an object when the first one is", f"rows[{bad}]"
                 ) from None
-        return _frame(signature, columns, len(instances))
+        return _batch(signature, columns, len(instances))
     if isinstance(first, list):
-        return _frame_of_matrix(signature, instances)
+        return _batch_of_matrix(signature, instances)
     if len(signature.inputs) == 1 and not isinstance(first, Mapping | list):
-        return _frame(signature, {signature.inputs[0].name: instances}, len(instances))
+        return _batch(signature, {signature.inputs[0].name: instances}, len(instances))
     raise InvalidInput(
         "each instance must be an object of features or an array of "
         f"{len(signature.inputs)} values, not {type(first).__name__}",
@@ -74,7 +92,7 @@ def frame_of_instances(signature: Signature, instances: Any) -> pd.DataFrame:
     )
 
 
-def frame_of_tensors(signature: Signature, inputs: Any) -> pd.DataFrame:
+def batch_of_tensors(signature: Signature, inputs: Any) -> Batch:
     """Open Inference Protocol ``inputs``: one tensor per feature (named after it, shape
     ``[n]`` or ``[n, 1]``), or a single ``[n, k]`` tensor of the signature's features in order."""
     if not isinstance(inputs, list) or not inputs:
@@ -102,7 +120,7 @@ def frame_of_tensors(signature: Signature, inputs: Any) -> pd.DataFrame:
                 "inputs[0].shape",
             )
         matrix = _flat(data, datatype, shape, "inputs[0]")
-        return _frame_of_matrix(signature, matrix.reshape(shape).tolist())
+        return _batch_of_matrix(signature, matrix.reshape(shape).tolist())
     columns: dict[str, Any] = {}
     rows = -1
     for feature in signature.inputs:
@@ -124,7 +142,7 @@ def frame_of_tensors(signature: Signature, inputs: Any) -> pd.DataFrame:
             )
         rows = shape[0]
         columns[feature.name] = _flat(data, datatype, shape, f"inputs.{feature.name}").tolist()
-    return _frame(signature, columns, rows)
+    return _batch(signature, columns, rows)
 
 
 def _flat(data: Any, datatype: str, shape: list[int], where: str) -> np.ndarray:
@@ -151,8 +169,19 @@ def _has_text(data: Any) -> bool:
     return isinstance(data, list) and any(isinstance(v, str | list | dict) for v in data[:1])
 
 
-def _frame_of_matrix(signature: Signature, matrix: Sequence[Any]) -> pd.DataFrame:
+def _batch_of_matrix(signature: Signature, matrix: Sequence[Any]) -> Batch:
+    import numpy as np
+
     width = len(signature.inputs)
+    if all(f.type != "category" for f in signature.inputs):
+        try:  # numbers only: the whole matrix in one C call
+            array = np.asarray(matrix)
+        except ValueError:  # ragged rows: named below
+            array = None
+        if array is not None and array.dtype.kind in "fiub" and array.shape[1:] == (width,):
+            array = array.astype(float, copy=False)
+            columns = {f.name: array[:, j] for j, f in enumerate(signature.inputs)}
+            return Batch(columns, len(array), array)
     for i, row in enumerate(matrix):
         if not isinstance(row, list) or len(row) != width:
             raise InvalidInput(
@@ -161,14 +190,11 @@ def _frame_of_matrix(signature: Signature, matrix: Sequence[Any]) -> pd.DataFram
                 f"rows[{i}]",
             )
     columns = {f.name: [row[j] for row in matrix] for j, f in enumerate(signature.inputs)}
-    return _frame(signature, columns, len(matrix))
+    return _batch(signature, columns, len(matrix))
 
 
-def _frame(signature: Signature, columns: dict[str, Any], rows: int) -> pd.DataFrame:
-    import pandas as pd
-
-    out = {f.name: _column(f, columns[f.name]) for f in signature.inputs}
-    return pd.DataFrame(out, index=range(rows))
+def _batch(signature: Signature, columns: dict[str, Any], rows: int) -> Batch:
+    return Batch({f.name: _column(f, columns[f.name]) for f in signature.inputs}, rows)
 
 
 def _column(feature: Feature, values: Sequence[Any]) -> np.ndarray:
