@@ -20,6 +20,13 @@ install: $(STAMP)
 
 run: install
 	$(VENV)/bin/tuner run experiments/demo/study.yaml
+	$(PY) -m experiments.demo.rows demo-rows.csv
+	$(VENV)/bin/tuner predict breast-cancer@production --input demo-rows.csv \
+		--output demo-scored.csv --id-column id
+	@echo "the registry: tuner models breast-cancer (--history: who moved which alias)"
+	@echo "in a process: python -c 'from tuner.embedded import load_model; \
+		m = load_model(\"breast-cancer@production\", db=\"sqlite:///tuner.db\")'"
+	@echo "serve it and watch studies on the web: tuner serve, then open http://127.0.0.1:8000/"
 
 test: install
 	$(VENV)/bin/ruff check .
@@ -37,4 +44,4 @@ format: install
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) build tuner.db tuner.db-wal tuner.db-shm
+	rm -rf $(VENV) build tuner.db tuner.db-wal tuner.db-shm demo-rows.csv demo-scored.csv

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from tuner.api import errors
 from tuner.api.limits import BodyLimit
 from tuner.api.request_log import RequestLog
-from tuner.api.routes import studies, trials
+from tuner.api.routes import models, studies, trials
 from tuner.api.runs import ServerRuns
 from tuner.config import Settings
 from tuner.errors import Unavailable
@@ -82,6 +82,7 @@ def create_app(
     errors.install(app)
     app.include_router(studies.router, prefix="/api/v1")
     app.include_router(trials.router, prefix="/api/v1")
+    app.include_router(models.router, prefix="/api/v1")
 
     @app.get(
         "/healthz",

@@ -76,6 +76,51 @@ class TunerClient:
     def studies(self) -> list[dict[str, Any]]:
         return self.http.request("GET", "/api/v1/studies")  # type: ignore[no-any-return]
 
+    # -- the model registry ------------------------------------------------------------------
+
+    def promote(
+        self,
+        study: str,
+        model: str,
+        *,
+        trial: int | None = None,
+        alias: str | None = None,
+        when: str = "better",
+    ) -> dict[str, Any]:
+        """Register the model that ``study``'s best trial (or ``trial``) saved as the next
+        version of ``model``; with ``alias``, moved to it when better (``when="always"``: in any
+        case). Returns ``{"version": {...}, "moved": {...} or None, "reason": ...}``."""
+        body: dict[str, Any] = {"model": model, "when": when}
+        if trial is not None:
+            body["trial"] = trial
+        if alias is not None:
+            body["alias"] = alias
+        return self.http.request(  # type: ignore[no-any-return]
+            "POST", f"/api/v1/studies/{study}/promote", json=body
+        )
+
+    def models(self) -> list[dict[str, Any]]:
+        """The project's models: name, versions, latest, aliases."""
+        return self.http.request("GET", "/api/v1/models")  # type: ignore[no-any-return]
+
+    def model_versions(self, model: str) -> list[dict[str, Any]]:
+        """Every version of ``model``, newest first (metrics, aliases, source study and trial)."""
+        return self.http.request("GET", f"/api/v1/models/{model}")  # type: ignore[no-any-return]
+
+    def alias_history(self, model: str) -> list[dict[str, Any]]:
+        """Every alias move of ``model``, oldest first."""
+        return self.http.request(  # type: ignore[no-any-return]
+            "GET", f"/api/v1/models/{model}/history"
+        )
+
+    def set_alias(self, model: str, alias: str, version: int, reason: str = "") -> dict[str, Any]:
+        """Point ``alias`` at ``version`` (a rollback points it back); the recorded move."""
+        return self.http.request(  # type: ignore[no-any-return]
+            "PUT",
+            f"/api/v1/models/{model}/aliases/{alias}",
+            json={"version": version, "reason": reason},
+        )
+
 
 def _read_spec(path: str | Path) -> dict[str, Any]:
     text = Path(path).read_text()

@@ -219,6 +219,13 @@ class ProcessContext:
         it has)."""
         return self._channel.stop_asked()
 
+    def save_model(self, model: Any, flavor: str | None = None, example: Any = None) -> None:
+        """Save the trial's model as a bundle in its artifact folder (``tuner promote`` finds
+        it there); ``example``: training rows, for the input signature."""
+        from tuner.models.trial_model import save_trial_model
+
+        save_trial_model(self, model, flavor, example)
+
 
 def run_trial(
     job: TrialJob,

@@ -48,3 +48,14 @@ def saves_model(params: dict[str, Any], trial: Any) -> float:
     with open(os.path.join(trial.artifact_dir, "model.json"), "w") as fh:
         json.dump(params, fh)
     return quadratic(params)
+
+
+def saves_bundle(params: dict[str, Any], trial: Any) -> float:
+    """Fits y = x * a + n * b and saves it as a model bundle through ``trial.save_model``."""
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    X = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 1.0], [3.0, 5.0]])
+    model = LinearRegression().fit(X, X @ [params["x"], float(params["n"])])
+    trial.save_model(model, example=X)
+    return quadratic(params)

@@ -257,3 +257,19 @@ def test_the_serving_section(tmp_path: Path, env: dict[str, str]) -> None:
     assert '"field":"rows[0].plan"' in out and "unknown category 'gold'" in out, out
     assert 'tuner_model_version{model="churn"} 1.0' in out, out
     assert "version 1 swapped" in said, said
+
+
+def test_the_models_section(tmp_path: Path, env: dict[str, str]) -> None:
+    write_files("Models", tmp_path)
+    assert (tmp_path / "churn.py").exists() and (tmp_path / "score.py").exists()
+    (block,) = commands("Models")
+    out = sh(block.text, tmp_path, env)
+    assert "promote: registered churn:1 -> production" in out.stdout, out.stdout
+    assert "churn@production -> version 2 (was 1)" in out.stdout
+    assert "churn@production -> version 1 (was 2)" in out.stdout
+    assert "scored 3 rows with churn:1" in out.stdout and "scored 3 rows with churn:2" in out.stdout
+    assert "version 1 ['age', 'visits', 'plan']" in out.stdout
+    import pandas as pd
+
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    assert scored["id"].tolist() == [1, 2, 3] and scored["prediction"].between(0, 1).all()

@@ -73,6 +73,10 @@ class TrialContext(Protocol):
         """Whether the runner asked the trial to stop early; the objective then returns what
         it has."""
 
+    def save_model(self, model: Any, flavor: str | None = None, example: Any = None) -> None:
+        """Save the trained model as a bundle in ``artifact_dir`` (the flavor inferred where
+        one flavor takes it; ``example``: training rows, for the input signature)."""
+
 
 class Executor(ABC):
     """Runs trial jobs somewhere and hands back futures of their outcomes.

@@ -121,6 +121,8 @@ class ModelRegistry:
             raise SpecError("metric", f"the bundle has no metric {metric!r} (metrics: {known})")
         if direction is not None and direction not in DIRECTIONS:
             raise SpecError("direction", f"must be maximize or minimize, not {direction!r}")
+        if when not in ("better", "always"):
+            raise SpecError("when", f"must be 'better' or 'always', not {when!r}")
         if when == "better" and (metric is None or direction is None):
             raise SpecError("metric", "promoting when better needs a metric and a direction")
         uri = self.store.new_uri(model)

@@ -17,6 +17,7 @@ from tuner.config import Limits
 from tuner.errors import SpecError
 from tuner.objective_spec import ObjectiveSpec, check_objective_kind, parse_objective
 from tuner.plan import Plan, Round, default_plan, parse_plan
+from tuner.promote_spec import PromoteSpec
 from tuner.space import SearchSpace
 from tuner.spec_values import integer, positive
 
@@ -89,6 +90,7 @@ class StudySpec:
     seed: int | None = None
     description: str = ""
     budget: int | None = None
+    promote: PromoteSpec | None = None  # register the best trial's model at the end
 
     @property
     def total_trials(self) -> int:
@@ -119,6 +121,8 @@ class StudySpec:
             out["metric"] = self.metric
         if self.description:
             out["description"] = self.description
+        if self.promote is not None:
+            out["promote"] = self.promote.to_dict()
         return out
 
     @classmethod
@@ -178,6 +182,7 @@ class StudySpec:
             seed=seed,
             description=_text(data.get("description", ""), "description"),
             budget=budget,
+            promote=None if data.get("promote") is None else PromoteSpec.from_dict(data["promote"]),
         )
         if check:
             _check_plugins(spec)
@@ -186,7 +191,7 @@ class StudySpec:
 
 _STUDY_KEYS = {
     "name", "objective", "metric", "direction", "space", "plan", "trials", "executor",
-    "retries", "trial_timeout", "seed", "description",
+    "retries", "trial_timeout", "seed", "description", "promote",
 }  # fmt: skip
 
 

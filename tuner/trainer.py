@@ -132,6 +132,12 @@ class Trainer(ABC):
     def __call__(self, params: Params, trial: TrialContext) -> dict[str, float]:
         """Train with ``params``, evaluate, and return the metrics."""
 
+    def refit(self, params: Params) -> tuple[Any, Any]:
+        """The model fitted with ``params`` on all the data, and example rows of it (for the
+        bundle's signature): what ``save_model`` saves and ``tuner promote --retrain`` registers.
+        A trainer that cannot says so."""
+        raise SpecError("promote.retrain", f"the {self.name} trainer cannot refit a model here")
+
 
 def load_class(ref: str, base: type | None = None) -> type:
     """Import the class ``"package.module.Class"`` (a subclass of ``base`` if given); a

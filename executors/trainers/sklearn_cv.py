@@ -80,13 +80,17 @@ class SklearnTrainer(Trainer):
         for fold, score in enumerate(scores):
             trial.report(fold, float(score))
         if self.save_model and trial.artifact_dir:
-            import joblib
+            from tuner.models.trial_model import save_trial_model
 
             os.makedirs(trial.artifact_dir, exist_ok=True)
-            joblib.dump(
-                self.pipeline(params, X).fit(X, y), os.path.join(trial.artifact_dir, "model.joblib")
-            )
+            model, example = self.refit(params)
+            save_trial_model(trial, model, "sklearn", example)
         return {self.metric: float(scores.mean()), f"{self.metric}_std": float(scores.std())}
+
+    def refit(self, params: Params) -> tuple[Any, Any]:
+        """The Pipeline fitted on all the data, and the data's feature columns."""
+        X, y = load_table(self.data, self.label)
+        return self.pipeline(params, X).fit(X, y), X
 
     def pipeline(self, params: Params, X: Any) -> Any:
         """The estimator with ``params`` behind the preprocessing of ``X``'s columns."""

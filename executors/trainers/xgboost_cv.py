@@ -70,6 +70,27 @@ class XGBoostTrainer(Trainer):
         import xgboost as xgb
 
         X, y = load_arrays(self.data, self.label)
+        booster, rounds = self.booster_params(params, y)
+        data = xgb.DMatrix(X, label=y)
+        history = xgb.cv(booster, data, num_boost_round=rounds, nfold=self.cv or 5, seed=0)
+        column = f"test-{self.metric}-mean"
+        curve = np.asarray(history[column], dtype=float)
+        for step in range(0, len(curve), max(1, len(curve) // 20)):
+            trial.report(step, float(curve[step]))
+        if self.save_model and trial.artifact_dir:
+            from tuner.models.trial_model import save_trial_model
+
+            model, example = self.refit(params)
+            os.makedirs(trial.artifact_dir, exist_ok=True)
+            model.save_model(os.path.join(trial.artifact_dir, "model.json"))
+            save_trial_model(trial, model, "xgboost", example)
+        return {self.metric: float(curve[-1]), "rounds": float(len(curve))}
+
+    def booster_params(self, params: Params, y: Any) -> tuple[dict[str, Any], int]:
+        """XGBoost's parameters for ``params`` (the task from the labels unless set), and the
+        number of boosting rounds."""
+        import numpy as np
+
         booster: dict[str, Any] = {k: v for k, v in params.items() if k not in ROUNDS}
         rounds = int(next((params[k] for k in ROUNDS if k in params), DEFAULT_ROUNDS))
         if "objective" not in booster:
@@ -82,14 +103,22 @@ class XGBoostTrainer(Trainer):
                 booster["objective"] = "reg:squarederror"
         booster.setdefault("nthread", 1)
         booster["eval_metric"] = self.metric
-        data = xgb.DMatrix(X, label=y)
-        history = xgb.cv(booster, data, num_boost_round=rounds, nfold=self.cv or 5, seed=0)
-        column = f"test-{self.metric}-mean"
-        curve = np.asarray(history[column], dtype=float)
-        for step in range(0, len(curve), max(1, len(curve) // 20)):
-            trial.report(step, float(curve[step]))
-        if self.save_model and trial.artifact_dir:
-            os.makedirs(trial.artifact_dir, exist_ok=True)
-            model = xgb.train(booster, data, num_boost_round=rounds)
-            model.save_model(os.path.join(trial.artifact_dir, "model.json"))
-        return {self.metric: float(curve[-1]), "rounds": float(len(curve))}
+        return booster, rounds
+
+    def refit(self, params: Params) -> tuple[Any, Any]:
+        """A booster trained on all the data (its features named after the columns)."""
+        import xgboost as xgb
+
+        from tuner.data_files import data_format
+        from tuner.executors.trainers.dataset import load_table
+
+        if data_format(self.data) == "libsvm":
+            X, y = load_arrays(self.data, self.label)
+            example = None
+            data = xgb.DMatrix(X, label=y)
+        else:
+            example, y = load_table(self.data, self.label)
+            X, _ = load_arrays(self.data, self.label)  # refuses text columns, as training does
+            data = xgb.DMatrix(X, label=y, feature_names=[str(c) for c in example.columns])
+        booster, rounds = self.booster_params(params, y)
+        return xgb.train(booster, data, num_boost_round=rounds), example

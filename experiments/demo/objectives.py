@@ -46,3 +46,16 @@ def xgboost_cv(params: dict[str, Any], trial: Any = None) -> dict[str, float]:
         "auc_std": float(history["test-auc-std"][-1]),
         "train_auc": float(history["train-auc-mean"][-1]),
     }
+
+
+def fit(params: dict[str, Any]) -> tuple[xgb.Booster, Any]:
+    """The model of ``params`` trained on all 569 rows, and the rows (for the bundle's input
+    signature): what the study's ``promote: {retrain: true}`` registers."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    y = frame.pop("target").to_numpy()
+    booster_params = {"objective": "binary:logistic", "nthread": 1, "seed": 0, **params}
+    rounds = int(booster_params.pop("n_estimators", 60))
+    data = xgb.DMatrix(frame, label=y)
+    return xgb.train(booster_params, data, num_boost_round=rounds), frame

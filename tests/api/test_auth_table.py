@@ -5,6 +5,7 @@ table does not list fails the test, so a new route comes with its row."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from tests.api.server import ServerProcess
 from tests.api.test_api import api, new_token, unique
 from tests.specs import spec_dict
 
-N, T = "{name}", "{number}"
+N, T, M, A = "{name}", "{number}", "{model}", "{alias}"
 # (method, path, body, the role it needs)
 ROUTES: list[tuple[str, str, dict | None, str]] = [
     ("GET", "/studies", None, "read"),
@@ -38,6 +39,11 @@ ROUTES: list[tuple[str, str, dict | None, str]] = [
         "write",
     ),
     ("POST", f"/studies/{N}/trials/{T}/fail", {"attempt": 1, "error": "x"}, "write"),
+    ("POST", f"/studies/{N}/promote", {"model": "m"}, "write"),  # 409: no complete trial
+    ("GET", "/models", None, "read"),
+    ("GET", f"/models/{M}", None, "read"),
+    ("GET", f"/models/{M}/history", None, "read"),
+    ("PUT", f"/models/{M}/aliases/{A}", {"version": 1}, "write"),
 ]
 ROLES = ("read", "write", "admin")
 
@@ -64,8 +70,25 @@ def tokens(server: ServerProcess) -> dict[str, str]:
     revoked_id = next(line.split()[0] for line in listed[::-1] if project in line)
     assert server.tuner("token", "revoke", revoked_id, "--db", server.db).returncode == 0
     out["revoked"] = revoked
+    _register_model(server, project)
     time.sleep(5.1)  # a revocation by another process reaches an SQLite server's cache
     return out
+
+
+def _register_model(server: ServerProcess, project: str) -> None:
+    """Model ``m`` of ``project``, version 1, in the server's registry."""
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    from tuner.models.store import ArtifactStore
+    from tuner.registry import ModelRegistry
+    from tuner.storage import Storage
+
+    store = ArtifactStore(str(Path(server.env["TUNER_ARTIFACTS_DIR"]) / "models"))
+    registry = ModelRegistry(Storage(server.db), store, project=project)
+    X = np.array([[0.0], [1.0], [2.0]])
+    registry.register_model(LinearRegression().fit(X, [0.0, 1.0, 2.0]), "m", example=X)
+    registry.close()
 
 
 def _study(server: ServerProcess, token: str) -> tuple[str, int]:
@@ -95,12 +118,13 @@ def test_each_route_answers_each_token_as_its_role_and_project_allow(
             expected = {401}
         elif ROLES.index(role) < ROLES.index(needs):
             expected = {403}
-        elif who.startswith("other-") and N in path:
-            expected = {404}  # another project's study does not exist for it
+        elif who.startswith("other-") and (N in path or M in path):
+            expected = {404}  # another project's study or model does not exist for it
         else:
             expected = {200, 201, 202, 204, 409}  # allowed (409: the trial's state says no)
         name, number = _study(server, tokens["admin"]) if 409 in expected else shared
-        url = f"{server.url}/api/v1{path.replace(N, name).replace(T, str(number))}"
+        route = path.replace(M, "m").replace(A, "production")
+        url = f"{server.url}/api/v1{route.replace(N, name).replace(T, str(number))}"
         headers = (
             {}
             if who == "none"

@@ -83,6 +83,7 @@ def test_xgboost_trainer_cross_validates_and_saves(data: dict[str, Path], tmp_pa
     assert 0.9 < result["auc"] <= 1.0 and result["rounds"] == 20.0
     assert trial.reports and trial.reports[0][0] == 0
     assert (tmp_path / "m" / "model.json").exists()
+    assert (tmp_path / "m" / "bundle" / "MANIFEST.json").exists()
 
 
 def test_sklearn_trainer_through_the_local_executor(data: dict[str, Path], tmp_path: Path) -> None:
@@ -113,7 +114,7 @@ def test_sklearn_trainer_through_the_local_executor(data: dict[str, Path], tmp_p
     assert 0.9 < (outcome.value or 0) <= 1.0 and "roc_auc_std" in outcome.values
     assert len(outcome.intermediate) == 3
     assert outcome.artifact == str(tmp_path / "model")
-    assert (tmp_path / "model" / "model.joblib").exists()
+    assert (tmp_path / "model" / "bundle" / "MANIFEST.json").exists()  # skops, never pickle
 
 
 def _trainer_spec(path: Path, **objective: Any) -> dict[str, Any]:

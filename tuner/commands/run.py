@@ -75,6 +75,10 @@ class RunCommand:
                 file=sys.stderr,
             )
             return 1
+        if spec.promote is not None and storage.study_state(spec.name) is StudyState.COMPLETE:
+            from tuner.promotion import promote_at_end
+
+            print(promote_at_end(storage, spec, settings, setup.paths))
         return 0
 
 

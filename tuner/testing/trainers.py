@@ -47,6 +47,11 @@ class RecordingContext:
     def should_prune(self) -> bool:
         return False
 
+    def save_model(self, model: Any, flavor: str | None = None, example: Any = None) -> None:
+        from tuner.models.trial_model import save_trial_model
+
+        save_trial_model(self, model, flavor, example)
+
 
 def write_data(path: Path, rows: int = 240, text_column: bool = False) -> Path:
     """A learnable binary problem: 4 numeric features (and a text one), label ``label``."""

@@ -12,6 +12,10 @@ from tuner.models.flavor import Flavor, LoadedModel
 from tuner.models.signature import Feature, Output, Signature
 
 FILE = "model.skops"
+# Beside skops's own list, the types of these packages are trusted (a forest's trees are
+# ``sklearn.tree._tree.Tree``); anything else (a user's function, another library's class) is
+# refused by name.
+TRUSTED_PACKAGES = ("sklearn.", "numpy.", "scipy.")
 
 
 class SklearnFlavor(Flavor):
@@ -53,7 +57,7 @@ class SklearnFlavor(Flavor):
 
         path = folder / FILE
         sio.dump(model, path)
-        untrusted = sio.get_untrusted_types(file=path)
+        untrusted = refused_types(sio.get_untrusted_types(file=path))
         if untrusted:
             raise BundleError(untrusted_message(untrusted, "this model"))
 
@@ -62,15 +66,21 @@ class SklearnFlavor(Flavor):
 
         path = folder / FILE
         try:
-            untrusted = sio.get_untrusted_types(file=path)
+            found = sio.get_untrusted_types(file=path)
         except Exception as exc:  # a file skops cannot read at all
             raise BundleError(f"{path} cannot be read by skops: {exc}") from None
+        untrusted = refused_types(found)
         if untrusted:
             raise BundleError(untrusted_message(untrusted, str(path)))
-        model = sio.load(path, trusted=[])
+        model = sio.load(path, trusted=found)
         names = list(signature.names)
         by_name = getattr(model, "feature_names_in_", None) is not None
         return SklearnModel(model, signature.output, by_name, names)
+
+
+def refused_types(untrusted: list[str]) -> list[str]:
+    """The types of ``untrusted`` (skops's list) that this flavor does not trust either."""
+    return [t for t in untrusted if not t.startswith(TRUSTED_PACKAGES)]
 
 
 def untrusted_message(types: list[str], what: str) -> str:
