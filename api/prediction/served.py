@@ -186,7 +186,7 @@ class ServedModels:
         with model.lock:
             try:
                 version = self.registry.storage.model_version(self.project, name, model.which)
-            except TunerError as exc:
+            except Exception as exc:  # not found any more, or the database away: keep serving
                 log.warning("model %s: cannot resolve %s: %s", name, model.ref, exc)
                 return "unchanged"
             current = model.current
