@@ -231,6 +231,34 @@ def test_the_benchmark_commands_exist_and_take_their_flags() -> None:
                 assert out.returncode == 0, f"{line}\n{out.stderr}"
 
 
+def test_the_serving_section(tmp_path: Path, env: dict[str, str]) -> None:
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", 8500)) != 0, "port 8500 is taken"
+    write_files("Serving", tmp_path)
+    assert (tmp_path / "register.py").exists()
+    register, serve, use = commands("Serving")
+    sh(register.text, tmp_path, env)
+    assert serve.text.strip().startswith("tuner serve-models ")
+    server = subprocess.Popen(
+        ["bash", "-c", serve.text],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out = sh(use.text, tmp_path, env, timeout=300).stdout
+    finally:
+        os.killpg(server.pid, 15)
+        said = server.communicate(timeout=30)[0]
+    assert out.count('"predictions":[') == 2 and '"model_version":"2"' in out, out
+    assert '"field":"rows[0].plan"' in out and "unknown category 'gold'" in out, out
+    assert 'tuner_model_version{model="churn"} 1.0' in out, out
+    assert "version 1 swapped" in said, said
+
+
 def test_the_models_section(tmp_path: Path, env: dict[str, str]) -> None:
     write_files("Models", tmp_path)
     assert (tmp_path / "churn.py").exists() and (tmp_path / "score.py").exists()

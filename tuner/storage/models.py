@@ -6,13 +6,14 @@ lock on SQLite), so that version numbers and alias moves never interleave."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from tuner.errors import NotFound, SpecError
@@ -22,6 +23,8 @@ from tuner.storage.schema import AliasMoveRow, ModelAliasRow, ModelRow, ModelVer
 
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+# PostgreSQL NOTIFY channel of alias moves: {"project", "model", "alias", "version"} (on commit)
+ALIAS_CHANNEL = "tuner_model_aliases"
 
 
 @dataclass(frozen=True)
@@ -417,6 +420,13 @@ class ModelStorage(StorageBase):
                 at=t,
             )
         )
+        if s.get_bind().dialect.name == "postgresql":  # prediction servers LISTEN (push)
+            payload = json.dumps(
+                {"project": row.project, "model": row.name, "alias": alias, "version": version}
+            )
+            s.execute(text("SELECT pg_notify(:channel, :payload)"), {
+                "channel": ALIAS_CHANNEL, "payload": payload,
+            })  # fmt: skip
         return AliasMove(row.name, alias, before, version, actor, reason, t)
 
     def _version_of(self, s: Session, row: ModelRow, version: ModelVersionRow) -> ModelVersion:

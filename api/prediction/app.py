@@ -1,0 +1,263 @@
+"""The prediction server: ``create_prediction_app(settings)``, its own app beside the tuning API
+(it runs no study and reaps no lease). KServe v1 and the Open Inference Protocol (v2) over REST,
+``/healthz``, ``/readyz`` (503 until every model is loaded and warm) and ``/metrics``.
+
+Bodies are parsed with the standard JSON module and checked column by column against the
+model's signature (``rows``), not through pydantic; no access log line is written per request
+(only refusals and failures are logged): both were measured costs of Python model servers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tuner.api.errors import error_response
+from tuner.api.limits import BodyLimit
+from tuner.api.prediction import rows, updates
+from tuner.api.prediction.metrics import PredictionMetrics
+from tuner.api.prediction.served import LoadedVersion, ServedModels
+from tuner.api.prediction.settings import PredictionSettings
+from tuner.errors import InvalidInput, NotFound, TunerError, Unavailable
+from tuner.registry import ModelRegistry
+
+log = logging.getLogger("tuner.serving")
+
+STATUS: dict[type[TunerError], int] = {InvalidInput: 400, NotFound: 404, Unavailable: 503}
+
+
+def open_models(settings: PredictionSettings, metrics: PredictionMetrics) -> ServedModels:
+    """The served models of ``settings``, read from its database and project; ``NotFound``
+    naming a model, version or alias the registry does not have."""
+    registry = ModelRegistry.open(
+        settings.database_url, settings.store, project=settings.project, must_exist=True
+    )
+    models = ServedModels(registry, settings.models, metrics)
+    models.check_known()
+    return models
+
+
+def create_prediction_app(
+    settings: PredictionSettings,
+    models: ServedModels | None = None,
+    on_started: Callable[[ServedModels], None] | None = None,
+) -> FastAPI:
+    """The app serving ``settings.models``; it answers at once and is ready (``/readyz``) once
+    every model is loaded and warm. ``on_started`` runs once it answers (gRPC starts there)."""
+    metrics = models.metrics if models is not None else PredictionMetrics()
+    served = models if models is not None else open_models(settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        loaded = threading.Event()
+        threads = [
+            threading.Thread(
+                target=updates.initial_load, args=(served, loaded), daemon=True, name="load"
+            )
+        ]
+        if settings.pull_seconds > 0:
+            threads.append(
+                threading.Thread(
+                    target=updates.pull,
+                    args=(served, settings.pull_seconds, stop),
+                    daemon=True,
+                    name="pull",
+                )
+            )
+        app.state.listening = threading.Event()
+        if settings.push and updates.push_available(served):
+            threads.append(
+                threading.Thread(
+                    target=updates.listen,
+                    args=(served, stop, app.state.listening),
+                    daemon=True,
+                    name="push",
+                )
+            )
+        elif settings.push:
+            log.info("push updates need PostgreSQL; this registry is on SQLite: use --pull")
+        for thread in threads:
+            thread.start()
+        if on_started is not None:
+            on_started(served)
+        try:
+            yield
+        finally:
+            stop.set()
+            for thread in threads[1:]:
+                thread.join(timeout=5)
+            served.registry.close()
+
+    app = FastAPI(
+        title="Tuner prediction server",
+        version="1",
+        summary="KServe v1 and Open Inference Protocol v2 predictions of registered models",
+        lifespan=lifespan,
+    )
+    app.state.models = served
+    app.state.metrics = metrics
+    app.state.settings = settings
+    _install_errors(app)
+
+    def serving(name: str) -> LoadedVersion:
+        loaded = served.get(name).current
+        if loaded is None:
+            raise Unavailable(f"model {name!r} is not loaded yet")
+        return loaded
+
+    def refused(exc: TunerError, name: str, protocol: str) -> Response:
+        metrics.error(name, protocol, exc.code)
+        status = next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
+        if status == 400:
+            log.info("refused %s %s: %s (%s)", protocol, name, exc, exc.field)
+        return error_response(status, exc.code, str(exc), exc.field or None)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> Response:
+        states = {name: m.state for name, m in served.models.items()}
+        return _json({"ready": served.ready, "models": states}, 200 if served.ready else 503)
+
+    @app.get("/metrics", tags=["health"])
+    async def prometheus() -> Response:
+        return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # -- KServe v1 -------------------------------------------------------------------------
+
+    @app.get("/v1/models", tags=["v1"])
+    async def v1_models() -> dict[str, Any]:
+        return {"models": list(served.models)}
+
+    @app.get("/v1/models/{name}", tags=["v1"])
+    async def v1_model(name: str) -> dict[str, Any]:
+        return served.get(name).describe()
+
+    @app.post("/v1/models/{name}:predict", tags=["v1"])
+    async def v1_predict(name: str, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            loaded = serving(name)
+            body = _body(await request.body())
+            if not isinstance(body, dict) or "instances" not in body:
+                raise InvalidInput('the body must be {"instances": [rows...]}', "instances")
+            batch = rows.batch_of_instances(loaded.predictor.signature, body["instances"])
+            predictions = loaded.predict(batch)
+        except TunerError as exc:
+            return refused(exc, name, "v1")
+        answer = _json({"predictions": predictions.tolist()})
+        metrics.observe(name, "v1", time.perf_counter() - started, batch.size)
+        return answer
+
+    # -- Open Inference Protocol (v2) ------------------------------------------------------
+
+    @app.get("/v2", tags=["v2"])
+    async def v2_server() -> dict[str, Any]:
+        return {"name": "tuner", "version": "1", "extensions": []}
+
+    @app.get("/v2/health/live", tags=["v2"])
+    async def v2_live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready", tags=["v2"])
+    async def v2_ready() -> Response:
+        return _json({"ready": served.ready}, 200 if served.ready else 503)
+
+    @app.get("/v2/models/{name}/ready", tags=["v2"])
+    async def v2_model_ready(name: str) -> Response:
+        ready = served.get(name).ready
+        return _json({"name": name, "ready": ready}, 200 if ready else 503)
+
+    @app.get("/v2/models/{name}", tags=["v2"])
+    async def v2_model(name: str) -> dict[str, Any]:
+        loaded = serving(name)
+        return model_metadata(name, loaded)
+
+    @app.post("/v2/models/{name}/infer", tags=["v2"])
+    async def v2_infer(name: str, request: Request) -> Response:
+        return await _v2_infer(name, None, request)
+
+    @app.post("/v2/models/{name}/versions/{version}/infer", tags=["v2"])
+    async def v2_infer_version(name: str, version: str, request: Request) -> Response:
+        return await _v2_infer(name, version, request)
+
+    async def _v2_infer(name: str, version: str | None, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            loaded = serving(name)
+            if version not in (None, "", str(loaded.version.version)):
+                raise NotFound(
+                    f"model {name!r} serves version {loaded.version.version}, not {version}"
+                )
+            body = _body(await request.body())
+            if not isinstance(body, dict) or "inputs" not in body:
+                raise InvalidInput('the body must be {"inputs": [tensors...]}', "inputs")
+            batch = rows.batch_of_tensors(loaded.predictor.signature, body["inputs"])
+            predictions = loaded.predict(batch)
+        except TunerError as exc:
+            return refused(exc, name, "v2")
+        out: dict[str, Any] = {
+            "model_name": name,
+            "model_version": str(loaded.version.version),
+            "outputs": [rows.output_tensor(predictions)],
+        }
+        if isinstance(body.get("id"), str):
+            out["id"] = body["id"]
+        answer = _json(out)
+        metrics.observe(name, "v2", time.perf_counter() - started, batch.size)
+        return answer
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def model_metadata(name: str, loaded: LoadedVersion) -> dict[str, Any]:
+    """The Open Inference Protocol's model metadata of the served version."""
+    return {
+        "name": name,
+        "versions": [str(loaded.version.version)],
+        "platform": loaded.version.flavor,
+        "inputs": rows.input_metadata(loaded.predictor.signature),
+        "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+    }
+
+
+def _body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise InvalidInput("the body is not valid JSON", "body") from None
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    text = json.dumps(content, allow_nan=False, separators=(",", ":"))
+    return Response(text.encode(), status_code=status, media_type="application/json")
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(TunerError)
+    async def tuner_error(request: Request, exc: TunerError) -> Response:
+        status = next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
+        return error_response(status, exc.code, str(exc), exc.field or None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal", "internal server error")

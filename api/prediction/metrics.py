@@ -1,0 +1,81 @@
+"""The prediction server's Prometheus metrics: requests, errors, rows, latency, and per model the
+loaded version, readiness and the outcome of every swap (a refused version shows here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# seconds: fine below 10 ms, where the server is meant to answer
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class PredictionMetrics:
+    """One registry per app (never the global one), so that apps in one process stay apart."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        r = self.registry
+        labels = ["model", "protocol"]
+        self.requests = Counter(
+            "tuner_prediction_requests", "Prediction requests answered", labels, registry=r
+        )
+        self.errors = Counter(
+            "tuner_prediction_errors",
+            "Prediction requests refused or failed, by error code",
+            [*labels, "code"],
+            registry=r,
+        )
+        self.rows = Counter("tuner_prediction_rows", "Rows predicted", labels, registry=r)
+        self.latency = Histogram(
+            "tuner_prediction_latency_seconds",
+            "Time to answer a prediction request, parsing to answer",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.version = Gauge(
+            "tuner_model_version", "The version being served (0: none yet)", ["model"], registry=r
+        )
+        self.ready = Gauge(
+            "tuner_model_ready", "1 once the model is loaded and warm", ["model"], registry=r
+        )
+        self.swaps = Counter(
+            "tuner_model_swaps",
+            "Version loads by outcome: loaded (first), swapped, refused",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.refused = Gauge(
+            "tuner_model_refused_version",
+            "The last version refused (failed to load or warm; 0: none)",
+            ["model"],
+            registry=r,
+        )
+        self._children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+
+    def observe(self, model: str, protocol: str, seconds: float, rows: int) -> None:
+        """One answered request (children cached: labels are looked up once)."""
+        key = (model, protocol)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(model, protocol),
+                self.rows.labels(model, protocol),
+                self.latency.labels(model, protocol),
+            )
+            self._children[key] = children
+        requests, rows_counter, latency = children
+        requests.inc()
+        rows_counter.inc(rows)
+        latency.observe(seconds)
+
+    def error(self, model: str, protocol: str, code: str) -> None:
+        self.requests.labels(model, protocol).inc()
+        self.errors.labels(model, protocol, code).inc()
+
+    def text(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)

@@ -1,0 +1,261 @@
+"""The models one prediction server serves, each the version its reference names (``churn`` for
+``churn@production``, ``churn@staging``, ``churn:3``), swapped when the alias moves.
+
+A swap loads the new version beside the old one (its bundle checked against the registered
+digest), warms it on the manifest's example rows and checks it answers one finite prediction per
+row, then replaces the served version in one reference assignment: requests in flight finish on
+the version they started with, and none waits. A version that fails any step is refused (logged,
+counted, shown by ``describe``); the old one keeps serving, and that version is not tried again
+until the alias points elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tuner.api.prediction.metrics import PredictionMetrics
+from tuner.api.prediction.rows import Batch
+from tuner.errors import InvalidInput, NotFound, TunerError
+from tuner.models import Predictor
+from tuner.registry import ModelRegistry, parse_ref
+from tuner.storage.models import ModelVersion
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger("tuner.serving")
+
+DEFAULT_ALIAS = "production"
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A version loaded, checked and warm: what requests are answered with. ``booster``: an
+    XGBoost model of numbers only is scored straight from the request's float matrix (what
+    the flavor does after building a DataFrame), skipping the DataFrame."""
+
+    version: ModelVersion
+    predictor: Predictor
+    loaded_at: datetime
+    booster: Any = None
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        """Predictions of checked rows; ``InvalidInput`` naming the row and feature of a
+        non-finite number or an unknown category (the signature's checks)."""
+        import numpy as np
+
+        if self.booster is None:
+            return self.predictor.predict(batch.frame())
+        names = self.predictor.signature.names
+        matrix = batch.matrix
+        if matrix is None:
+            matrix = np.column_stack([batch.columns[n] for n in names])
+        finite = np.isfinite(matrix)
+        if not finite.all():
+            row, col = (int(i) for i in np.argwhere(~finite)[0])
+            raise InvalidInput(
+                f"{names[col]!r} is {matrix[row, col]}, not a finite number",
+                f"rows[{row}].{names[col]}",
+            )
+        out = np.asarray(self.booster.inplace_predict(matrix.astype(np.float32)))
+        return out.astype(int) if self.predictor.signature.output.kind == "label" else out
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A version that failed to load or warm, and why."""
+
+    version: int
+    reason: str
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "reason": self.reason, "at": self.at.isoformat()}
+
+
+def parse_served(ref: str) -> tuple[str, int | str]:
+    """``churn`` (its ``production`` alias), ``churn@staging`` or ``churn:3``."""
+    name, which = parse_ref(ref)
+    return name, DEFAULT_ALIAS if which is None else which
+
+
+class ServedModel:
+    """One model name: the version being served, the last refusal, and its reference."""
+
+    def __init__(self, name: str, which: int | str) -> None:
+        self.name = name
+        self.which = which  # an alias follows moves; a number is pinned
+        self.current: LoadedVersion | None = None
+        self.refused: Refusal | None = None
+        self.lock = threading.Lock()  # one load of this model at a time (push and pull)
+
+    @property
+    def ref(self) -> str:
+        return (
+            f"{self.name}:{self.which}"
+            if isinstance(self.which, int)
+            else f"{self.name}@{self.which}"
+        )
+
+    @property
+    def ready(self) -> bool:
+        return self.current is not None
+
+    @property
+    def state(self) -> str:
+        if self.current is not None:
+            return "AVAILABLE"
+        return "FAILED" if self.refused is not None else "LOADING"
+
+    def describe(self) -> dict[str, Any]:
+        current = self.current
+        out: dict[str, Any] = {
+            "name": self.name,
+            "ref": self.ref,
+            "ready": current is not None,
+            "state": self.state,
+            "version": current.version.version if current else None,
+            "refused": self.refused.to_dict() if self.refused else None,
+        }
+        if current is not None:
+            out.update(
+                flavor=current.version.flavor,
+                digest=current.version.digest,
+                loaded_at=current.loaded_at.isoformat(),
+                signature=current.predictor.signature.to_dict(),
+            )
+        return out
+
+
+class ServedModels:
+    """The models of one server, read from ``registry`` (its project's)."""
+
+    def __init__(
+        self, registry: ModelRegistry, refs: Sequence[str], metrics: PredictionMetrics
+    ) -> None:
+        if not refs:
+            raise TunerError("name at least one model to serve", "models")
+        self.registry = registry
+        self.metrics = metrics
+        self.models: dict[str, ServedModel] = {}
+        for ref in refs:
+            name, which = parse_served(ref)
+            if name in self.models:
+                raise TunerError(f"model {name!r} is named twice", "models")
+            self.models[name] = ServedModel(name, which)
+            metrics.version.labels(name).set(0)
+            metrics.ready.labels(name).set(0)
+            metrics.refused.labels(name).set(0)
+
+    @property
+    def project(self) -> str:
+        return self.registry.project
+
+    def get(self, name: str) -> ServedModel:
+        model = self.models.get(name)
+        if model is None:
+            raise NotFound(
+                f"this server serves no model {name!r} (it serves {', '.join(self.models)})"
+            )
+        return model
+
+    @property
+    def ready(self) -> bool:
+        return all(m.ready for m in self.models.values())
+
+    def check_known(self) -> None:
+        """``NotFound`` naming the first model (or version, or alias) the registry does not
+        have in this project: a server is not started for models it cannot serve."""
+        for model in self.models.values():
+            self.registry.storage.model_version(self.project, model.name, model.which)
+
+    def refresh_all(self) -> dict[str, str]:
+        """Bring every model to the version its reference names now (what a pull does)."""
+        return {name: self.refresh(name) for name in self.models}
+
+    def refresh(self, name: str) -> str:
+        """Load the version ``name``'s reference names if it is new: ``unchanged``,
+        ``loaded`` (the first), ``swapped`` or ``refused``."""
+        model = self.get(name)
+        with model.lock:
+            try:
+                version = self.registry.storage.model_version(self.project, name, model.which)
+            except Exception as exc:  # not found any more, or the database away: keep serving
+                log.warning("model %s: cannot resolve %s: %s", name, model.ref, exc)
+                return "unchanged"
+            current = model.current
+            if current is not None and (current.version.version, current.version.digest) == (
+                version.version,
+                version.digest,
+            ):
+                return "unchanged"
+            if model.refused is not None and model.refused.version == version.version:
+                return "unchanged"  # refused already; tried again once the alias moves
+            started = time.perf_counter()
+            try:
+                loaded = self._load(version)
+            except Exception as exc:  # anything a bundle can do wrong: refuse it, keep the old
+                reason = (
+                    f"{type(exc).__name__}: {exc}" if not isinstance(exc, TunerError) else str(exc)
+                )
+                model.refused = Refusal(version.version, reason, datetime.now(UTC))
+                self.metrics.swaps.labels(name, "refused").inc()
+                self.metrics.refused.labels(name).set(version.version)
+                log.error(
+                    "model %s: version %d refused (%s); %s",
+                    name,
+                    version.version,
+                    reason,
+                    f"still serving version {current.version.version}" if current else "not ready",
+                )
+                return "refused"
+            model.current = loaded  # the swap: one reference assignment
+            model.refused = None
+            outcome = "loaded" if current is None else "swapped"
+            self.metrics.swaps.labels(name, outcome).inc()
+            self.metrics.version.labels(name).set(version.version)
+            self.metrics.ready.labels(name).set(1)
+            self.metrics.refused.labels(name).set(0)
+            log.info(
+                "model %s: version %d %s in %.2fs%s",
+                name,
+                version.version,
+                outcome,
+                time.perf_counter() - started,
+                f" (was version {current.version.version})" if current else "",
+            )
+            return outcome
+
+    def _load(self, version: ModelVersion) -> LoadedVersion:
+        """Load, check and warm ``version``; any failure raises."""
+        import numpy as np
+
+        predictor = self.registry.load(version)
+        examples = list(predictor.manifest.examples)
+        if examples:
+            predictions = np.asarray(predictor.predict(examples))
+            if predictions.shape[0] != len(examples):
+                raise TunerError(
+                    f"warm-up: {predictions.shape[0]} predictions for {len(examples)} rows"
+                )
+            if predictions.dtype.kind == "f" and not np.isfinite(predictions).all():
+                raise TunerError("warm-up: the example rows give non-finite predictions")
+            predictor.warm_up()
+        booster = None
+        numbers = all(f.type != "category" for f in predictor.signature.inputs)
+        if predictor.flavor == "xgboost" and numbers:
+            booster = getattr(predictor.model, "booster", None)
+        loaded = LoadedVersion(version, predictor, datetime.now(UTC), booster)
+        if examples and booster is not None:  # the fast path answers what the flavor answers
+            from tuner.api.prediction.rows import batch_of_instances
+
+            fast = loaded.predict(batch_of_instances(predictor.signature, examples))
+            if not np.allclose(fast, predictions, rtol=1e-6, atol=0):
+                raise TunerError("warm-up: the matrix path disagrees with the flavor's")
+        return loaded

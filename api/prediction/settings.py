@@ -1,0 +1,32 @@
+"""What a prediction server is told: which models, from which database and project, where to
+listen, and how it hears of new versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tuner.projects import DEFAULT_PROJECT
+
+DEFAULT_PORT = 8500
+DEFAULT_MAX_BODY = 16 << 20  # bytes: 256-row batches of hundreds of features fit many times
+
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    """``models``: references (``churn``, ``churn@staging``, ``churn:3``); ``project``: the
+    registry project they belong to (the ``read`` token's, when one is given); ``store``: the
+    artifact store URL (None: the registry's default); ``pull_seconds``: 0 for no polling;
+    ``push``: listen for alias moves (PostgreSQL)."""
+
+    database_url: str
+    models: tuple[str, ...]
+    project: str = DEFAULT_PROJECT
+    store: str | None = None
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    grpc_port: int | None = None
+    pull_seconds: float = 0.0
+    push: bool = True
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    workers: int = 1
+    access_log: bool = False
