@@ -1,10 +1,12 @@
 """The one storage face, the same code on SQLite and PostgreSQL, split by concept:
 studies (``studies.py``), reading trials (``trials.py``), the worker protocol (``protocol.py``),
 a study locked for the scheduler (``locked.py``), whole studies in and out (``transfer.py``),
-server-side runs and their leases (``runs.py``) and tokens (``tokens.py``)."""
+server-side runs and their leases (``runs.py``), what watching pages read (``activity.py``)
+and tokens (``tokens.py``)."""
 
 from __future__ import annotations
 
+from tuner.storage.activity import StudyActivity
 from tuner.storage.locked import StudyLocking
 from tuner.storage.protocol import WorkerProtocol
 from tuner.storage.runs import RunLeases
@@ -14,7 +16,15 @@ from tuner.storage.transfer import StudyTransfer
 from tuner.storage.trials import TrialReader
 
 
-class Storage(StudyRepository, TrialReader, WorkerProtocol, StudyLocking, StudyTransfer, RunLeases):
+class Storage(
+    StudyRepository,
+    TrialReader,
+    WorkerProtocol,
+    StudyLocking,
+    StudyTransfer,
+    RunLeases,
+    StudyActivity,
+):
     """Studies, trials and tokens in a database named by a SQLAlchemy URL (``must_exist``: an
     SQLite file must be there already, for commands that only read)."""
 
