@@ -60,7 +60,7 @@ def _history(table: StudyTable) -> dict[str, Any]:
     points = _sample(table, table.complete, HISTORY_POINTS)
     v = table.value[done]
     best = np.maximum.accumulate(v) if table.maximize else np.minimum.accumulate(v)
-    steps = np.flatnonzero(np.concatenate([[True], best[1:] != best[:-1]]))
+    steps = np.flatnonzero(np.concatenate([[True], best[1:] != best[:-1]])) if len(v) else v
     if len(steps) > BEST_STEPS:
         steps = steps[np.linspace(0, len(steps) - 1, BEST_STEPS).astype(int)]
     last = int(table.number.max()) if table.size else 0

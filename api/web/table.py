@@ -95,7 +95,7 @@ class StudyTable:
         self.params: dict[str, ParamColumn] = {
             k: ParamColumn.of([t.params.get(k) for t in trials]) for k in [*names, *extra]
         }
-        metrics = sorted({k for t in trials for k in t.values} - {spec.metric or ""})
+        metrics = sorted({k for t in trials for k in t.values} - {spec.metric or "value"})
         self.metrics: dict[str, np.ndarray] = {
             k: np.fromiter((float(t.values.get(k, math.nan)) for t in trials), dtype=float, count=n)
             for k in metrics[:MAX_METRICS]

@@ -38,6 +38,15 @@ ROUTES: list[tuple[str, str, dict | None, str]] = [
         "write",
     ),
     ("POST", f"/studies/{N}/trials/{T}/fail", {"attempt": 1, "error": "x"}, "write"),
+    # the web page's routes (api/web/routes.py)
+    ("GET", "/session", None, "read"),
+    ("GET", "/progress", None, "read"),
+    ("GET", f"/studies/{N}/changes", None, "read"),
+    ("GET", f"/studies/{N}/table", None, "read"),
+    ("GET", f"/studies/{N}/plots", None, "read"),
+    ("GET", f"/studies/{N}/trials/{T}/attempts", None, "read"),
+    ("GET", f"/studies/{N}/download", None, "read"),
+    ("POST", "/studies/yaml", {}, "write"),
 ]
 ROLES = ("read", "write", "admin")
 

@@ -109,7 +109,8 @@ def make_site(server: ServerProcess) -> Site:
         assert c.post("/studies", json=web_spec(site.other_study)).status_code == 201
     site.finish(10)
     site.finish(1, fail=True)
-    site.hold()
+    site.finish(1)  # the first round is done
+    site.hold()  # a trial of the second round runs
     return site
 
 
