@@ -33,7 +33,10 @@ def spec(n: int = 100, direction: str = "minimize") -> StudySpec:
                 "noise": {"type": "float", "low": 0, "high": 1},
                 "kind": {"type": "categorical", "choices": ["<b>", "b", 3]},
             },
-            "plan": [{"algorithm": "random", "trials": n // 2}, {"algorithm": "random", "trials": n}],
+            "plan": [
+                {"algorithm": "random", "trials": n // 2},
+                {"algorithm": "random", "trials": n},
+            ],
         }
     )
 
