@@ -11,7 +11,7 @@ most ``MAX_TRIALS`` trials (a stable sample beyond), so it costs milliseconds at
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,32 +34,35 @@ class Importance:
 
 
 def importances(
-    columns: Mapping[str, Sequence[object]], values: Sequence[float]
+    columns: Mapping[str, np.ndarray], values: np.ndarray, categorical: Collection[str] = ()
 ) -> list[Importance]:
     """The importance of each parameter, most important first. ``columns[name][i]`` is the
-    value of parameter ``name`` in trial ``i`` (None where inactive); ``values[i]`` its value."""
+    value of parameter ``name`` in trial ``i``: a number (NaN where inactive), or for the
+    ``categorical`` ones the index of the choice (negative where inactive); ``values[i]`` is
+    the trial's value."""
     y = np.asarray(values, dtype=float)
+    keep = np.arange(len(y))
     if len(y) > MAX_TRIALS:  # an evenly spaced, hence stable, sample
         keep = np.linspace(0, len(y) - 1, MAX_TRIALS).astype(int)
-        y = y[keep]
-        columns = {k: [col[i] for i in keep] for k, col in columns.items()}
-    out = [_share(name, list(col), y) for name, col in columns.items()]
+    out = [
+        _share(name, np.asarray(col)[keep], y[keep], name in categorical)
+        for name, col in columns.items()
+    ]
     return sorted(out, key=lambda x: (-x.share, x.param))
 
 
-def _share(name: str, column: list[object], y: np.ndarray) -> Importance:
-    active = np.array([v is not None for v in column], dtype=bool)
+def _share(name: str, column: np.ndarray, y: np.ndarray, categorical: bool) -> Importance:
+    active = column >= 0 if categorical else ~np.isnan(column)
     n = int(active.sum())
     if n < 3:
         return Importance(name, 0.0, n)
     ranks = np.argsort(np.argsort(y[active], kind="stable"), kind="stable").astype(float)
-    seen = [v for v in column if v is not None]
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in seen):
-        x = np.asarray(seen, dtype=float)
+    x = column[active]
+    if categorical:
+        _, bins = np.unique(x, return_inverse=True)
+    else:
         edges = np.unique(np.quantile(x, np.linspace(0, 1, BINS + 1)[1:-1]))
         bins = np.searchsorted(edges, x, side="right")
-    else:
-        _, bins = np.unique(np.array([repr(v) for v in seen]), return_inverse=True)
     total = float(np.var(ranks))
     k = int(bins.max()) + 1
     if total == 0.0 or k < 2:

@@ -88,9 +88,13 @@ def _parallel(table: StudyTable, rows: np.ndarray) -> dict[str, Any]:
 
 
 def _importance(table: StudyTable) -> dict[str, Any]:
-    rows = table.complete
-    columns = {name: [col.raw[i] for i in rows] for name, col in table.params.items()}
-    found = importances(columns, table.value[rows].tolist()) if len(rows) else []
+    rows = np.sort(table.complete)
+    columns = {
+        name: (col.numeric if col.numeric is not None else col.codes)[rows]  # type: ignore[index]
+        for name, col in table.params.items()
+    }
+    categorical = {name for name, col in table.params.items() if col.numeric is None}
+    found = importances(columns, table.value[rows], categorical) if len(rows) else []
     return {
         "method": METHOD,
         "items": [{"param": x.param, "share": x.share, "trials": x.trials} for x in found],

@@ -1,6 +1,7 @@
-"""One in-memory table (and its plot data) per watched study, rebuilt only when the study's
-fingerprint changes; the fingerprint itself is read at most twice a second per study, however
-many pages poll it."""
+"""One in-memory table (and its plot data) per watched study, brought up to date only when the
+study's fingerprint changes, by reading the trials that may have changed (new and unfinished
+ones); the fingerprint itself is read at most twice a second per study, however many pages poll
+it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tuner.storage import Storage
 
 FINGERPRINT_SECONDS = 0.5
 KEPT_STUDIES = 8
+MAX_UNFINISHED = 5000  # past this many trials that may change, a table is read anew
 
 
 @dataclass
@@ -62,8 +64,15 @@ class Snapshots:
                 if snap is not None and snap.fingerprint == fingerprint:
                     self._tables.move_to_end(study)
                     return snap
-            record = self.storage.get_study(study)
-            snap = Snapshot(fingerprint, StudyTable(record.spec, self.storage.light_trials(study)))
+            spec = self.storage.get_study(study).spec
+            if snap is None or len(snap.table.unfinished) > MAX_UNFINISHED:
+                table = StudyTable(spec, self.storage.trial_rows(study))
+            else:  # only what may have changed: new and unfinished trials
+                old = snap.table
+                last = int(old.number[-1]) if old.size else -1
+                rows = self.storage.trial_rows(study, after=last, also=old.unfinished)
+                table = old.updated(spec, rows)
+            snap = Snapshot(fingerprint, table)
             with self._lock:
                 self._tables[study] = snap
                 self._tables.move_to_end(study)

@@ -1,9 +1,10 @@
 """A study's trials as columns in memory (one per field and parameter), so that the leaderboard
 sorts, filters and pages on the server in milliseconds at 100,000 trials, and plots sample from
-the same columns. Built from ``Storage.light_trials``, kept per study state (``snapshots.py``)."""
+the same columns. Built from ``Storage.trial_rows``, kept per study state (``snapshots.py``)."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,11 +13,13 @@ from typing import Any
 import numpy as np
 
 from tuner.errors import SpecError
-from tuner.storage.activity import LightTrial
+from tuner.space import CategoricalParameter, IntParameter, Parameter
+from tuner.storage.activity import TrialRows
 from tuner.study import StudySpec
 from tuner.trial import TrialState
 
 STATES = [s.value for s in TrialState]
+CODES = {s: i for i, s in enumerate(STATES)}
 FIXED = ("rank", "number", "round", "algorithm", "state", "value", "duration", "attempts")
 MAX_METRICS = 20
 
@@ -63,52 +66,81 @@ def _number(text: str) -> float | None:
 
 
 class StudyTable:
-    """Columns of a study's trials (row ``i`` is the ``i``-th trial by number)."""
+    """Columns of a study's trials (row ``i`` is the ``i``-th trial by number), built once and
+    then ``updated`` with the rows that changed: a trial in a final state never changes again."""
 
-    def __init__(self, spec: StudySpec, trials: Sequence[LightTrial]) -> None:
+    def __init__(self, spec: StudySpec, rows: TrialRows) -> None:
         self.spec = spec
         self.maximize = spec.direction.value == "maximize"
-        n = len(trials)
-        self.size = n
-        self.number = np.fromiter((t.number for t in trials), dtype=np.int64, count=n)
-        self.round = np.fromiter((t.round for t in trials), dtype=np.int32, count=n)
-        codes = {s: i for i, s in enumerate(STATES)}
-        self.state = np.fromiter((codes[t.state.value] for t in trials), dtype=np.int8, count=n)
-        self.value = np.fromiter(
-            (math.nan if t.value is None else t.value for t in trials), dtype=float, count=n
-        )
-        self.attempts = np.fromiter((t.attempts for t in trials), dtype=np.int32, count=n)
-        self.duration = np.fromiter(
-            (
-                (t.finished_at - t.started_at).total_seconds()
-                if t.started_at and t.finished_at
-                else math.nan
-                for t in trials
-            ),
-            dtype=float,
-            count=n,
-        )
-        self.curve = np.fromiter((t.curve for t in trials), dtype=bool, count=n)
         self.algorithms = [r.algorithm for r in spec.plan]
-        names = [p.name for p in spec.space]
-        extra = sorted({k for t in trials for k in t.params} - set(names))
-        self.params: dict[str, ParamColumn] = {
-            k: ParamColumn.of([t.params.get(k) for t in trials]) for k in [*names, *extra]
+        self.number = np.array(rows.number, dtype=np.int64)
+        self.round = np.array(rows.round, dtype=np.int32)
+        self.state = np.array([CODES[x] for x in rows.state], dtype=np.int8)
+        self.value = _floats(rows.value)
+        self.attempts = np.array(rows.attempts, dtype=np.int32)
+        self.duration = _floats(rows.duration)
+        self.curve = np.array(rows.curve, dtype=bool)
+        self.params = {p.name: ParamColumn.of(p, rows.params) for p in spec.space}
+        metrics = sorted({k for v in rows.values for k in v} - {spec.metric or "value"})
+        self.metrics = {k: _floats([v.get(k) for v in rows.values]) for k in metrics[:MAX_METRICS]}
+        self._rank()
+
+    @property
+    def size(self) -> int:
+        return len(self.number)
+
+    @property
+    def unfinished(self) -> list[int]:
+        """Numbers of the trials that may still change."""
+        waiting_or_running = (self.state == CODES["waiting"]) | (self.state == CODES["running"])
+        return [int(x) for x in self.number[waiting_or_running]]
+
+    def updated(self, spec: StudySpec, rows: TrialRows) -> StudyTable:
+        """A new table: this one with ``rows`` replaced or added (this one is left as is, for
+        the requests still reading it)."""
+        if not len(rows):
+            return self
+        new = copy.copy(self)
+        new.spec, new.algorithms = spec, [r.algorithm for r in spec.plan]
+        numbers = np.array(rows.number, dtype=np.int64)
+        at = np.searchsorted(self.number, numbers)
+        known = (at < self.size) & (self.number[np.minimum(at, self.size - 1)] == numbers)
+        if self.size == 0:
+            known[:] = False
+        fresh = ~known
+        where = at[known]
+
+        def merged(old: np.ndarray, values: np.ndarray) -> np.ndarray:
+            out = np.concatenate([old, values[fresh]])
+            out[where] = values[known]
+            return out
+
+        new.number = merged(self.number, numbers)
+        new.round = merged(self.round, np.array(rows.round, dtype=np.int32))
+        new.state = merged(self.state, np.array([CODES[x] for x in rows.state], dtype=np.int8))
+        new.value = merged(self.value, _floats(rows.value))
+        new.attempts = merged(self.attempts, np.array(rows.attempts, dtype=np.int32))
+        new.duration = merged(self.duration, _floats(rows.duration))
+        new.curve = merged(self.curve, np.array(rows.curve, dtype=bool))
+        new.params = {
+            name: col.updated(rows.params, known, where) for name, col in self.params.items()
         }
-        metrics = sorted({k for t in trials for k in t.values} - {spec.metric or "value"})
-        self.metrics: dict[str, np.ndarray] = {
-            k: np.fromiter((float(t.values.get(k, math.nan)) for t in trials), dtype=float, count=n)
-            for k in metrics[:MAX_METRICS]
+        new.metrics = {
+            k: merged(col, _floats([v.get(k) for v in rows.values]))
+            for k, col in self.metrics.items()
         }
-        self.rank = np.full(n, -1, dtype=np.int64)
-        complete = np.flatnonzero(self.state == codes["complete"])
-        order = complete[np.lexsort((self.number[complete], self._best_first(complete)))]
+        if not np.all(np.diff(new.number) > 0):  # rows came out of order: rebuild in order
+            return StudyTable(spec, _rows_of(new))
+        new._rank()
+        return new
+
+    def _rank(self) -> None:
+        complete = np.flatnonzero(self.state == CODES["complete"])
+        v = self.value[complete]
+        order = complete[np.lexsort((self.number[complete], -v if self.maximize else v))]
+        self.rank = np.full(self.size, -1, dtype=np.int64)
         self.rank[order] = np.arange(1, len(order) + 1)
         self.complete = order  # complete trials, best first
-
-    def _best_first(self, rows: np.ndarray) -> np.ndarray:
-        v = self.value[rows]
-        return -v if self.maximize else v
 
     def columns(self) -> list[dict[str, Any]]:
         """What the table shows, in order: the fixed columns, each metric, each parameter."""
@@ -187,39 +219,89 @@ def _float(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([math.nan if v is None else v for v in values], dtype=float)
+
+
+def _rows_of(table: StudyTable) -> TrialRows:
+    """A table's rows back as ``TrialRows`` (to rebuild it in order)."""
+    n = range(table.size)
+    return TrialRows(
+        number=table.number.tolist(),
+        round=table.round.tolist(),
+        state=[STATES[x] for x in table.state],
+        value=[_float(x) for x in table.value],
+        attempts=table.attempts.tolist(),
+        duration=[_float(x) for x in table.duration],
+        curve=table.curve.tolist(),
+        params=[{k: c.at(i) for k, c in table.params.items() if c.at(i) is not None} for i in n],
+        values=[
+            {k: v for k, c in table.metrics.items() if (v := _float(c[i])) is not None} for i in n
+        ],
+    )
+
+
 class ParamColumn:
-    """One parameter's values: numbers as floats (NaN where inactive), or choices as codes."""
+    """One parameter of the space: numbers as floats (NaN where inactive), or the index of the
+    choice (-1 where inactive; a value the space does not list gets an index of its own)."""
 
     def __init__(
-        self, raw: list[Any], numeric: np.ndarray | None, codes: np.ndarray | None, labels: list
+        self,
+        parameter: Parameter,
+        numeric: np.ndarray | None,
+        codes: np.ndarray | None,
+        labels: list[Any],
     ) -> None:
-        self.raw = raw
+        self.parameter = parameter
         self.numeric = numeric
         self.codes = codes
-        self.labels = labels  # the distinct choices, in first-seen order
+        self.labels = labels
 
     @property
     def kind(self) -> str:
         return "numeric" if self.numeric is not None else "categorical"
 
     @classmethod
-    def of(cls, values: list[Any]) -> ParamColumn:
-        seen = [v for v in values if v is not None]
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in seen):
-            x = np.array([math.nan if v is None else float(v) for v in values], dtype=float)
-            return cls(values, x, None, [])
-        index: dict[str, int] = {}
-        labels: list[Any] = []
-        codes = np.full(len(values), -1, dtype=np.int32)
-        for i, v in enumerate(values):
+    def of(cls, parameter: Parameter, params: Sequence[dict[str, Any]]) -> ParamColumn:
+        name = parameter.name
+        if not isinstance(parameter, CategoricalParameter):
+            return cls(parameter, _floats([_number_or_none(p.get(name)) for p in params]), None, [])
+        column = cls(parameter, None, np.zeros(0, dtype=np.int32), list(parameter.choices))
+        column.codes = column._codes(params)
+        return column
+
+    def _codes(self, params: Sequence[dict[str, Any]]) -> np.ndarray:
+        index = {repr(v): i for i, v in enumerate(self.labels)}
+        codes = np.full(len(params), -1, dtype=np.int32)
+        name = self.parameter.name
+        for i, p in enumerate(params):
+            v = p.get(name)
             if v is None:
                 continue
             key = repr(v)
             if key not in index:
-                index[key] = len(labels)
-                labels.append(v)
+                index[key] = len(self.labels)
+                self.labels.append(v)
             codes[i] = index[key]
-        return cls(values, None, codes, labels)
+        return codes
+
+    def updated(
+        self, params: Sequence[dict[str, Any]], known: np.ndarray, where: np.ndarray
+    ) -> ParamColumn:
+        """This column with the rows ``known`` written at ``where``, the others appended."""
+        name = self.parameter.name
+        if self.numeric is not None:
+            values = _floats([_number_or_none(p.get(name)) for p in params])
+            out = np.concatenate([self.numeric, values[~known]])
+            out[where] = values[known]
+            return ParamColumn(self.parameter, out, None, [])
+        assert self.codes is not None
+        column = ParamColumn(self.parameter, None, None, list(self.labels))
+        codes = column._codes(params)
+        merged = np.concatenate([self.codes, codes[~known]])
+        merged[where] = codes[known]
+        column.codes = merged
+        return column
 
     def describe(self) -> dict[str, Any]:
         if self.numeric is not None:
@@ -230,8 +312,14 @@ class ParamColumn:
         return {"choices": [_label(v) for v in self.labels]}
 
     def at(self, i: int) -> Any:
-        v = self.raw[i]
-        return v if v is None or isinstance(v, bool | int | float | str) else _label(v)
+        """Trial ``i``'s value as the study has it (None where inactive)."""
+        if self.numeric is not None:
+            x = self.numeric[i]
+            if math.isnan(x):
+                return None
+            return int(x) if isinstance(self.parameter, IntParameter) else float(x)
+        assert self.codes is not None
+        return self.labels[self.codes[i]] if self.codes[i] >= 0 else None
 
     def sort_key(self) -> np.ndarray:
         if self.numeric is not None:
@@ -254,11 +342,15 @@ class ParamColumn:
         return np.isin(self.codes, hits)
 
     def value_of(self, i: int) -> float | int | None:
-        """A position on a plot axis: the number, or the choice's code."""
+        """A position on a plot axis: the number, or the choice's index."""
         if self.numeric is not None:
             return _float(self.numeric[i])
         assert self.codes is not None
         return int(self.codes[i]) if self.codes[i] >= 0 else None
+
+
+def _number_or_none(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def _label(v: object) -> str:
