@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from tuner.api.auth import Reader, Writer
 from tuner.api.errors import COMMON, described
 from tuner.api.schemas import StudyOut
+from tuner.api.web.first_page import first_page
 from tuner.api.web.plots import plots
 from tuner.api.web.snapshots import Snapshots
 from tuner.api.web.study_yaml import line_of, parse_yaml
@@ -106,7 +107,15 @@ def table(
     token: Token = Reader,
 ) -> dict[str, Any]:
     where = Filter.parse(state, round, param)
-    snap = _snapshots(request).get(qualified(token.project, name))
+    snapshots, key = _snapshots(request), qualified(token.project, name)
+    if not snapshots.has(key) and where == Filter() and sort == "rank" and not descending:
+        fingerprint = snapshots.fingerprint(key)
+        storage = _storage(request)
+        fast = first_page(storage, key, storage.get_study(key).spec, offset, limit)
+        if fast is not None:
+            snapshots.warm(key)
+            return {"fingerprint": fingerprint, **fast}
+    snap = snapshots.get(key)
     out = page(snap.table, where, sort, descending, offset, limit)
     return {"fingerprint": snap.fingerprint, "columns": snap.table.columns(), **out}
 

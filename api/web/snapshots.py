@@ -5,6 +5,7 @@ it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -14,6 +15,7 @@ from typing import Any
 from tuner.api.web.table import StudyTable
 from tuner.storage import Storage
 
+log = logging.getLogger("tuner.api")
 FINGERPRINT_SECONDS = 0.5
 KEPT_STUDIES = 8
 MAX_UNFINISHED = 5000  # past this many trials that may change, a table is read anew
@@ -37,6 +39,7 @@ class Snapshots:
         self._study_locks: dict[str, threading.Lock] = {}
         self._tables: OrderedDict[str, Snapshot] = OrderedDict()
         self._prints: dict[str, tuple[float, str]] = {}
+        self._warming: set[str] = set()
 
     def fingerprint(self, study: str) -> str:
         """The study's fingerprint, at most ``FINGERPRINT_SECONDS`` old."""
@@ -79,6 +82,29 @@ class Snapshots:
                 while len(self._tables) > KEPT_STUDIES:
                     self._tables.popitem(last=False)
             return snap
+
+    def has(self, study: str) -> bool:
+        """Whether a table of the study is kept (however old)."""
+        with self._lock:
+            return study in self._tables
+
+    def warm(self, study: str) -> None:
+        """Build the study's table in the background (once at a time per study)."""
+        with self._lock:
+            if study in self._warming:
+                return
+            self._warming.add(study)
+
+        def build() -> None:
+            try:
+                self.get(study)
+            except Exception:  # noqa: BLE001 - the next request builds it and says why
+                log.exception("building the table of %s", study)
+            finally:
+                with self._lock:
+                    self._warming.discard(study)
+
+        threading.Thread(target=build, daemon=True, name="tuner-web-table").start()
 
     def forget(self, study: str) -> None:
         with self._lock:

@@ -81,7 +81,7 @@ class StudyTable:
         self.duration = _floats(rows.duration)
         self.curve = np.array(rows.curve, dtype=bool)
         self.params = {p.name: ParamColumn.of(p, rows.params) for p in spec.space}
-        metrics = sorted({k for v in rows.values for k in v} - {spec.metric or "value"})
+        metrics = sorted({k for v in rows.values for k in v} - {spec.metric or "value", "value"})
         self.metrics = {k: _floats([v.get(k) for v in rows.values]) for k in metrics[:MAX_METRICS]}
         self._rank()
 

@@ -70,13 +70,16 @@ def logged_in(
 
 
 def rows(page: Page) -> list[dict[str, str]]:
-    """The leaderboard's rows as {column label: cell text}."""
-    labels = page.locator("#leaderboard thead th").all_inner_texts()
-    out = []
-    for tr in page.locator("#leaderboard tbody tr").all():
-        cells = tr.locator("td").all_inner_texts()
-        out.append(dict(zip(labels, cells, strict=True)))
-    return out
+    """The leaderboard's rows as {column label: cell text}, read at one instant."""
+    return page.evaluate(
+        """() => {
+          const labels = [...document.querySelectorAll('#leaderboard thead th')]
+            .map((th) => th.textContent);
+          return [...document.querySelectorAll('#leaderboard tbody tr')].map((tr) =>
+            Object.fromEntries([...tr.querySelectorAll('td')]
+              .map((td, i) => [labels[i], td.textContent])));
+        }"""
+    )
 
 
 def open_study(page: Page, site: Site) -> None:

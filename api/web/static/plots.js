@@ -117,8 +117,8 @@ const Plots = (() => {
   function importance(svg, data) {
     const items = data.importance.items;
     if (!items.length || data.complete < 3) return empty(svg, "needs 3 complete trials");
-    reset(svg);
-    const rowH = Math.min(26, (H - 20) / items.length);
+    const rowH = 24;
+    reset(svg, W, 20 + items.length * rowH);
     const left = 130, width = W - left - 60;
     items.forEach((it, i) => {
       const y = 10 + i * rowH;

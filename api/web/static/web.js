@@ -334,7 +334,8 @@
     $("stop").addEventListener("click", () => act("stop"));
     $("resume").addEventListener("click", () => act("resume"));
 
-    Promise.all([refresh(), loadSummary(), loadPlots()]).catch(() => live(false));
+    // the rows first: on a large study the plots wait for the table the server builds
+    refresh().then(() => Promise.all([loadSummary(), loadPlots()])).catch(() => live(false));
     setInterval(poll, POLL_MS);
   }
 
