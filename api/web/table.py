@@ -104,9 +104,10 @@ class StudyTable:
         new.spec, new.algorithms = spec, [r.algorithm for r in spec.plan]
         numbers = np.array(rows.number, dtype=np.int64)
         at = np.searchsorted(self.number, numbers)
-        known = (at < self.size) & (self.number[np.minimum(at, self.size - 1)] == numbers)
-        if self.size == 0:
-            known[:] = False
+        if self.size:
+            known = (at < self.size) & (self.number[np.minimum(at, self.size - 1)] == numbers)
+        else:
+            known = np.zeros(len(numbers), dtype=bool)
         fresh = ~known
         where = at[known]
 

@@ -160,6 +160,8 @@ def test_a_table_updated_with_changed_rows_equals_one_read_anew() -> None:
             anew.params[name].at(i) for i in range(300)
         ]
     assert first.size == 200  # the old table is left as it was
+    empty = StudyTable(spec(300), part(everything, 0, 0))
+    assert empty.updated(spec(300), later).size == 100
     # a row replaced in place: trial 5 failed after all
     changed = part(everything, 5, 6)
     changed.state[0], changed.value[0] = "failed", None
