@@ -155,7 +155,7 @@ class Server:
     def __enter__(self) -> Server:
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.args, env=self.env, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.url + self.ready, timeout=2).status_code < 500:
