@@ -16,6 +16,7 @@ from tuner.api.limits import BodyLimit
 from tuner.api.request_log import RequestLog
 from tuner.api.routes import models, studies, trials
 from tuner.api.runs import ServerRuns
+from tuner.api.web import install as install_web
 from tuner.config import Settings
 from tuner.errors import Unavailable
 from tuner.scheduler import Scheduler
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(studies.router, prefix="/api/v1")
     app.include_router(trials.router, prefix="/api/v1")
     app.include_router(models.router, prefix="/api/v1")
+    install_web(app, storage)
 
     @app.get(
         "/healthz",

@@ -44,6 +44,15 @@ ROUTES: list[tuple[str, str, dict | None, str]] = [
     ("GET", f"/models/{M}", None, "read"),
     ("GET", f"/models/{M}/history", None, "read"),
     ("PUT", f"/models/{M}/aliases/{A}", {"version": 1}, "write"),
+    # the web page's routes (api/web/routes.py)
+    ("GET", "/session", None, "read"),
+    ("GET", "/progress", None, "read"),
+    ("GET", f"/studies/{N}/changes", None, "read"),
+    ("GET", f"/studies/{N}/table", None, "read"),
+    ("GET", f"/studies/{N}/plots", None, "read"),
+    ("GET", f"/studies/{N}/trials/{T}/attempts", None, "read"),
+    ("GET", f"/studies/{N}/download", None, "read"),
+    ("POST", "/studies/yaml", {}, "write"),
 ]
 ROLES = ("read", "write", "admin")
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.api.server import ServerProcess
@@ -64,6 +65,11 @@ def test_https_with_a_verified_self_signed_certificate(
         assert info.value.code == "unreachable" and "CERTIFICATE" in str(info.value).upper()
         said = server.log.read_text()
         assert f"Tuner serving at {server.url}" in said
+        # the web page's login cookie is Secure over HTTPS
+        login = httpx.post(
+            f"{server.url}/login", data={"token": server.token}, verify=str(certificate[0])
+        )
+        assert login.status_code == 303 and "Secure" in login.headers["set-cookie"]
     finally:
         server.stop()
         if old is None:

@@ -1,11 +1,12 @@
 """The one storage face, the same code on SQLite and PostgreSQL, split by concept:
 studies (``studies.py``), reading trials (``trials.py``), the worker protocol (``protocol.py``),
 a study locked for the scheduler (``locked.py``), whole studies in and out (``transfer.py``),
-server-side runs and their leases (``runs.py``), tokens (``tokens.py``) and the model
-registry (``models.py``)."""
+server-side runs and their leases (``runs.py``), what watching pages read (``activity.py``),
+tokens (``tokens.py``) and the model registry (``models.py``)."""
 
 from __future__ import annotations
 
+from tuner.storage.activity import StudyActivity
 from tuner.storage.locked import StudyLocking
 from tuner.storage.models import ModelStorage
 from tuner.storage.protocol import WorkerProtocol
@@ -24,6 +25,7 @@ class Storage(
     StudyTransfer,
     RunLeases,
     ModelStorage,
+    StudyActivity,
 ):
     """Studies, trials, tokens and registered models in a database named by a SQLAlchemy URL
     (``must_exist``: an SQLite file must be there already, for commands that only read)."""

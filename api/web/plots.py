@@ -1,0 +1,166 @@
+"""The data of the study page's plots, sampled or binned on the server: whatever the study's
+size, a plot gets at most a few thousand numbers.
+
+Samples are stable: a trial is in the sample when a hash of its number falls below the sampled
+fraction, so a growing study keeps the points already drawn, and the best trials are always in."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tuner.api.web.table import StudyTable
+from tuner.importance import METHOD, importances
+from tuner.storage import Storage
+
+HISTORY_POINTS = 2000
+BEST_STEPS = 1000
+LINES = 300
+SLICE_POINTS = 600
+CURVES = 20
+CURVE_POINTS = 150
+ALWAYS = 50  # the best trials are in every sample
+
+
+def plots(storage: Storage, study: str, table: StudyTable) -> dict[str, Any]:
+    """Every plot's data for the study page."""
+    complete = table.complete  # best first
+    return {
+        "trials": table.size,
+        "complete": int(len(complete)),
+        "direction": table.spec.direction.value,
+        "algorithms": table.algorithms,
+        "history": _history(table),
+        "parallel": _parallel(table, _sample(table, complete, LINES)),
+        "importance": _importance(table),
+        "slices": _slices(table, _sample(table, complete, SLICE_POINTS)),
+        "rounds": _rounds(table),
+        "curves": _curves(storage, study, table),
+    }
+
+
+def _sample(table: StudyTable, rows: np.ndarray, size: int) -> np.ndarray:
+    """At most ``size`` of ``rows``: the ``ALWAYS`` first (the best) and a stable hash sample
+    of the rest, in number order."""
+    if len(rows) <= size:
+        return np.sort(rows)
+    head, rest = rows[:ALWAYS], rows[ALWAYS:]
+    share = (size - len(head)) / len(rest)
+    h = (table.number[rest].astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    picked = rest[h.astype(float) / 2**32 < share][: size - len(head)]
+    return np.sort(np.concatenate([head, picked]))
+
+
+def _history(table: StudyTable) -> dict[str, Any]:
+    """Each complete trial's value by number (sampled), coloured by round, and the best so far
+    as a step line (only the steps where it improved, thinned past ``BEST_STEPS``)."""
+    done = np.sort(table.complete)
+    points = _sample(table, table.complete, HISTORY_POINTS)
+    v = table.value[done]
+    best = np.maximum.accumulate(v) if table.maximize else np.minimum.accumulate(v)
+    steps = np.flatnonzero(np.concatenate([[True], best[1:] != best[:-1]])) if len(v) else v
+    if len(steps) > BEST_STEPS:
+        steps = steps[np.linspace(0, len(steps) - 1, BEST_STEPS).astype(int)]
+    last = int(table.number.max()) if table.size else 0
+    return {
+        "points": [
+            [int(table.number[i]), float(table.value[i]), int(table.round[i]) + 1] for i in points
+        ],
+        "best": [[int(table.number[done[i]]), float(best[i])] for i in steps],
+        "last": last,
+        "sampled": len(points) < len(done),
+    }
+
+
+def _parallel(table: StudyTable, rows: np.ndarray) -> dict[str, Any]:
+    axes = []
+    for name, col in table.params.items():
+        axis: dict[str, Any] = {"name": name, "kind": col.kind, **col.describe()}
+        axis["values"] = [col.value_of(int(i)) for i in rows]
+        axes.append(axis)
+    return {
+        "axes": axes,
+        "values": [float(table.value[i]) for i in rows],
+        "sampled": len(rows) < len(table.complete),
+    }
+
+
+def _importance(table: StudyTable) -> dict[str, Any]:
+    rows = np.sort(table.complete)
+    columns = {
+        name: (col.numeric if col.numeric is not None else col.codes)[rows]  # type: ignore[index]
+        for name, col in table.params.items()
+    }
+    categorical = {name for name, col in table.params.items() if col.numeric is None}
+    found = importances(columns, table.value[rows], categorical) if len(rows) else []
+    return {
+        "method": METHOD,
+        "items": [{"param": x.param, "share": x.share, "trials": x.trials} for x in found],
+    }
+
+
+def _slices(table: StudyTable, rows: np.ndarray) -> list[dict[str, Any]]:
+    out = []
+    for name, col in table.params.items():
+        points = [
+            [x, float(table.value[i])] for i in rows if (x := col.value_of(int(i))) is not None
+        ]
+        out.append({"name": name, "kind": col.kind, **col.describe(), "points": points})
+    return out
+
+
+def _rounds(table: StudyTable) -> list[dict[str, Any]]:
+    """A box per round over its complete trials: quartiles, whiskers at 1.5 IQR."""
+    out = []
+    done = table.complete
+    for r in range(max(len(table.algorithms), int(table.round.max()) + 1 if table.size else 0)):
+        v = table.value[done[table.round[done] == r]]
+        box: dict[str, Any] = {
+            "round": r + 1,
+            "algorithm": table.algorithms[r] if r < len(table.algorithms) else None,
+            "n": int(len(v)),
+        }
+        if len(v):
+            q1, median, q3 = (float(x) for x in np.quantile(v, [0.25, 0.5, 0.75]))
+            reach = 1.5 * (q3 - q1)
+            inside = v[(v >= q1 - reach) & (v <= q3 + reach)]
+            box |= {
+                "q1": q1,
+                "median": median,
+                "q3": q3,
+                "low": float(inside.min()),
+                "high": float(inside.max()),
+                "min": float(v.min()),
+                "max": float(v.max()),
+            }
+        out.append(box)
+    return out
+
+
+def _curves(storage: Storage, study: str, table: StudyTable) -> list[dict[str, Any]]:
+    """The intermediate values of the best trials that reported some and of the latest ones
+    (running ones too), each thinned to ``CURVE_POINTS``."""
+    with_curve = np.flatnonzero(table.curve)
+    if not len(with_curve):
+        return []
+    best = {int(i) for i in table.complete[table.curve[table.complete]][: CURVES // 2]}
+    latest = [int(i) for i in with_curve[::-1][:CURVES] if int(i) not in best]
+    chosen = sorted(best | set(latest[: CURVES - len(best)]))
+    found = storage.curves(study, [int(table.number[i]) for i in chosen])
+    out = []
+    for i in chosen:
+        number = int(table.number[i])
+        points = found.get(number, [])
+        if len(points) > CURVE_POINTS:
+            keep = np.linspace(0, len(points) - 1, CURVE_POINTS).astype(int)
+            points = [points[k] for k in keep]
+        out.append(
+            {
+                "number": number,
+                "state": table.row(i)["state"],
+                "points": [[s, v] for s, v in points if math.isfinite(v)],
+            }
+        )
+    return out

@@ -1,0 +1,332 @@
+"""The web leaderboard in a real browser (Debian's chromium, driven by Playwright) against a real
+``tuner serve`` on a free loopback port, with a study whose trials finish while the page is open.
+Each page's screenshot is written to build/screenshots/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.api.server import ServerProcess
+from tests.api.web_browser import (
+    CHROMIUM,
+    XSS_CHOICE,
+    Site,
+    make_site,
+    screenshot,
+    web_spec,
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    home: Path = tmp_path_factory.mktemp("web")
+    server = ServerProcess(f"sqlite:///{home / 'tuner.db'}", home, lease=600).start()
+    try:
+        yield make_site(server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+class Console:
+    """Every console error and uncaught exception of a page (the test asserts there are none)."""
+
+    def __init__(self, page: Page, allow: tuple[str, ...] = ()) -> None:
+        self.errors: list[str] = []
+        self.allow = allow
+        page.on("console", lambda m: m.type == "error" and self._add(m.text))
+        page.on("pageerror", lambda e: self._add(f"uncaught: {e}"))
+
+    def _add(self, text: str) -> None:
+        if not any(a in text for a in self.allow):
+            self.errors.append(text)
+
+
+def logged_in(
+    browser: Browser, site: Site, token: str | None = None, allow: tuple[str, ...] = ()
+) -> tuple[Page, Console]:
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    console = Console(page, allow)
+    page.goto(f"{site.url}/login")
+    page.fill("#token", token or site.write)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site.url}/")
+    return page, console
+
+
+def rows(page: Page) -> list[dict[str, str]]:
+    """The leaderboard's rows as {column label: cell text}, read at one instant."""
+    return page.evaluate(
+        """() => {
+          const labels = [...document.querySelectorAll('#leaderboard thead th')]
+            .map((th) => th.textContent);
+          return [...document.querySelectorAll('#leaderboard tbody tr')].map((tr) =>
+            Object.fromEntries([...tr.querySelectorAll('td')]
+              .map((td, i) => [labels[i], td.textContent])));
+        }"""
+    )
+
+
+def open_study(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/studies/{site.study}")
+    expect(page.locator("#leaderboard tbody tr").first).to_be_visible()
+
+
+def test_login_wrong_token_cookie_and_logout(browser: Browser, site: Site) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    console = Console(page, allow=("401",))  # the wrong token's answer
+    page.goto(f"{site.url}/")
+    assert page.url == f"{site.url}/login"
+    page.fill("#token", "tnr_not-a-token")
+    page.click("button[type=submit]")
+    expect(page.locator("#login-error")).to_contain_text("Unknown token")
+    screenshot(page, "login-wrong-token")
+    page.fill("#token", site.read)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site.url}/")
+    (cookie,) = context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+    assert cookie["value"] == site.read
+    assert page.evaluate("document.cookie") == ""  # out of the page script's reach
+    expect(page.locator(".who")).to_contain_text(f"{site.project} · read")
+    page.click("#logout")
+    page.wait_for_url(f"{site.url}/login")
+    assert context.cookies() == []
+    page.goto(f"{site.url}/studies/{site.study}")
+    assert page.url == f"{site.url}/login"
+    assert console.errors == []
+
+
+def test_the_studies_page_lists_the_project_s_studies_searchable_and_sortable(
+    browser: Browser, site: Site
+) -> None:
+    page, console = logged_in(browser, site)
+    names = page.locator("#studies tbody tr td:first-child")
+    expect(names).to_have_count(1)
+    expect(names.first).to_have_text(site.study)
+    with site.client() as c:
+        assert c.post("/studies", json=web_spec("zz-second", 3, 3)).status_code == 201
+    expect(names).to_have_count(2)  # live
+    expect(page.locator(f"tr[data-name='{site.study}'] .rounds .round-bar")).to_have_count(2)
+    expect(page.locator(f"tr[data-name='{site.study}'] .total")).to_have_text("12 / 52")
+    page.click("#studies th[data-key=name]")
+    expect(names).to_have_text([site.study, "zz-second"])
+    page.click("#studies th[data-key=name]")
+    expect(names).to_have_text(["zz-second", site.study])
+    page.fill("#search", "zz")
+    expect(names).to_have_text(["zz-second"])
+    page.fill("#search", "")
+    assert site.other_study not in page.content()
+    screenshot(page, "studies")
+    assert console.errors == []
+
+
+def test_the_leaderboard_updates_live_keeping_sort_filter_and_scroll(
+    browser: Browser, site: Site
+) -> None:
+    page, console = logged_in(browser, site)
+    open_study(page, site)
+    expect(page.locator("#page-info")).to_contain_text("1-50 of 52")
+    labels = page.locator("#leaderboard thead th").all_inner_texts()
+    fixed = ["rank", "number", "round", "algorithm", "state", "value", "duration", "attempts"]
+    assert labels == [*fixed, "x", "n", "kind"]
+    page.click("#leaderboard th[data-key='param:x']")
+    page.click("#leaderboard th[data-key='param:x']")  # descending
+    page.check("#state-complete")
+    page.click("#filters button[type=submit]")
+    expect(page.locator("#page-info")).to_contain_text("of 11 (filtered from")
+    page.evaluate("window.scrollTo(0, 400)")
+    before = page.locator("#leaderboard").get_attribute("data-fingerprint")
+    site.finish(5)
+    expect(page.locator("#page-info")).to_contain_text("of 16 (filtered from", timeout=10_000)
+    assert page.locator("#leaderboard").get_attribute("data-fingerprint") != before
+    got = rows(page)
+    xs = [float(r["x"]) for r in got]
+    assert xs == sorted(xs, reverse=True)
+    assert {r["state"] for r in got} == {"complete"}
+    assert page.locator("#leaderboard th.sorted.desc").inner_text() == "x"
+    assert page.locator("#state-complete").is_checked()
+    assert page.evaluate("window.scrollY") == 400
+    assert console.errors == []
+
+
+def test_sorting_filtering_and_paging_happen_on_the_server(browser: Browser, site: Site) -> None:
+    page, console = logged_in(browser, site)
+    open_study(page, site)
+    page.select_option("#limit", "25")
+    # rank: best first, the complete ones only ranked
+    first = rows(page)
+    ranked = [int(r["rank"]) for r in first if r["rank"]]
+    assert ranked == sorted(ranked) and ranked[0] == 1
+    values = [float(r["value"]) for r in first if r["value"]]
+    assert values == sorted(values)
+    # a param range
+    page.select_option("#param", "x")
+    page.fill("#low", "0")
+    page.fill("#high", "5")
+    page.click("#filters button[type=submit]")
+    page.wait_for_timeout(300)
+    expect(page.locator("#active-filters")).to_contain_text("x in [0, 5]")
+    assert all(0 <= float(r["x"]) <= 5 for r in rows(page))
+    # a categorical choice, shown and matched as text
+    page.click("#clear")
+    page.select_option("#param", "kind")
+    page.select_option("#choice-value", XSS_CHOICE)
+    page.click("#filters button[type=submit]")
+    page.wait_for_timeout(300)
+    assert {r["kind"] for r in rows(page)} == {XSS_CHOICE}
+    # paging: 25 rows a page, the next page starts where the first ended
+    page.click("#clear")
+    site.finish(20)
+    expect(page.locator("#page-info")).to_contain_text("1-25 of", timeout=10_000)
+    page.click("#leaderboard th[data-key=number]")
+    expect(page.locator("#leaderboard tbody tr").first).to_have_attribute("data-number", "0")
+    numbers = [int(r["number"]) for r in rows(page)]
+    page.click("#next")
+    expect(page.locator("#page-info")).to_contain_text("26-")
+    assert [int(r["number"]) for r in rows(page)][0] == numbers[-1] + 1
+    with site.client() as c:  # the same through the route
+        got = c.get(
+            f"/studies/{site.study}/table",
+            params={"sort": "value", "descending": "true", "limit": 5, "state": "complete"},
+        ).json()
+        assert [r["value"] for r in got["rows"]] == sorted(
+            (r["value"] for r in got["rows"]), reverse=True
+        )
+        bad = c.get(f"/studies/{site.study}/table", params={"param": "nope:1:2"})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "param"
+    assert console.errors == []
+
+
+def test_each_plot_draws(browser: Browser, site: Site) -> None:
+    page, console = logged_in(browser, site)
+    open_study(page, site)
+    for plot in (
+        "#plot-history",
+        "#plot-importance",
+        "#plot-parallel",
+        "#plot-slices",
+        "#plot-rounds",
+        "#plot-curves",
+    ):
+        expect(page.locator(plot)).to_have_attribute("data-drawn", re.compile(r"^[1-9]\d*$"))
+    assert page.locator("#plot-history circle").count() >= 10
+    assert page.locator("#plot-parallel path.pline").count() >= 10
+    assert page.locator("#plot-curves path.curve").count() >= 1
+    assert page.locator("#plot-slices svg").count() == 3
+    expect(page.locator("#importance-method")).to_contain_text("variance")
+    # a categorical choice on an axis is text, not markup
+    assert XSS_CHOICE in page.locator("#plot-parallel").text_content()
+    screenshot(page, "study")
+    assert page.evaluate("window.__xss") is None
+    assert console.errors == []
+
+
+def test_the_trial_page_shows_attempts_errors_and_curves_as_text(
+    browser: Browser, site: Site
+) -> None:
+    page, console = logged_in(browser, site)
+    with site.client() as c:
+        failed = c.get(f"/studies/{site.study}/trials", params={"state": "failed"}).json()
+    number = failed["items"][0]["number"]
+    page.goto(f"{site.url}/studies/{site.study}/trials/{number}")
+    expect(page.locator("#attempts tbody tr")).to_have_count(1)
+    error = page.locator("#attempts pre.error-text")
+    expect(error).to_contain_text("<script>window.__xss=2</script>")
+    expect(page.locator("#attempts tbody")).to_contain_text("w-test")
+    expect(page.locator("#plot-curve")).to_have_attribute("data-drawn", "1")
+    expect(page.locator("#params")).to_contain_text("kind")
+    assert page.evaluate("window.__xss") is None
+    screenshot(page, "trial")
+    assert console.errors == []
+
+
+def test_another_project_s_study_and_hostile_names_are_not_pages(
+    browser: Browser, site: Site
+) -> None:
+    page = browser.new_context().new_page()
+    console = Console(page, allow=("404",))
+    page.goto(f"{site.url}/login")
+    page.fill("#token", site.write)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site.url}/")
+    answer = page.goto(f"{site.url}/studies/{site.other_study}")
+    assert answer is not None and answer.status == 404
+    expect(page.locator("h1")).to_have_text("Not found")
+    hostile = "<img src=x onerror=window.__xss=3>"
+    answer = page.goto(f"{site.url}/studies/{hostile}")
+    assert answer is not None and answer.status == 404
+    expect(page.locator("#missing-name")).to_have_text(hostile)
+    assert page.evaluate("window.__xss") is None
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    with site.client() as c:
+        for path in ("table", "plots", "changes", "download"):
+            assert c.get(f"/studies/{site.other_study}/{path}").status_code == 404
+    assert console.errors == []
+
+
+def test_write_tokens_stop_resume_create_from_yaml_and_download(
+    browser: Browser, site: Site
+) -> None:
+    page, console = logged_in(browser, site, allow=("422",))  # the bad YAML's answer
+    open_study(page, site)
+    page.click("#stop")
+    expect(page.locator("#summary")).to_contain_text("stopped")
+    expect(page.locator("#resume")).to_be_visible()
+    page.click("#resume")
+    expect(page.locator("#summary")).to_contain_text("running")
+    # downloads
+    with page.expect_download() as download:
+        page.click("#csv")
+    text = Path(download.value.path()).read_text()
+    table = list(csv.DictReader(io.StringIO(text)))
+    assert {"number", "state", "value", "x", "n", "kind"} <= set(table[0])
+    assert XSS_CHOICE in {r["kind"] for r in table}
+    # a study from YAML: an error is shown next to the line of the field it names
+    page.goto(f"{site.url}/new")
+    yaml_text = "name: from-yaml\nspace:\n  x: {type: float, low: 5, high: 1}\ntrials: 10\n"
+    page.fill("#yaml", yaml_text)
+    page.click("#new-study button[type=submit]")
+    expect(page.locator("#yaml-error")).to_contain_text("space.x")
+    expect(page.locator("#yaml-annotated .line.bad")).to_contain_text("x: {type: float")
+    expect(page.locator("#yaml-annotated .field-error")).to_contain_text("space.x")
+    screenshot(page, "new-study-error")
+    page.fill("#yaml", yaml_text.replace("low: 5", "low: 0"))
+    page.click("#new-study button[type=submit]")
+    page.wait_for_url(f"{site.url}/studies/from-yaml")
+    # a read token sees no write button, and the API refuses its writes
+    reader, reader_console = logged_in(browser, site, site.read)
+    open_study(reader, site)
+    expect(reader.locator("#stop")).to_be_hidden()
+    assert console.errors == [] and reader_console.errors == []
+
+
+def test_page_writes_need_the_page_header_and_the_cookie_is_secure_over_https(
+    site: Site,
+) -> None:
+    """A cross-site form cannot set the header: a cookie write without it is refused."""
+    cookies = {"tuner_token": site.write}
+    url = f"{site.url}/api/v1/studies/{site.study}"
+    assert httpx.post(f"{url}/stop", cookies=cookies).status_code == 403
+    assert httpx.get(url, cookies=cookies).status_code == 200
+    answer = httpx.post(f"{site.url}/login", data={"token": site.write})
+    assert answer.status_code == 303
+    assert "HttpOnly" in answer.headers["set-cookie"]
+    assert "SameSite=strict" in answer.headers["set-cookie"]

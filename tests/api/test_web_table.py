@@ -1,0 +1,217 @@
+"""The web page's server side without a browser: the fingerprint and light rows on SQLite and
+PostgreSQL, the in-memory table's sort, filter and paging, the plots' bounded sizes at 100,000
+trials, and the importance estimate on a known function."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tuner.api.web import plots as plot_data
+from tuner.api.web.study_yaml import line_of
+from tuner.api.web.table import Filter, StudyTable, page
+from tuner.errors import SpecError
+from tuner.executor import TrialOutcome
+from tuner.importance import importances
+from tuner.scheduler import Scheduler
+from tuner.storage import Storage
+from tuner.storage.activity import TrialRows
+from tuner.study import StudySpec
+from tuner.trial import TrialState
+
+
+def spec(n: int = 100, direction: str = "minimize") -> StudySpec:
+    return StudySpec.from_dict(
+        {
+            "name": "t",
+            "direction": direction,
+            "space": {
+                "x": {"type": "float", "low": 0, "high": 1},
+                "noise": {"type": "float", "low": 0, "high": 1},
+                "kind": {"type": "categorical", "choices": ["<b>", "b", 3]},
+            },
+            "plan": [
+                {"algorithm": "random", "trials": n // 2},
+                {"algorithm": "random", "trials": n},
+            ],
+        }
+    )
+
+
+def synthetic(n: int, seed: int = 0) -> TrialRows:
+    """``n`` trials whose value is 10 x + a little noise; every tenth failed."""
+    rng = np.random.default_rng(seed)
+    x, noise = rng.random(n), rng.random(n)
+    numbers = list(range(n))
+    failed = [i % 10 == 9 for i in numbers]
+    return TrialRows(
+        number=numbers,
+        round=[0 if i < n // 2 else 1 for i in numbers],
+        state=["failed" if f else "complete" for f in failed],
+        value=[
+            None if f else float(10 * a + 0.1 * b) for f, a, b in zip(failed, x, noise, strict=True)
+        ],
+        attempts=[1] * n,
+        duration=[float(i % 7) for i in numbers],
+        curve=[i % 50 == 0 for i in numbers],
+        params=[
+            {"x": float(a), "noise": float(b), "kind": ["<b>", "b", 3][i % 3]}
+            for i, a, b in zip(numbers, x, noise, strict=True)
+        ],
+        values=[{} for _ in numbers],
+    )
+
+
+def test_sort_filter_and_page() -> None:
+    table = StudyTable(spec(), synthetic(100))
+    got = page(table, Filter(), "rank", False, 0, 10)
+    assert got["total"] == 100 and [r["rank"] for r in got["rows"]] == list(range(1, 11))
+    values = [r["value"] for r in got["rows"]]
+    assert values == sorted(values)
+    # failed trials have no value: last whichever the order
+    for descending in (False, True):
+        rows = page(table, Filter(), "value", descending, 0, 100)["rows"]
+        assert [r["value"] is None for r in rows] == [False] * 90 + [True] * 10
+    xs = [r["params"]["x"] for r in page(table, Filter(), "param:x", True, 0, 100)["rows"]]
+    assert xs == sorted(xs, reverse=True)
+    where = Filter.parse(["complete"], 2, ["x:0.2:0.6", "kind=<b>"])
+    rows = page(table, where, "number", False, 0, 1000)["rows"]
+    assert rows and all(
+        r["state"] == "complete" and r["round"] == 2 and 0.2 <= r["params"]["x"] <= 0.6
+        for r in rows
+    )
+    assert {r["params"]["kind"] for r in rows} == {"<b>"}
+    three = page(table, Filter.parse([], None, ["kind=3"]), "number", False, 0, 1000)["rows"]
+    assert {r["params"]["kind"] for r in three} == {3}
+    second = page(table, Filter(), "number", False, 10, 10)["rows"]
+    assert [r["number"] for r in second] == list(range(10, 20))
+
+
+@pytest.mark.parametrize(
+    ("states", "params", "field"),
+    [(["done"], [], "state"), ([], ["x:a:1"], "param"), ([], ["nope:0:1"], "param")],
+)
+def test_bad_filters_name_their_field(states: list[str], params: list[str], field: str) -> None:
+    table = StudyTable(spec(), synthetic(20))
+    with pytest.raises(SpecError) as err:
+        table.select(Filter.parse(states, None, params))
+    assert err.value.field == field
+    with pytest.raises(SpecError) as err:
+        table.sort(np.arange(20), "param:nope", False)
+    assert err.value.field == "sort"
+
+
+def test_plots_stay_small_at_100000_trials_and_importance_finds_x() -> None:
+    trials = synthetic(100_000)
+    table = StudyTable(spec(100_000), trials)
+
+    class NoCurves:
+        def curves(self, study: str, numbers: list[int]) -> dict[int, list[tuple[int, float]]]:
+            return {n: [(s, 1.0 / (s + 1)) for s in range(1000)] for n in numbers}
+
+    data = plot_data.plots(NoCurves(), "t", table)  # type: ignore[arg-type]
+    assert len(data["history"]["points"]) <= plot_data.HISTORY_POINTS
+    assert data["history"]["sampled"]
+    assert len(data["history"]["best"]) <= plot_data.BEST_STEPS
+    best = min(v for v in trials.value if v is not None)
+    assert data["history"]["best"][-1][1] == best  # the best trial is always in
+    assert len(data["parallel"]["values"]) <= plot_data.LINES
+    assert all(len(s["points"]) <= plot_data.SLICE_POINTS for s in data["slices"])
+    assert len(data["curves"]) <= plot_data.CURVES
+    assert all(len(c["points"]) <= plot_data.CURVE_POINTS for c in data["curves"])
+    assert [r["n"] for r in data["rounds"]] == [45_000, 45_000]
+    ranked = [x["param"] for x in data["importance"]["items"]]
+    assert ranked[0] == "x"
+    shares = {x["param"]: x["share"] for x in data["importance"]["items"]}
+    assert shares["x"] > 0.9 and shares["kind"] < 0.01
+
+
+def test_importance_of_a_constant_or_tiny_study_is_zero() -> None:
+    def one(x: list[float], y: list[float], categorical: bool = False) -> tuple[float, int]:
+        got = importances({"x": np.array(x)}, np.array(y), {"x"} if categorical else ())
+        return got[0].share, got[0].trials
+
+    assert one([1.0, 2.0], [1.0, 2.0]) == (0.0, 2)
+    assert one([1.0, 2.0, 3.0, 4.0], [5.0] * 4) == (0.0, 4)
+    assert one([math.nan, 1.0, math.nan], [1.0, 2.0, 3.0]) == (0.0, 1)
+    # two choices that split the ranks in halves explain 3/4 of their variance (its most)
+    split = one([0, 1, 0, 1, -1] * 20, [0.0, 5.0, 0.1, 5.1, 9.0] * 20, categorical=True)
+    assert split == (0.7469, 80)
+
+
+def part(rows: TrialRows, start: int, stop: int) -> TrialRows:
+    return TrialRows(**{k: list(v[start:stop]) for k, v in vars(rows).items()})
+
+
+def test_a_table_updated_with_changed_rows_equals_one_read_anew() -> None:
+    everything = synthetic(300)
+    first = StudyTable(spec(300), part(everything, 0, 200))
+    assert first.unfinished == []
+    later = part(everything, 200, 300)
+    updated = first.updated(spec(300), later)
+    anew = StudyTable(spec(300), everything)
+    assert updated.size == anew.size == 300
+    for key in ("rank", "number", "round", "state", "value", "duration"):
+        assert np.array_equal(getattr(updated, key), getattr(anew, key), equal_nan=True), key
+    for name in ("x", "kind"):
+        assert [updated.params[name].at(i) for i in range(300)] == [
+            anew.params[name].at(i) for i in range(300)
+        ]
+    assert first.size == 200  # the old table is left as it was
+    empty = StudyTable(spec(300), part(everything, 0, 0))
+    assert empty.updated(spec(300), later).size == 100
+    # a row replaced in place: trial 5 failed after all
+    changed = part(everything, 5, 6)
+    changed.state[0], changed.value[0] = "failed", None
+    again = updated.updated(spec(300), changed)
+    assert again.row(5)["state"] == "failed" and again.rank[5] == -1 and updated.rank[5] > 0
+
+
+def test_an_empty_study_has_empty_plots() -> None:
+    table = StudyTable(spec(), part(synthetic(0), 0, 0))
+    data = plot_data.plots(None, "t", table)  # type: ignore[arg-type]
+    assert data["history"]["points"] == [] and data["history"]["best"] == []
+    assert page(table, Filter(), "rank", False, 0, 50)["rows"] == []
+
+
+def test_the_line_of_a_field_in_yaml() -> None:
+    text = "name: s\nspace:\n  x:\n    type: float\n    low: 5\nplan:\n  - {algorithm: r}\n"
+    assert line_of(text, "space.x.low") == 5
+    assert line_of(text, "space.x.nothing") == 3
+    assert line_of(text, "plan[0].trials") == 7
+    assert line_of(text, None) is None
+
+
+def test_the_fingerprint_moves_with_the_study_and_light_rows_match(database_url: str) -> None:
+    storage = Storage(database_url)
+    study = spec(6)
+    storage.create_study(study)
+    scheduler = Scheduler(storage)
+    prints = [storage.study_fingerprint("t")]
+    claimed, _ = scheduler.claim("t", "w", 60)
+    assert claimed is not None
+    prints.append(storage.study_fingerprint("t"))
+    storage.report("t", claimed.number, claimed.attempt, 0, 0.5)
+    prints.append(storage.study_fingerprint("t"))
+    assert storage.study_fingerprint("t") == prints[-1]  # nothing changed
+    storage.finish(
+        "t", claimed.number, claimed.attempt, TrialOutcome(TrialState.COMPLETE, value=1.5), 1
+    )
+    prints.append(storage.study_fingerprint("t"))
+    assert len(set(prints)) == len(prints)
+    rows = storage.trial_rows("t")
+    at = rows.number.index(claimed.number)
+    assert rows.value[at] == 1.5 and rows.curve[at] and rows.state[at] == "complete"
+    assert sum(rows.curve) == 1 and rows.duration[at] is not None and rows.duration[at] >= 0
+    assert rows.params[at] == claimed.params
+    later = storage.trial_rows("t", after=max(rows.number), also=[claimed.number])
+    assert claimed.number in later.number
+    assert set(later.number) == {claimed.number} | {
+        n for n, s in zip(rows.number, rows.state, strict=True) if s in ("waiting", "running")
+    }
+    assert storage.curves("t", [claimed.number]) == {claimed.number: [(0, 0.5)]}
+    assert storage.round_progress(["t"]) == {"t": {0: 1}}
+    assert math.isclose(StudyTable(study, rows).value[at], 1.5)
+    storage.close()
