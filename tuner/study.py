@@ -25,6 +25,7 @@ __all__ = [
     "ExecutorSpec",
     "ObjectiveSpec",
     "Plan",
+    "PrunerSpec",
     "Round",
     "StudySpec",
     "StudyState",
@@ -70,6 +71,34 @@ class ExecutorSpec:
 
 
 @dataclass(frozen=True)
+class PrunerSpec:
+    """A study's ``pruner: {type: asha, reduction_factor: 3}``: a plug-in name and its options."""
+
+    type: str = "none"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **self.options}
+
+    @classmethod
+    def from_dict(cls, raw: object) -> PrunerSpec:
+        """``None``, a name, or a mapping with a ``type``; SpecErrors name the field inside."""
+        if raw is None:
+            return cls()
+        if isinstance(raw, str):
+            raw = {"type": raw}
+        if not isinstance(raw, Mapping):
+            raise SpecError("", "must be a pruner name or a mapping with a 'type'")
+        kind = raw.get("type", "none")
+        if not isinstance(kind, str) or not kind:
+            raise SpecError("type", "must be the name of a pruner (median, percentile, asha...)")
+        options = {str(k): v for k, v in raw.items() if k != "type"}
+        if isinstance(raw.get("options"), Mapping):  # {type: asha, options: {...}} also reads
+            options = {**{k: v for k, v in options.items() if k != "options"}, **raw["options"]}
+        return cls(kind, options)
+
+
+@dataclass(frozen=True)
 class StudySpec:
     """A whole study as the user wrote it (after validation and defaults).
 
@@ -89,6 +118,7 @@ class StudySpec:
     seed: int | None = None
     description: str = ""
     budget: int | None = None
+    pruner: PrunerSpec = field(default_factory=PrunerSpec)
 
     @property
     def total_trials(self) -> int:
@@ -119,6 +149,8 @@ class StudySpec:
             out["metric"] = self.metric
         if self.description:
             out["description"] = self.description
+        if self.pruner.type != "none":
+            out["pruner"] = self.pruner.to_dict()
         return out
 
     @classmethod
@@ -161,6 +193,10 @@ class StudySpec:
             None if raw_objective is None else parse_objective(raw_objective, space, base_dir)
         )
         metric, direction = _metric_and_direction(data, objective, check)
+        try:
+            pruner = PrunerSpec.from_dict(data.get("pruner"))
+        except SpecError as exc:
+            raise exc.within("pruner") from None
         spec = cls(
             name=name,
             objective=objective,
@@ -178,6 +214,7 @@ class StudySpec:
             seed=seed,
             description=_text(data.get("description", ""), "description"),
             budget=budget,
+            pruner=pruner,
         )
         if check:
             _check_plugins(spec)
@@ -186,7 +223,7 @@ class StudySpec:
 
 _STUDY_KEYS = {
     "name", "objective", "metric", "direction", "space", "plan", "trials", "executor",
-    "retries", "trial_timeout", "seed", "description",
+    "retries", "trial_timeout", "seed", "description", "pruner",
 }  # fmt: skip
 
 
@@ -280,6 +317,14 @@ def _check_plugins(spec: StudySpec) -> None:
             cls.create(spec.space, spec.direction, spec.seed, rnd.trials, rnd.options)
         except SpecError as exc:
             raise exc.within(f"{where}.options") from None
+    try:
+        pruner_cls = plugins.pruner(spec.pruner.type)
+    except SpecError as exc:
+        raise exc.within("pruner.type") from None
+    try:
+        pruner_cls.create(spec.direction, spec.pruner.options)
+    except SpecError as exc:
+        raise exc.within("pruner") from None
     try:
         executor_cls = plugins.executor(spec.executor.type)
     except SpecError as exc:
