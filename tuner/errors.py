@@ -71,3 +71,8 @@ class Unavailable(TunerError):
     """The database cannot be reached (or is locked, or full) for now: try again later."""
 
     code = "unavailable"
+
+
+class TrialPruned(Exception):
+    """Raised by an objective to end its trial as ``pruned`` (as Optuna's ``TrialPruned``,
+    which works too: any exception class of that name does)."""

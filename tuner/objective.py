@@ -119,12 +119,16 @@ def evaluate(
     """Run ``fn`` in this process and capture any failure as a failed outcome."""
     try:
         result = fn(params, context) if takes_context(fn) else fn(params)
+        if result is None and _stop_asked(context):  # told to stop, it simply returned
+            return TrialOutcome(TrialState.PRUNED)
         value, values = interpret(result, metric)
     except ObjectiveError as exc:
         return TrialOutcome.failure(str(exc))
     except BaseException as exc:  # noqa: BLE001 - a user's objective may raise anything
         if isinstance(exc, KeyboardInterrupt):
             raise
+        if is_pruned(exc):
+            return TrialOutcome(TrialState.PRUNED)
         return TrialOutcome.failure(format_exception(exc))
     return TrialOutcome(
         TrialState.COMPLETE,
@@ -132,6 +136,19 @@ def evaluate(
         values=values,
         artifact=saved_artifact(getattr(context, "artifact_dir", None)),
     )
+
+
+def is_pruned(exc: BaseException) -> bool:
+    """Whether ``exc`` says "pruned": ``tuner.TrialPruned``, the client's or Optuna's (any
+    exception class named ``TrialPruned``), so objectives written for Optuna prune as they are."""
+    return any(k.__name__ == "TrialPruned" for k in type(exc).__mro__)
+
+
+def _stop_asked(context: TrialContext) -> bool:
+    try:
+        return bool(context.should_prune())
+    except Exception:  # noqa: BLE001 - a context that cannot say has not asked
+        return False
 
 
 def saved_artifact(directory: str | None) -> str | None:

@@ -208,11 +208,11 @@ class StudyRunner:
 
     def _listener(self, trial: Trial) -> StopListener:
         """What hears ``trial``'s intermediate values while it runs: each reaches the database
-        at once (so curves are live); none asks the trial to stop yet."""
+        at once (so curves are live), and the study's pruner's answer goes back to the trial."""
 
         def hear(step: int, value: float) -> bool:
             try:
-                self.storage.report(self.study, trial.number, trial.attempt, step, value)
+                return self.storage.report(self.study, trial.number, trial.attempt, step, value)
             except (Conflict, Unavailable):  # taken from us, or out of reach: a point of a curve
                 pass
             except Exception:  # noqa: BLE001 - a report lost is a curve point, not the trial

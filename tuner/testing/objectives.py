@@ -90,3 +90,21 @@ def env_value(params: dict[str, Any]) -> float:
 def _write(path: str, text: str, mode: str = "w") -> None:
     with Path(path).open(mode) as f:
         f.write(text)
+
+
+def learning_curve(params: dict[str, Any], trial: TrialContext) -> float:
+    """Reports ``x + 1 / (step + 1)`` for ``steps`` steps (lower is better), returning what it
+    has as soon as ``trial.should_prune()`` says stop; ``raise_pruned`` raises ``TrialPruned``
+    instead, as Optuna users do."""
+    from tuner import TrialPruned
+
+    value = float("inf")
+    for step in range(int(params.get("steps", 20))):
+        value = params["x"] + 1.0 / (step + 1)
+        trial.report(step, value)
+        if trial.should_prune():
+            if params.get("raise_pruned"):
+                raise TrialPruned()
+            return value
+        time.sleep(float(params.get("pause", 0.01)))
+    return value
