@@ -166,6 +166,13 @@ class FailIn(AttemptIn):
     error: str = Field(max_length=20_000, description="why the attempt failed")
 
 
+class ReportOut(BaseModel):
+    prune: bool = Field(
+        description="whether the study's pruner asks this attempt to stop now (it stays asked); "
+        "the objective then returns what it has, or ends it with POST .../prune"
+    )
+
+
 class LeaseOut(BaseModel):
     lease_expires_at: datetime | None
 

@@ -19,6 +19,7 @@ from tuner.api.schemas import (
     FailIn,
     LeaseOut,
     ReportIn,
+    ReportOut,
     TrialOut,
 )
 from tuner.errors import ObjectiveError
@@ -113,14 +114,14 @@ async def heartbeat(
 
 @router.post(
     "/{number:int}/report",
-    status_code=204,
+    response_model=ReportOut,
     responses=STALE,
-    summary="Record an intermediate value of a running attempt",
+    summary="Record an intermediate value of a running attempt; answers whether to stop (pruning)",
 )
 async def report(
     name: str, body: ReportIn, request: Request, number: int = Number, token: Token = Writer
-) -> None:
-    await _call(
+) -> ReportOut:
+    prune = await _call(
         request,
         _storage(request).report,
         qualified(token.project, name),
@@ -129,6 +130,27 @@ async def report(
         body.step,
         body.value,
     )
+    return ReportOut(prune=prune)
+
+
+@router.post(
+    "/{number:int}/prune",
+    response_model=TrialOut,
+    responses=STALE,
+    summary="End an attempt as pruned (told to stop, or stopping on its own), with its last report",
+)
+async def prune(
+    name: str, body: AttemptIn, request: Request, number: int = Number, token: Token = Writer
+) -> TrialOut:
+    trial, _ = await _call(
+        request,
+        _storage(request).finish_and_claim,
+        qualified(token.project, name),
+        number,
+        body.attempt,
+        lambda spec: TrialOutcome(TrialState.PRUNED),
+    )
+    return TrialOut.of(trial)
 
 
 @router.post(
