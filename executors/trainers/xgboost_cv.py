@@ -83,13 +83,55 @@ class XGBoostTrainer(Trainer):
         booster.setdefault("nthread", 1)
         booster["eval_metric"] = self.metric
         data = xgb.DMatrix(X, label=y)
-        history = xgb.cv(booster, data, num_boost_round=rounds, nfold=self.cv or 5, seed=0)
-        column = f"test-{self.metric}-mean"
-        curve = np.asarray(history[column], dtype=float)
-        for step in range(0, len(curve), max(1, len(curve) // 20)):
-            trial.report(step, float(curve[step]))
+        per_round = RoundReports(trial, self.metric)
+        try:
+            xgb.cv(
+                booster,
+                data,
+                num_boost_round=rounds,
+                nfold=self.cv or 5,
+                seed=0,
+                callbacks=[per_round.callback()],
+            )
+        except PrunedHere:  # the study's pruner stopped it: it returns what it has
+            pass
+        curve = np.asarray(per_round.curve, dtype=float)
         if self.save_model and trial.artifact_dir:
             os.makedirs(trial.artifact_dir, exist_ok=True)
             model = xgb.train(booster, data, num_boost_round=rounds)
             model.save_model(os.path.join(trial.artifact_dir, "model.json"))
         return {self.metric: float(curve[-1]), "rounds": float(len(curve))}
+
+
+class PrunedHere(Exception):
+    """Raised from XGBoost's callback to end a cross-validation the pruner stopped."""
+
+
+class RoundReports:
+    """Reports the mean test metric of every boosting round as it ends (step = round), and ends
+    training when ``trial.should_prune()`` says so: trainer studies prune with no user code."""
+
+    def __init__(self, trial: TrialContext, metric: str) -> None:
+        self.trial = trial
+        self.metric = metric
+        self.curve: list[float] = []
+
+    def callback(self) -> Any:
+        import xgboost as xgb
+
+        reports = self
+
+        class Reporter(xgb.callback.TrainingCallback):
+            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+                return reports.after_round(epoch, evals_log)
+
+        return Reporter()
+
+    def after_round(self, epoch: int, evals_log: Mapping[str, Mapping[str, Any]]) -> bool:
+        last = evals_log["test"][self.metric][-1]
+        value = float(last[0] if isinstance(last, tuple) else last)  # cv gives (mean, std)
+        self.curve.append(value)
+        self.trial.report(epoch, value)
+        if self.trial.should_prune():
+            raise PrunedHere
+        return False
