@@ -29,6 +29,11 @@ class StudyOut(BaseModel):
     name: str
     project: str
     state: str = Field(description="created, running, stopped or complete")
+    stop_reason: str | None = Field(
+        None,
+        description="the stop condition that ended the study before its plan (target, "
+        "time_budget, max_failed or patience)",
+    )
     round: int = Field(description="the round the study is in, from 1 (== rounds once done)")
     rounds: int
     done: int = Field(description="trials in a final state (complete, failed, pruned)")
@@ -47,6 +52,7 @@ class StudyOut(BaseModel):
             name=name,
             project=project,
             state=summary.state.value,
+            stop_reason=summary.stop_reason,
             round=min(summary.round + 1, summary.rounds),
             rounds=summary.rounds,
             done=summary.done,

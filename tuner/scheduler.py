@@ -113,6 +113,13 @@ class Scheduler:
         history: list[Trial] | None = None
         r = record.round
         stopped = record.state is StudyState.STOPPED
+        if spec.stop.any and not stopped and record.state is not StudyState.COMPLETE:
+            reason = _stop_reason(locked, spec, counts)
+            if reason is not None:  # waiting trials are cancelled, running ones finish
+                locked.cancel_waiting(f"cancelled: the study stopped ({reason})")
+                locked.set_state(StudyState.COMPLETE, len(spec.plan), reason)
+                counts = locked.counts()
+                r = len(spec.plan)
         while r < len(spec.plan) and not stopped:
             rnd = spec.plan[r]
             states = counts.setdefault(r, {})
@@ -199,6 +206,24 @@ class Scheduler:
                 except Conflict:  # raced with its worker finishing it: nothing was lost
                     pass
         return lost
+
+
+def _stop_reason(
+    locked: LockedStudy, spec: StudySpec, counts: dict[int, dict[TrialState, int]]
+) -> str | None:
+    """The stop condition the study meets now, if any (``tuner.stop_conditions``)."""
+    stop = spec.stop
+    maximize = spec.direction is Direction.MAXIMIZE
+    best = locked.best(maximize)
+    elapsed = None
+    if stop.time_budget is not None:
+        first = locked.first_start()
+        elapsed = None if first is None else (datetime.now(UTC) - first).total_seconds()
+    failed = sum(c.get(TrialState.FAILED, 0) for c in counts.values())
+    since_best = None
+    if stop.patience is not None and best is not None:
+        since_best = sum(1 for t in locked.trials() if t.state.finished and t.number > best.number)
+    return stop.reason(None if best is None else best.value, maximize, elapsed, failed, since_best)
 
 
 def _round_seed(seed: int | None, round_index: int) -> int | None:

@@ -19,6 +19,7 @@ from tuner.objective_spec import ObjectiveSpec, check_objective_kind, parse_obje
 from tuner.plan import Plan, Round, default_plan, parse_plan
 from tuner.space import SearchSpace
 from tuner.spec_values import integer, positive
+from tuner.stop_conditions import StopConditions
 
 __all__ = [
     "Direction",
@@ -119,6 +120,7 @@ class StudySpec:
     description: str = ""
     budget: int | None = None
     pruner: PrunerSpec = field(default_factory=PrunerSpec)
+    stop: StopConditions = field(default_factory=StopConditions)
 
     @property
     def total_trials(self) -> int:
@@ -151,6 +153,8 @@ class StudySpec:
             out["description"] = self.description
         if self.pruner.type != "none":
             out["pruner"] = self.pruner.to_dict()
+        if self.stop.any:
+            out["stop"] = self.stop.to_dict()
         return out
 
     @classmethod
@@ -197,6 +201,10 @@ class StudySpec:
             pruner = PrunerSpec.from_dict(data.get("pruner"))
         except SpecError as exc:
             raise exc.within("pruner") from None
+        try:
+            stop = StopConditions.from_dict(data.get("stop"))
+        except SpecError as exc:
+            raise exc.within("stop") from None
         spec = cls(
             name=name,
             objective=objective,
@@ -215,6 +223,7 @@ class StudySpec:
             description=_text(data.get("description", ""), "description"),
             budget=budget,
             pruner=pruner,
+            stop=stop,
         )
         if check:
             _check_plugins(spec)
@@ -224,6 +233,7 @@ class StudySpec:
 _STUDY_KEYS = {
     "name", "objective", "metric", "direction", "space", "plan", "trials", "executor",
     "retries", "trial_timeout", "seed", "description", "pruner",
+    "stop",
 }  # fmt: skip
 
 

@@ -63,6 +63,7 @@ class StudyRepository(StorageBase):
             row.round = round
             if round < len(spec.plan) and row.state == StudyState.COMPLETE:
                 row.state = StudyState.RUNNING
+                row.stop_reason = None
             return study_record(row)
 
     def set_state(self, name: str, state: StudyState) -> StudyRecord:
@@ -118,8 +119,8 @@ def _summaries(
         TrialRow.study_id,
         func.sum(case((TrialRow.state.in_(_FINISHED), 1), else_=0)),
         func.sum(case((TrialRow.state == TrialState.RUNNING, 1), else_=0)),
-        func.min(TrialRow.value),
-        func.max(TrialRow.value),
+        func.min(case((TrialRow.state == TrialState.COMPLETE, TrialRow.value))),
+        func.max(case((TrialRow.state == TrialState.COMPLETE, TrialRow.value))),
     ).group_by(TrialRow.study_id)
     if not all_studies:
         q = q.where(TrialRow.study_id.in_([r.id for r in rows]))
@@ -141,6 +142,7 @@ def _summaries(
                 direction=direction,
                 created_at=aware(row.created_at),
                 updated_at=aware(row.updated_at),
+                stop_reason=row.stop_reason,
             )
         )
     return out
