@@ -161,14 +161,19 @@ def is_pruned(exc: BaseException) -> bool:
     return any(k.__name__ == "TrialPruned" for k in type(exc).__mro__)
 
 
-def numbers(value: float | Mapping[str, float]) -> float | dict[str, float]:
+def numbers(value: float | Mapping[str, Any]) -> float | dict[str, Any]:
+    """The numbers of a result, and its ``constraints`` list (feasible when each is <= 0)."""
     if isinstance(value, int | float):
         return float(value)
-    return {
+    out: dict[str, Any] = {
         str(k): float(v)
         for k, v in value.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
+    constraints = value.get("constraints")
+    if isinstance(constraints, list | tuple):
+        out["constraints"] = [float(c) for c in constraints]
+    return out
 
 
 def bad_value(value: object) -> str | None:

@@ -92,6 +92,7 @@ def interpret(result: object, metric: str | None) -> tuple[float, dict[str, floa
         return value, {metric or "value": value}
     if isinstance(result, dict):
         values = {str(k): float(v) for k, v in result.items() if _number(v)}
+        values.update(constraint_values(result.get("constraints")))
         if metric is None:
             if len(values) != 1:
                 raise ObjectiveError(
@@ -111,6 +112,32 @@ def interpret(result: object, metric: str | None) -> tuple[float, dict[str, floa
         f"the objective returned {type(result).__name__} {_short(result)}; expected a number "
         "or a dict of metrics"
     )
+
+
+def missing_metrics(metrics: Sequence[str], values: dict[str, float]) -> str | None:
+    """Why a result of a multi-objective study cannot be ranked: a metric it lacks."""
+    missing = [m for m in metrics if m not in values]
+    if not missing:
+        return None
+    return (
+        f"the objective's result has no metric {missing[0]!r} (the study optimises "
+        f"{', '.join(metrics)}; keys: {sorted(values)})"
+    )
+
+
+def constraint_values(raw: object) -> dict[str, float]:
+    """``constraints: [c1, c2]`` of a result as ``{"constraint.0": c1, ...}`` (feasible when
+    every one is <= 0); anything but a list of finite numbers is an ObjectiveError."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list | tuple) or not all(_number(c) for c in raw):
+        raise ObjectiveError(
+            f"the objective's constraints are {_short(raw)}, not a list of numbers"
+        )
+    out = {f"constraint.{i}": float(c) for i, c in enumerate(raw)}
+    for name, c in out.items():
+        _finite(c, name)
+    return out
 
 
 def evaluate(

@@ -18,13 +18,14 @@ from tuner.errors import SpecError
 from tuner.objective_spec import ObjectiveSpec, check_objective_kind, parse_objective
 from tuner.plan import Plan, Round, default_plan, parse_plan
 from tuner.space import SearchSpace
-from tuner.spec_values import integer, positive
+from tuner.spec_values import integer, number, positive
 from tuner.stop_conditions import StopConditions
 
 __all__ = [
     "Direction",
     "ExecutorSpec",
     "ObjectiveSpec",
+    "MetricSpec",
     "Plan",
     "PrunerSpec",
     "Round",
@@ -69,6 +70,22 @@ class ExecutorSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **self.options}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One objective of a multi-objective study: a metric the objective returns, whether lower
+    or higher is better, and optionally the reference value of the hypervolume."""
+
+    name: str
+    direction: Direction = Direction.MINIMIZE
+    reference: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "direction": self.direction.value}
+        if self.reference is not None:
+            out["reference"] = self.reference
+        return out
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,20 @@ class StudySpec:
     budget: int | None = None
     pruner: PrunerSpec = field(default_factory=PrunerSpec)
     stop: StopConditions = field(default_factory=StopConditions)
+    # several objectives (``metrics: [{name, direction}, ...]``); ``metric`` and ``direction``
+    # are then the first one's, so that single-objective code reads a sensible value
+    metrics: tuple[MetricSpec, ...] = ()
+
+    @property
+    def objectives(self) -> list[tuple[str, Direction]]:
+        """Every optimised metric with its direction (one for a single-objective study)."""
+        if self.metrics:
+            return [(m.name, m.direction) for m in self.metrics]
+        return [(self.metric or "value", self.direction)]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.metrics) > 1
 
     @property
     def total_trials(self) -> int:
@@ -147,7 +178,10 @@ class StudySpec:
         )
         if self.budget is not None:
             out["trials"] = self.budget
-        if self.metric is not None:
+        if self.metrics:
+            out["metrics"] = [m.to_dict() for m in self.metrics]
+            out.pop("direction")
+        elif self.metric is not None:
             out["metric"] = self.metric
         if self.description:
             out["description"] = self.description
@@ -196,7 +230,12 @@ class StudySpec:
         objective = (
             None if raw_objective is None else parse_objective(raw_objective, space, base_dir)
         )
-        metric, direction = _metric_and_direction(data, objective, check)
+        metrics = _parse_metrics(data)
+        metric: str | None
+        if metrics:
+            metric, direction = metrics[0].name, metrics[0].direction
+        else:
+            metric, direction = _metric_and_direction(data, objective, check)
         try:
             pruner = PrunerSpec.from_dict(data.get("pruner"))
         except SpecError as exc:
@@ -224,6 +263,7 @@ class StudySpec:
             budget=budget,
             pruner=pruner,
             stop=stop,
+            metrics=metrics,
         )
         if check:
             _check_plugins(spec)
@@ -233,7 +273,7 @@ class StudySpec:
 _STUDY_KEYS = {
     "name", "objective", "metric", "direction", "space", "plan", "trials", "executor",
     "retries", "trial_timeout", "seed", "description", "pruner",
-    "stop",
+    "stop", "metrics",
 }  # fmt: skip
 
 
@@ -254,11 +294,45 @@ def _parse_executor(raw: object, objective: ObjectiveSpec | None, limits: Limits
     return ExecutorSpec(type=kind, options=options)
 
 
-def _parse_direction(raw: object) -> Direction:
+def _parse_direction(raw: object, where: str = "direction") -> Direction:
     try:
         return Direction(str(raw).lower())
     except ValueError:
-        raise SpecError("direction", "must be 'minimize' or 'maximize'") from None
+        raise SpecError(where, "must be 'minimize' or 'maximize'") from None
+
+
+def _parse_metrics(data: Mapping[str, Any]) -> tuple[MetricSpec, ...]:
+    """``metrics: [{name: auc, direction: maximize}, {name: latency_ms}]`` (direction defaults
+    to minimize); refused beside ``metric``/``direction``, which it replaces."""
+    raw = data.get("metrics")
+    if raw is None:
+        return ()
+    for old in ("metric", "direction"):
+        if old in data:
+            raise SpecError(old, "give either metric/direction or metrics, not both")
+    if not isinstance(raw, list) or not raw:
+        raise SpecError("metrics", "must be a non-empty list of {name, direction}")
+    out: list[MetricSpec] = []
+    for i, item in enumerate(raw):
+        where = f"metrics[{i}]"
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping):
+            raise SpecError(where, "must be a mapping with a name and a direction")
+        unknown = sorted(set(map(str, item)) - {"name", "direction", "reference"})
+        if unknown:
+            raise SpecError(f"{where}.{unknown[0]}", "is not a field of a metric")
+        name = item.get("name")
+        if not isinstance(name, str) or not name or name.startswith("constraint."):
+            raise SpecError(f"{where}.name", "must be the name of a key of the objective's result")
+        if name in [m.name for m in out]:
+            raise SpecError(f"{where}.name", f"{name!r} is named twice")
+        direction = _parse_direction(item.get("direction", "minimize"), f"{where}.direction")
+        reference = item.get("reference")
+        if reference is not None:
+            reference = float(number(reference, f"{where}.reference"))
+        out.append(MetricSpec(name, direction, reference))
+    return tuple(out)
 
 
 def _parse_metric(raw: object) -> str | None:

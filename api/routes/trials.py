@@ -24,7 +24,7 @@ from tuner.api.schemas import (
 )
 from tuner.errors import ObjectiveError
 from tuner.executor import TrialOutcome
-from tuner.objective import interpret
+from tuner.objective import interpret, missing_metrics
 from tuner.projects import qualified
 from tuner.scheduler import Scheduler
 from tuner.storage import Storage
@@ -221,12 +221,15 @@ async def fail(
     return TrialOut.of(trial)
 
 
-def _value(value: float | dict[str, float]) -> Callable[[StudySpec], TrialOutcome]:
+def _value(value: float | dict[str, float | list[float]]) -> Callable[[StudySpec], TrialOutcome]:
     """The outcome of a completed attempt, its value read with the study's metric."""
 
     def outcome(spec: StudySpec) -> TrialOutcome:
         try:
             number, values = interpret(value, spec.metric)
+            missing = missing_metrics([m.name for m in spec.metrics], values)
+            if missing:
+                raise ObjectiveError(missing)
         except ObjectiveError as exc:
             raise ObjectiveError(str(exc), field="value") from None
         return TrialOutcome(TrialState.COMPLETE, value=number, values=values)

@@ -93,7 +93,11 @@ class LeaderboardCommand:
         if args.json:
             print(
                 json.dumps(
-                    [t.to_dict() for t in storage.leaderboard(args.name, args.top)], indent=2
+                    [
+                        {**r.trial.to_dict(), "front": r.front}
+                        for r in storage.ranked(args.name, args.top)
+                    ],
+                    indent=2,
                 )
             )
             return 0
