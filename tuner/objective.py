@@ -92,7 +92,7 @@ def interpret(result: object, metric: str | None) -> tuple[float, dict[str, floa
         return value, {metric or "value": value}
     if isinstance(result, dict):
         values = {str(k): float(v) for k, v in result.items() if _number(v)}
-        values.update(constraint_values(result.get("constraints")))
+        constraints = constraint_values(result.get("constraints"))
         if metric is None:
             if len(values) != 1:
                 raise ObjectiveError(
@@ -107,7 +107,7 @@ def interpret(result: object, metric: str | None) -> tuple[float, dict[str, floa
         if metric not in values:
             raise ObjectiveError(f"metric {metric!r} is {result[metric]!r}, not a number")
         _finite(values[metric], metric)
-        return values[metric], values
+        return values[metric], {**values, **constraints}
     raise ObjectiveError(
         f"the objective returned {type(result).__name__} {_short(result)}; expected a number "
         "or a dict of metrics"

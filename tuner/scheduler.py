@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from tuner import plugins
 from tuner.errors import Conflict
@@ -20,6 +21,9 @@ from tuner.space import SearchSpace
 from tuner.storage import LockedStudy, Storage
 from tuner.study import Direction, StudySpec, StudyState
 from tuner.trial import Trial, TrialState
+
+if TYPE_CHECKING:
+    from tuner.algorithm import Algorithm
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,14 @@ def round_space(spec: StudySpec, round_index: int, history: Sequence[Trial]) -> 
     if best is None:
         return spec.space
     return spec.space.narrow(best.params, rnd.narrow)
+
+
+def round_options(spec: StudySpec, cls: type[Algorithm], options: dict[str, Any]) -> dict[str, Any]:
+    """A round's options, with the study's ``metrics`` for an algorithm that takes them (a
+    multi-objective one such as ``nsga2``)."""
+    if spec.metrics and "metrics" in cls.option_names() and "metrics" not in options:
+        return {**options, "metrics": [[m.name, m.direction.value] for m in spec.metrics]}
+    return options
 
 
 def worker_id() -> str:
@@ -148,7 +160,7 @@ class Scheduler:
                 spec.direction,
                 _round_seed(spec.seed, r),
                 rnd.trials,
-                rnd.options,
+                round_options(spec, cls, rnd.options),
             )
             params = algorithm.suggest(history, n)
             if params:

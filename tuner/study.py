@@ -232,6 +232,8 @@ class StudySpec:
         )
         metrics = _parse_metrics(data)
         metric: str | None
+        if len(metrics) > 1 and data.get("plan") is None and budget is not None:
+            plan = default_plan(budget, multi_objective=True)
         if metrics:
             metric, direction = metrics[0].name, metrics[0].direction
         else:
@@ -397,8 +399,11 @@ def _check_plugins(spec: StudySpec) -> None:
             cls = plugins.algorithm(rnd.algorithm)
         except SpecError as exc:
             raise exc.within(f"{where}.algorithm") from None
+        options = dict(rnd.options)
+        if spec.metrics and "metrics" in cls.option_names() and "metrics" not in options:
+            options["metrics"] = [[m.name, m.direction.value] for m in spec.metrics]
         try:
-            cls.create(spec.space, spec.direction, spec.seed, rnd.trials, rnd.options)
+            cls.create(spec.space, spec.direction, spec.seed, rnd.trials, options)
         except SpecError as exc:
             raise exc.within(f"{where}.options") from None
     try:

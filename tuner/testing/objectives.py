@@ -108,3 +108,11 @@ def learning_curve(params: dict[str, Any], trial: TrialContext) -> float:
             return value
         time.sleep(float(params.get("pause", 0.01)))
     return value
+
+
+def two_metrics(params: dict[str, Any]) -> dict[str, Any]:
+    """ZDT1 over ``x0..x3`` as ``f1``, ``f2`` (both minimised), with the constraint
+    ``x0 - 0.8 <= 0``: trials past it are infeasible."""
+    x = [float(params[f"x{i}"]) for i in range(4)]
+    g = 1 + 9 * sum(x[1:]) / 3
+    return {"f1": x[0], "f2": g * (1 - (x[0] / g) ** 0.5), "constraints": [x[0] - 0.8]}
