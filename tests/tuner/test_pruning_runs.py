@@ -129,3 +129,40 @@ def test_a_command_objective_sees_the_stop_file_and_ends_pruned(
         metric="loss",
     )
     check_pruned(run(storage, data, tmp_path))
+
+
+def test_the_database_keeps_the_decision_and_ends_the_attempt_pruned(database_url: str) -> None:
+    """On SQLite and PostgreSQL: a report answers the pruner's decision, which stays asked for
+    that attempt; completing it then ends it pruned (a retried completion is the same answer)."""
+    from tuner.executor import TrialOutcome
+    from tuner.scheduler import Scheduler
+
+    storage = Storage(database_url)
+    try:
+        spec = StudySpec.from_dict(
+            pruning_study(
+                {"type": "median", "n_startup_trials": 1},
+                plan=[{"algorithm": "random", "trials": 3}],
+            )
+        )
+        storage.create_study(spec)
+        Scheduler(storage).top_up("pruned", want=3)
+        first = storage.claim("pruned", "w", 60)
+        assert first is not None
+        assert storage.report("pruned", first.number, first.attempt, 0, 0.1) is False
+        storage.finish(
+            "pruned", first.number, first.attempt, TrialOutcome(TrialState.COMPLETE, 0.1), 1
+        )
+        second = storage.claim("pruned", "w", 60)
+        assert second is not None
+        assert storage.report("pruned", second.number, second.attempt, 0, 0.9) is True
+        assert storage.report("pruned", second.number, second.attempt, 1, 0.05) is True  # stays
+        done = TrialOutcome(TrialState.COMPLETE, 0.05)
+        ended = storage.finish("pruned", second.number, second.attempt, done, 1)
+        assert ended.state is TrialState.PRUNED and ended.value == 0.05
+        assert ended.meta["prune"] == {"attempt": second.attempt, "step": 0}
+        again = storage.finish("pruned", second.number, second.attempt, done, 1)
+        assert again.state is TrialState.PRUNED
+        assert Scheduler(storage).progress("pruned").done == 2
+    finally:
+        storage.close()
