@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -111,6 +112,15 @@ class StudyRepository(StorageBase):
             )
 
 
+def stored_direction(spec: dict[str, Any]) -> str:
+    """The direction of a stored spec: its own, or its first metric's (several metrics)."""
+    if "direction" in spec:
+        return str(spec["direction"])
+    metrics = spec.get("metrics") or [{}]
+    first = metrics[0] if isinstance(metrics[0], dict) else {}
+    return str(first.get("direction", "minimize"))
+
+
 def _summaries(
     s: Session, rows: Sequence[StudyRow], all_studies: bool = False
 ) -> list[StudySummary]:
@@ -128,7 +138,7 @@ def _summaries(
     out = []
     for row in rows:
         done, running, lo, hi = by_id.get(row.id, (0, 0, None, None))
-        direction = row.spec.get("direction", "minimize")
+        direction = stored_direction(row.spec)
         out.append(
             StudySummary(
                 name=row.name,

@@ -10,6 +10,7 @@ from tuner.pareto import Ranked, costs, fronts, hypervolume, rank, reference_poi
 from tuner.storage.base import StorageBase
 from tuner.storage.records import trial_of
 from tuner.storage.schema import TrialRow
+from tuner.storage.studies import stored_direction
 from tuner.trial import Trial, TrialState
 
 
@@ -80,7 +81,7 @@ class TrialReader(StorageBase):
             row = self._study_row(s, study)
             best_first = (
                 TrialRow.value.desc()
-                if row.spec.get("direction") == "maximize"
+                if stored_direction(row.spec) == "maximize"
                 else TrialRow.value.asc()
             )
             q = (
