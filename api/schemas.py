@@ -29,6 +29,11 @@ class StudyOut(BaseModel):
     name: str
     project: str
     state: str = Field(description="created, running, stopped or complete")
+    stop_reason: str | None = Field(
+        None,
+        description="the stop condition that ended the study before its plan (target, "
+        "time_budget, max_failed or patience)",
+    )
     round: int = Field(description="the round the study is in, from 1 (== rounds once done)")
     rounds: int
     done: int = Field(description="trials in a final state (complete, failed, pruned)")
@@ -39,14 +44,23 @@ class StudyOut(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = Field(None, description="when the plan last moved")
     spec: dict[str, Any] | None = Field(None, description="the study as submitted (on GET)")
+    hypervolume: float | None = Field(
+        None, description="several metrics: the hypervolume of the Pareto front (on GET)"
+    )
 
     @classmethod
-    def of(cls, summary: StudySummary, spec: dict[str, Any] | None = None) -> StudyOut:
+    def of(
+        cls,
+        summary: StudySummary,
+        spec: dict[str, Any] | None = None,
+        hypervolume: float | None = None,
+    ) -> StudyOut:
         project, name = split(summary.name)
         return cls(
             name=name,
             project=project,
             state=summary.state.value,
+            stop_reason=summary.stop_reason,
             round=min(summary.round + 1, summary.rounds),
             rounds=summary.rounds,
             done=summary.done,
@@ -57,6 +71,7 @@ class StudyOut(BaseModel):
             created_at=summary.created_at,
             updated_at=summary.updated_at,
             spec=spec,
+            hypervolume=hypervolume,
         )
 
 
@@ -77,9 +92,14 @@ class TrialOut(BaseModel):
     finished_at: datetime | None
     lease_expires_at: datetime | None
     meta: dict[str, Any]
+    front: int | None = Field(
+        None,
+        description="on the leaderboard: the trial's Pareto front (0 is the first; one metric: "
+        "0), null when infeasible (a constraint > 0)",
+    )
 
     @classmethod
-    def of(cls, t: Trial) -> TrialOut:
+    def of(cls, t: Trial, front: int | None = None) -> TrialOut:
         return cls(
             number=t.number,
             round=t.round + 1,
@@ -97,6 +117,7 @@ class TrialOut(BaseModel):
             finished_at=t.finished_at,
             lease_expires_at=t.lease_expires_at,
             meta=t.meta,
+            front=front,
         )
 
 
@@ -137,14 +158,21 @@ class ReportIn(AttemptIn):
 
 
 class CompleteIn(AttemptIn):
-    value: float | dict[str, float] = Field(
-        description="the objective's value, or a dict of metrics holding the study's metric"
+    value: float | dict[str, float | list[float]] = Field(
+        description="the objective's value, or a dict of metrics holding the study's metric "
+        "(and every metric of a multi-objective study); 'constraints': [c1, c2] makes the trial "
+        "feasible when each is <= 0"
     )
 
     @field_validator("value", mode="before")
     @classmethod
     def finite(cls, value: Any) -> Any:
         numbers = list(value.values()) if isinstance(value, dict) else [value]
+        if isinstance(value, dict) and isinstance(value.get("constraints"), list):
+            numbers = [v for k, v in value.items() if k != "constraints"]
+            numbers += value["constraints"][:1000]
+            if len(value["constraints"]) > 1000:
+                raise ValueError("at most 1000 constraints")
         for v in numbers:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise ValueError("must be a finite number, or a dict of finite numbers")
@@ -164,6 +192,13 @@ class CompleteAndClaimIn(CompleteIn):
 
 class FailIn(AttemptIn):
     error: str = Field(max_length=20_000, description="why the attempt failed")
+
+
+class ReportOut(BaseModel):
+    prune: bool = Field(
+        description="whether the study's pruner asks this attempt to stop now (it stays asked); "
+        "the objective then returns what it has, or ends it with POST .../prune"
+    )
 
 
 class LeaseOut(BaseModel):

@@ -7,7 +7,7 @@ study.optimize(train, n_trials=50, workers=4)
 
 from tuner.client.http import TrialLost, TunerAPIError
 from tuner.client.study import Study
-from tuner.client.trial import StudyComplete, StudyStopped, Trial
+from tuner.client.trial import StudyComplete, StudyStopped, Trial, TrialPruned
 from tuner.client.tuner_client import TunerClient
 from tuner.client.work import WorkersFailed
 
@@ -17,6 +17,7 @@ __all__ = [
     "StudyStopped",
     "Trial",
     "TrialLost",
+    "TrialPruned",
     "TunerAPIError",
     "TunerClient",
     "WorkersFailed",

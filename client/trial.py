@@ -23,6 +23,11 @@ class StudyStopped(Exception):
     or resumes again."""
 
 
+class TrialPruned(Exception):
+    """Raised by an objective (inside ``optimize``, or a ``with trial:`` block) to end its trial
+    as pruned; Optuna's ``TrialPruned`` works too (any exception class of that name does)."""
+
+
 class Trial:
     """A claimed attempt of a trial: report, then complete or fail it. Its lease is kept alive
     by a background heartbeat while the ``with`` block runs."""
@@ -37,6 +42,7 @@ class Trial:
         self._path = f"{study.path}/trials/{self.number}"
         self._ended = False
         self._lost = False
+        self._prune = False
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
@@ -49,15 +55,21 @@ class Trial:
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
-    ) -> None:
+    ) -> bool:
         self._stop.set()
         if self._ended or self._lost:
-            return
+            return False
+        if exc is not None and is_pruned(exc):
+            self.prune()
+            return True  # raising TrialPruned is how an objective says "pruned": not an error
         if exc is not None:
             text = "".join(traceback.format_exception(kind, exc, tb))
             self.fail(f"{type(exc).__name__}: {exc}\n{text}"[-8000:])
+        elif self._prune:  # told to stop, the block ended without a result: pruned
+            self.prune()
         else:
             self.fail("the trial's block ended without complete() or fail()")
+        return False
 
     @property
     def lost(self) -> bool:
@@ -65,13 +77,24 @@ class Trial:
         return self._lost
 
     def report(self, step: int, value: float) -> None:
-        """An intermediate value (a learning curve point); non-finite values are skipped."""
+        """An intermediate value (a learning curve point); non-finite values are skipped. The
+        server answers whether the study's pruner asks this trial to stop (``should_prune``)."""
         if not math.isfinite(float(value)):
             return
-        self._post("report", {"step": int(step), "value": float(value)})
+        answer = self._post("report", {"step": int(step), "value": float(value)})
+        if isinstance(answer, dict) and answer.get("prune"):
+            self._prune = True
 
     def should_prune(self) -> bool:
-        return False
+        """Whether the server answered a report with "stop": the objective then returns what it
+        has (the trial ends pruned with its last report) or raises ``TrialPruned``."""
+        return self._prune
+
+    def prune(self) -> dict[str, Any]:
+        """End the attempt as pruned, with its last reported step and value."""
+        result = self._post("prune", {})
+        self._ended = True
+        return result  # type: ignore[no-any-return]
 
     def complete(self, value: float | Mapping[str, float]) -> dict[str, Any]:
         """Record the result. A NaN/inf or non-numeric result fails the attempt instead."""
@@ -133,14 +156,24 @@ class Trial:
                 continue
 
 
-def numbers(value: float | Mapping[str, float]) -> float | dict[str, float]:
+def is_pruned(exc: BaseException) -> bool:
+    """Whether ``exc`` says "pruned": ours, the server's or Optuna's ``TrialPruned``."""
+    return any(k.__name__ == "TrialPruned" for k in type(exc).__mro__)
+
+
+def numbers(value: float | Mapping[str, Any]) -> float | dict[str, Any]:
+    """The numbers of a result, and its ``constraints`` list (feasible when each is <= 0)."""
     if isinstance(value, int | float):
         return float(value)
-    return {
+    out: dict[str, Any] = {
         str(k): float(v)
         for k, v in value.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
+    constraints = value.get("constraints")
+    if isinstance(constraints, list | tuple):
+        out["constraints"] = [float(c) for c in constraints]
+    return out
 
 
 def bad_value(value: object) -> str | None:

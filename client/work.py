@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuner.client.http import TrialLost, TunerAPIError
-from tuner.client.trial import StudyComplete, StudyStopped, Trial
+from tuner.client.trial import StudyComplete, StudyStopped, Trial, is_pruned
 
 if TYPE_CHECKING:
     from tuner.client.study import Objective, Study
@@ -82,8 +82,15 @@ def work(
                 try:
                     result = fn(trial.params, trial) if takes_trial else fn(trial.params)
                 except Exception as exc:  # noqa: BLE001 - a failed attempt, the loop goes on
-                    trial.fail(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[-8000:])
+                    if is_pruned(exc):
+                        trial.prune()
+                    else:
+                        trial.fail(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[-8000:])
                 else:
+                    if result is None and trial.should_prune():  # told to stop, it returned
+                        trial.prune()
+                        done += 1
+                        continue
                     last = n_trials is not None and done + 1 >= n_trials
                     more = not last and (claim_slot is None or claim_slot())
                     try:

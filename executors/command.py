@@ -4,8 +4,9 @@ Params reach the program three ways: ``{name}`` placeholders in the command line
 ``TUNER_PARAM_<NAME>`` environment variables, and a JSON file named by ``TUNER_PARAMS_FILE``. The
 result is the JSON written to ``TUNER_RESULT_FILE``, else the last JSON object printed on stdout,
 else the last line printed if it is a number; lines like ``{"step": 3, "auc": 0.91}`` are
-intermediate values, heard while the command runs; when the runner asks the trial to stop early,
-the file named by ``TUNER_STOP_FILE`` appears. The last lines of stdout and
+intermediate values, heard while the command runs; when the study's pruner asks the trial to stop
+early, the file named by ``TUNER_STOP_FILE`` appears: the program may then exit (with or without a
+result), and the trial ends ``pruned``. The last lines of stdout and
 stderr go into the error of a failed attempt, so the user sees why it failed.
 """
 
@@ -135,6 +136,9 @@ class CommandExecutor(PooledExecutor):
             return TrialOutcome.failure(
                 exit_reason(process.returncode, "command") + _tails(out, err), steps
             )
+        if os.path.exists(stop_file) and not _has_result(result_file, out):
+            # told to stop ($TUNER_STOP_FILE appeared), it exited without a result: pruned
+            return TrialOutcome(TrialState.PRUNED, intermediate=steps)
         try:
             result = _result(result_file, out.result, out.last)
             value, values = interpret(result, job.metric)
@@ -216,6 +220,19 @@ class _Reader:
             self.steps.append((obj["step"], float(value)))
             if self._listener is not None:
                 self._listener(obj["step"], float(value))
+
+
+def _has_result(result_file: str, out: _Reader) -> bool:
+    """Whether the command left a result (a result file, a JSON object or a number last)."""
+    if os.path.exists(result_file) and os.path.getsize(result_file) > 0:
+        return True
+    if out.result is not None:
+        return True
+    try:
+        float(out.last)
+    except ValueError:
+        return False
+    return True
 
 
 def _result(result_file: str, printed: object, last: str) -> object:

@@ -17,6 +17,7 @@ from tuner.executors.pool import PooledExecutor, check_positive_int
 
 _RESOURCES = {"num_cpus", "num_gpus", "memory"}  # other keys are Ray custom resources
 _CANCELLED = "cancelled: the executor shut down"
+_RELAY_POLL = 0.1  # seconds between looks at a running trial's reports
 
 
 class RayExecutor(PooledExecutor):
@@ -56,6 +57,7 @@ class RayExecutor(PooledExecutor):
         self._start_pool(workers, "ray")
         self._refs: set[Any] = set()
         self._task = ray.remote(max_retries=0)(_run_trial).options(**_task_options(self._resources))
+        self._relay: Any = None  # the actor that carries reports up and stops down, made on use
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
@@ -96,6 +98,9 @@ class RayExecutor(PooledExecutor):
     def _close(self) -> None:
         import ray
 
+        if self._relay is not None and ray.is_initialized():
+            ray.kill(self._relay)
+            self._relay = None
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
 
@@ -103,12 +108,16 @@ class RayExecutor(PooledExecutor):
         import ray
         from ray.exceptions import RayError, TaskCancelledError
 
+        key = f"{job.study}/{job.number}/{job.attempt}"
         with self._lock:
             if self._cancelling:
                 return TrialOutcome.failure(_CANCELLED)
-            ref = self._task.remote(job)
+            relay = self._relay_actor() if listener is not None else None
+            ref = self._task.remote(job, relay, key)
             self._refs.add(ref)
         try:
+            if relay is not None and listener is not None:
+                _relay_reports(ref, relay, key, listener)
             outcome = ray.get(ref)
             return (
                 outcome
@@ -130,6 +139,56 @@ class RayExecutor(PooledExecutor):
             with self._lock:
                 self._refs.discard(ref)
 
+    def _relay_actor(self) -> Any:
+        """The relay between trials' tasks and this runner (one per executor, no CPU)."""
+        import ray
+
+        if self._relay is None:
+            self._relay = ray.remote(num_cpus=0)(ReportRelay).remote()
+        return self._relay
+
+
+class ReportRelay:
+    """A Ray actor between running trials and the runner: a trial's task puts each report and
+    learns whether it was told to stop; the runner takes the reports and sets the stops."""
+
+    def __init__(self) -> None:
+        self._reports: dict[str, list[tuple[int, float]]] = {}
+        self._stops: set[str] = set()
+
+    def put(self, key: str, step: int, value: float) -> bool:
+        self._reports.setdefault(key, []).append((step, value))
+        return key in self._stops
+
+    def take(self, key: str) -> list[tuple[int, float]]:
+        return self._reports.pop(key, [])
+
+    def stop(self, key: str) -> None:
+        self._stops.add(key)
+
+    def forget(self, key: str) -> None:
+        self._reports.pop(key, None)
+        self._stops.discard(key)
+
+
+def _relay_reports(ref: Any, relay: Any, key: str, listener: StopListener) -> None:
+    """Until the task ends: hand its reports to ``listener`` and relay a stop it answers (the
+    trial hears it with its next report)."""
+    import ray
+
+    stopped = False
+    try:
+        while True:
+            done, _ = ray.wait([ref], timeout=_RELAY_POLL)
+            for step, value in ray.get(relay.take.remote(key)):
+                if not stopped and listener(step, value):
+                    stopped = True
+                    ray.get(relay.stop.remote(key))
+            if done:
+                return
+    finally:
+        relay.forget.remote(key)
+
 
 def _task_options(resources: Mapping[str, Any]) -> dict[str, Any]:
     options = {k: v for k, v in resources.items() if k in _RESOURCES}
@@ -139,13 +198,19 @@ def _task_options(resources: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def _run_trial(job: TrialJob) -> TrialOutcome:
+def _run_trial(job: TrialJob, relay: Any = None, key: str = "") -> TrialOutcome:
     """The Ray task: one trial process, killed with its group if the task is cancelled. Its
-    intermediate values come back with its outcome (the runner is on another node)."""
+    intermediate values go up through ``relay`` while it runs (the runner may be on another
+    node), and a stop comes back with the answer to a report."""
+    import ray
+
     from tuner.executors.trial_process import TrialProcess
+
+    def report(step: int, value: float) -> bool:
+        return bool(ray.get(relay.put.remote(key, step, value)))
 
     trial = TrialProcess(job)
     try:
-        return trial.run()
+        return trial.run(report if relay is not None else None)
     finally:
         trial.kill_group()

@@ -175,6 +175,22 @@ def test_the_service_client_worker_and_curl(folder: Path, env: dict[str, str]) -
         server.communicate(timeout=30)
 
 
+def test_early_stopping_stop_conditions_and_several_metrics(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    write_files("Early stopping", tmp_path)
+    assert {"curve.py", "pruned.yaml", "two.py", "pareto.yaml"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+    first, second = commands("Early stopping")
+    out = sh(first.text, tmp_path, env).stdout
+    assert "pruned" in out
+    pruned = sh("tuner trials pruned --state pruned --json", tmp_path, env).stdout
+    assert yaml.safe_load(pruned), out
+    out = sh(second.text, tmp_path, env).stdout
+    assert "front" in out and "hypervolume:" in out
+
+
 def test_the_conformance_suite_example(tmp_path: Path, env: dict[str, str]) -> None:
     write_files("Plug-ins", tmp_path)
     assert (tmp_path / "test_random.py").exists()

@@ -87,8 +87,8 @@ class Executor(ABC):
       an objective that raises, returns garbage, crashes its process or overruns ``job.timeout``
       gives a ``failed`` outcome whose ``error`` says why.
     - ``listener``, when given, hears each intermediate value while the trial runs (where the
-      executor can carry it back, all but Ray here; else they come with the outcome); its answer
-      True reaches the trial's ``should_prune()``.
+      executor can carry it back, every executor here; else they come with the outcome); its
+      answer True reaches the trial's ``should_prune()``.
     - at most ``capacity`` jobs run at once; more wait in the executor's own queue.
     - ``shutdown(cancel_running=True)`` stops running jobs (their futures are cancelled or fail)
       and frees every resource; ``shutdown()`` waits for running jobs to end.

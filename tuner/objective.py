@@ -92,6 +92,7 @@ def interpret(result: object, metric: str | None) -> tuple[float, dict[str, floa
         return value, {metric or "value": value}
     if isinstance(result, dict):
         values = {str(k): float(v) for k, v in result.items() if _number(v)}
+        constraints = constraint_values(result.get("constraints"))
         if metric is None:
             if len(values) != 1:
                 raise ObjectiveError(
@@ -106,11 +107,37 @@ def interpret(result: object, metric: str | None) -> tuple[float, dict[str, floa
         if metric not in values:
             raise ObjectiveError(f"metric {metric!r} is {result[metric]!r}, not a number")
         _finite(values[metric], metric)
-        return values[metric], values
+        return values[metric], {**values, **constraints}
     raise ObjectiveError(
         f"the objective returned {type(result).__name__} {_short(result)}; expected a number "
         "or a dict of metrics"
     )
+
+
+def missing_metrics(metrics: Sequence[str], values: dict[str, float]) -> str | None:
+    """Why a result of a multi-objective study cannot be ranked: a metric it lacks."""
+    missing = [m for m in metrics if m not in values]
+    if not missing:
+        return None
+    return (
+        f"the objective's result has no metric {missing[0]!r} (the study optimises "
+        f"{', '.join(metrics)}; keys: {sorted(values)})"
+    )
+
+
+def constraint_values(raw: object) -> dict[str, float]:
+    """``constraints: [c1, c2]`` of a result as ``{"constraint.0": c1, ...}`` (feasible when
+    every one is <= 0); anything but a list of finite numbers is an ObjectiveError."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list | tuple) or not all(_number(c) for c in raw):
+        raise ObjectiveError(
+            f"the objective's constraints are {_short(raw)}, not a list of numbers"
+        )
+    out = {f"constraint.{i}": float(c) for i, c in enumerate(raw)}
+    for name, c in out.items():
+        _finite(c, name)
+    return out
 
 
 def evaluate(
@@ -119,12 +146,16 @@ def evaluate(
     """Run ``fn`` in this process and capture any failure as a failed outcome."""
     try:
         result = fn(params, context) if takes_context(fn) else fn(params)
+        if result is None and _stop_asked(context):  # told to stop, it simply returned
+            return TrialOutcome(TrialState.PRUNED)
         value, values = interpret(result, metric)
     except ObjectiveError as exc:
         return TrialOutcome.failure(str(exc))
     except BaseException as exc:  # noqa: BLE001 - a user's objective may raise anything
         if isinstance(exc, KeyboardInterrupt):
             raise
+        if is_pruned(exc):
+            return TrialOutcome(TrialState.PRUNED)
         return TrialOutcome.failure(format_exception(exc))
     return TrialOutcome(
         TrialState.COMPLETE,
@@ -132,6 +163,19 @@ def evaluate(
         values=values,
         artifact=saved_artifact(getattr(context, "artifact_dir", None)),
     )
+
+
+def is_pruned(exc: BaseException) -> bool:
+    """Whether ``exc`` says "pruned": ``tuner.TrialPruned``, the client's or Optuna's (any
+    exception class named ``TrialPruned``), so objectives written for Optuna prune as they are."""
+    return any(k.__name__ == "TrialPruned" for k in type(exc).__mro__)
+
+
+def _stop_asked(context: TrialContext) -> bool:
+    try:
+        return bool(context.should_prune())
+    except Exception:  # noqa: BLE001 - a context that cannot say has not asked
+        return False
 
 
 def saved_artifact(directory: str | None) -> str | None:

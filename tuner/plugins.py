@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     from tuner.cli import Command
     from tuner.executor import Executor
     from tuner.models.flavor import Flavor
+    from tuner.pruner import Pruner
     from tuner.trainer import Trainer
 
 ALGORITHMS = "tuner.algorithms"
 EXECUTORS = "tuner.executors"
+PRUNERS = "tuner.pruners"
 TRAINERS = "tuner.trainers"
 COMMANDS = "tuner.commands"
 
@@ -46,6 +48,10 @@ def _load(group: str, name: str, what: str) -> Any:
 
 def algorithm(name: str) -> type[Algorithm]:
     return _load(ALGORITHMS, name, "algorithm")
+
+
+def pruner(name: str) -> type[Pruner]:
+    return _load(PRUNERS, name, "pruner")
 
 
 def executor(name: str) -> type[Executor]:

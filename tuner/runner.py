@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from tuner.errors import Conflict, SpecError, Unavailable
 from tuner.executor import Executor, StopListener, TrialJob, TrialOutcome
+from tuner.objective import missing_metrics
 from tuner.scheduler import Progress, Scheduler, worker_id
 from tuner.storage import Storage, now
 from tuner.study import ObjectiveSpec, StudySpec, StudyState
-from tuner.trial import Trial
+from tuner.trial import Trial, TrialState
 
 log = logging.getLogger("tuner.runner")
 _POLL = 0.5  # seconds between looks at the queue (and at a stop request) while nothing ends
@@ -71,6 +72,7 @@ class StudyRunner:
         self._last_look = self._last_beat = time.monotonic()
         self._outage_since: float | None = None  # when the database became unavailable
         self._pause = _POLL
+        self._metrics: list[str] = []  # a multi-objective study's metrics, each one required
 
     def stop(self) -> None:
         """Ask ``run`` to stop soon; safe from a signal handler."""
@@ -86,6 +88,7 @@ class StudyRunner:
         objective = spec.objective
         if objective is None:
             raise SpecError("objective", "the study has no objective: remote workers run it")
+        self._metrics = [m.name for m in spec.metrics]
         self._recover()
         try:
             while True:
@@ -167,6 +170,10 @@ class StudyRunner:
         unavailable an outcome stays in memory, first in line (``Unavailable`` goes up)."""
         while self._unreported:
             trial, outcome = self._unreported[0]
+            if self._metrics and outcome.state is TrialState.COMPLETE:
+                missing = missing_metrics(self._metrics, outcome.values)
+                if missing:
+                    outcome = TrialOutcome.failure(missing, outcome.intermediate)
             try:
                 finished = self.storage.finish(
                     self.study, trial.number, trial.attempt, outcome, max_attempts
@@ -208,11 +215,11 @@ class StudyRunner:
 
     def _listener(self, trial: Trial) -> StopListener:
         """What hears ``trial``'s intermediate values while it runs: each reaches the database
-        at once (so curves are live); none asks the trial to stop yet."""
+        at once (so curves are live), and the study's pruner's answer goes back to the trial."""
 
         def hear(step: int, value: float) -> bool:
             try:
-                self.storage.report(self.study, trial.number, trial.attempt, step, value)
+                return self.storage.report(self.study, trial.number, trial.attempt, step, value)
             except (Conflict, Unavailable):  # taken from us, or out of reach: a point of a curve
                 pass
             except Exception:  # noqa: BLE001 - a report lost is a curve point, not the trial

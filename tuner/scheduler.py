@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from tuner import plugins
 from tuner.errors import Conflict
@@ -20,6 +21,9 @@ from tuner.space import SearchSpace
 from tuner.storage import LockedStudy, Storage
 from tuner.study import Direction, StudySpec, StudyState
 from tuner.trial import Trial, TrialState
+
+if TYPE_CHECKING:
+    from tuner.algorithm import Algorithm
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,14 @@ def round_space(spec: StudySpec, round_index: int, history: Sequence[Trial]) -> 
     if best is None:
         return spec.space
     return spec.space.narrow(best.params, rnd.narrow)
+
+
+def round_options(spec: StudySpec, cls: type[Algorithm], options: dict[str, Any]) -> dict[str, Any]:
+    """A round's options, with the study's ``metrics`` for an algorithm that takes them (a
+    multi-objective one such as ``nsga2``)."""
+    if spec.metrics and "metrics" in cls.option_names() and "metrics" not in options:
+        return {**options, "metrics": [[m.name, m.direction.value] for m in spec.metrics]}
+    return options
 
 
 def worker_id() -> str:
@@ -113,6 +125,13 @@ class Scheduler:
         history: list[Trial] | None = None
         r = record.round
         stopped = record.state is StudyState.STOPPED
+        if spec.stop.any and not stopped and record.state is not StudyState.COMPLETE:
+            reason = _stop_reason(locked, spec, counts)
+            if reason is not None:  # waiting trials are cancelled, running ones finish
+                locked.cancel_waiting(f"cancelled: the study stopped ({reason})")
+                locked.set_state(StudyState.COMPLETE, len(spec.plan), reason)
+                counts = locked.counts()
+                r = len(spec.plan)
         while r < len(spec.plan) and not stopped:
             rnd = spec.plan[r]
             states = counts.setdefault(r, {})
@@ -141,7 +160,7 @@ class Scheduler:
                 spec.direction,
                 _round_seed(spec.seed, r),
                 rnd.trials,
-                rnd.options,
+                round_options(spec, cls, rnd.options),
             )
             params = algorithm.suggest(history, n)
             if params:
@@ -199,6 +218,24 @@ class Scheduler:
                 except Conflict:  # raced with its worker finishing it: nothing was lost
                     pass
         return lost
+
+
+def _stop_reason(
+    locked: LockedStudy, spec: StudySpec, counts: dict[int, dict[TrialState, int]]
+) -> str | None:
+    """The stop condition the study meets now, if any (``tuner.stop_conditions``)."""
+    stop = spec.stop
+    maximize = spec.direction is Direction.MAXIMIZE
+    best = locked.best(maximize)
+    elapsed = None
+    if stop.time_budget is not None:
+        first = locked.first_start()
+        elapsed = None if first is None else (datetime.now(UTC) - first).total_seconds()
+    failed = sum(c.get(TrialState.FAILED, 0) for c in counts.values())
+    since_best = None
+    if stop.patience is not None and best is not None:
+        since_best = sum(1 for t in locked.trials() if t.state.finished and t.number > best.number)
+    return stop.reason(None if best is None else best.value, maximize, elapsed, failed, since_best)
 
 
 def _round_seed(seed: int | None, round_index: int) -> int | None:

@@ -19,13 +19,16 @@ from tuner.objective_spec import ObjectiveSpec, check_objective_kind, parse_obje
 from tuner.plan import Plan, Round, default_plan, parse_plan
 from tuner.promote_spec import PromoteSpec
 from tuner.space import SearchSpace
-from tuner.spec_values import integer, positive
+from tuner.spec_values import integer, number, positive
+from tuner.stop_conditions import StopConditions
 
 __all__ = [
     "Direction",
     "ExecutorSpec",
     "ObjectiveSpec",
+    "MetricSpec",
     "Plan",
+    "PrunerSpec",
     "Round",
     "StudySpec",
     "StudyState",
@@ -71,6 +74,50 @@ class ExecutorSpec:
 
 
 @dataclass(frozen=True)
+class MetricSpec:
+    """One objective of a multi-objective study: a metric the objective returns, whether lower
+    or higher is better, and optionally the reference value of the hypervolume."""
+
+    name: str
+    direction: Direction = Direction.MINIMIZE
+    reference: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "direction": self.direction.value}
+        if self.reference is not None:
+            out["reference"] = self.reference
+        return out
+
+
+@dataclass(frozen=True)
+class PrunerSpec:
+    """A study's ``pruner: {type: asha, reduction_factor: 3}``: a plug-in name and its options."""
+
+    type: str = "none"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **self.options}
+
+    @classmethod
+    def from_dict(cls, raw: object) -> PrunerSpec:
+        """``None``, a name, or a mapping with a ``type``; SpecErrors name the field inside."""
+        if raw is None:
+            return cls()
+        if isinstance(raw, str):
+            raw = {"type": raw}
+        if not isinstance(raw, Mapping):
+            raise SpecError("", "must be a pruner name or a mapping with a 'type'")
+        kind = raw.get("type", "none")
+        if not isinstance(kind, str) or not kind:
+            raise SpecError("type", "must be the name of a pruner (median, percentile, asha...)")
+        options = {str(k): v for k, v in raw.items() if k != "type"}
+        if isinstance(raw.get("options"), Mapping):  # {type: asha, options: {...}} also reads
+            options = {**{k: v for k, v in options.items() if k != "options"}, **raw["options"]}
+        return cls(kind, options)
+
+
+@dataclass(frozen=True)
 class StudySpec:
     """A whole study as the user wrote it (after validation and defaults).
 
@@ -91,6 +138,22 @@ class StudySpec:
     description: str = ""
     budget: int | None = None
     promote: PromoteSpec | None = None  # register the best trial's model at the end
+    pruner: PrunerSpec = field(default_factory=PrunerSpec)
+    stop: StopConditions = field(default_factory=StopConditions)
+    # several objectives (``metrics: [{name, direction}, ...]``); ``metric`` and ``direction``
+    # are then the first one's, so that single-objective code reads a sensible value
+    metrics: tuple[MetricSpec, ...] = ()
+
+    @property
+    def objectives(self) -> list[tuple[str, Direction]]:
+        """Every optimised metric with its direction (one for a single-objective study)."""
+        if self.metrics:
+            return [(m.name, m.direction) for m in self.metrics]
+        return [(self.metric or "value", self.direction)]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.metrics) > 1
 
     @property
     def total_trials(self) -> int:
@@ -117,12 +180,19 @@ class StudySpec:
         )
         if self.budget is not None:
             out["trials"] = self.budget
-        if self.metric is not None:
+        if self.metrics:
+            out["metrics"] = [m.to_dict() for m in self.metrics]
+            out.pop("direction")
+        elif self.metric is not None:
             out["metric"] = self.metric
         if self.description:
             out["description"] = self.description
         if self.promote is not None:
             out["promote"] = self.promote.to_dict()
+        if self.pruner.type != "none":
+            out["pruner"] = self.pruner.to_dict()
+        if self.stop.any:
+            out["stop"] = self.stop.to_dict()
         return out
 
     @classmethod
@@ -164,7 +234,22 @@ class StudySpec:
         objective = (
             None if raw_objective is None else parse_objective(raw_objective, space, base_dir)
         )
-        metric, direction = _metric_and_direction(data, objective, check)
+        metrics = _parse_metrics(data)
+        metric: str | None
+        if len(metrics) > 1 and data.get("plan") is None and budget is not None:
+            plan = default_plan(budget, multi_objective=True)
+        if metrics:
+            metric, direction = metrics[0].name, metrics[0].direction
+        else:
+            metric, direction = _metric_and_direction(data, objective, check)
+        try:
+            pruner = PrunerSpec.from_dict(data.get("pruner"))
+        except SpecError as exc:
+            raise exc.within("pruner") from None
+        try:
+            stop = StopConditions.from_dict(data.get("stop"))
+        except SpecError as exc:
+            raise exc.within("stop") from None
         spec = cls(
             name=name,
             objective=objective,
@@ -183,6 +268,9 @@ class StudySpec:
             description=_text(data.get("description", ""), "description"),
             budget=budget,
             promote=None if data.get("promote") is None else PromoteSpec.from_dict(data["promote"]),
+            pruner=pruner,
+            stop=stop,
+            metrics=metrics,
         )
         if check:
             _check_plugins(spec)
@@ -191,7 +279,8 @@ class StudySpec:
 
 _STUDY_KEYS = {
     "name", "objective", "metric", "direction", "space", "plan", "trials", "executor",
-    "retries", "trial_timeout", "seed", "description", "promote",
+    "retries", "trial_timeout", "seed", "description", "promote", "pruner",
+    "stop", "metrics",
 }  # fmt: skip
 
 
@@ -212,11 +301,45 @@ def _parse_executor(raw: object, objective: ObjectiveSpec | None, limits: Limits
     return ExecutorSpec(type=kind, options=options)
 
 
-def _parse_direction(raw: object) -> Direction:
+def _parse_direction(raw: object, where: str = "direction") -> Direction:
     try:
         return Direction(str(raw).lower())
     except ValueError:
-        raise SpecError("direction", "must be 'minimize' or 'maximize'") from None
+        raise SpecError(where, "must be 'minimize' or 'maximize'") from None
+
+
+def _parse_metrics(data: Mapping[str, Any]) -> tuple[MetricSpec, ...]:
+    """``metrics: [{name: auc, direction: maximize}, {name: latency_ms}]`` (direction defaults
+    to minimize); refused beside ``metric``/``direction``, which it replaces."""
+    raw = data.get("metrics")
+    if raw is None:
+        return ()
+    for old in ("metric", "direction"):
+        if old in data:
+            raise SpecError(old, "give either metric/direction or metrics, not both")
+    if not isinstance(raw, list) or not raw:
+        raise SpecError("metrics", "must be a non-empty list of {name, direction}")
+    out: list[MetricSpec] = []
+    for i, item in enumerate(raw):
+        where = f"metrics[{i}]"
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping):
+            raise SpecError(where, "must be a mapping with a name and a direction")
+        unknown = sorted(set(map(str, item)) - {"name", "direction", "reference"})
+        if unknown:
+            raise SpecError(f"{where}.{unknown[0]}", "is not a field of a metric")
+        name = item.get("name")
+        if not isinstance(name, str) or not name or name.startswith("constraint."):
+            raise SpecError(f"{where}.name", "must be the name of a key of the objective's result")
+        if name in [m.name for m in out]:
+            raise SpecError(f"{where}.name", f"{name!r} is named twice")
+        direction = _parse_direction(item.get("direction", "minimize"), f"{where}.direction")
+        reference = item.get("reference")
+        if reference is not None:
+            reference = float(number(reference, f"{where}.reference"))
+        out.append(MetricSpec(name, direction, reference))
+    return tuple(out)
 
 
 def _parse_metric(raw: object) -> str | None:
@@ -281,10 +404,21 @@ def _check_plugins(spec: StudySpec) -> None:
             cls = plugins.algorithm(rnd.algorithm)
         except SpecError as exc:
             raise exc.within(f"{where}.algorithm") from None
+        options = dict(rnd.options)
+        if spec.metrics and "metrics" in cls.option_names() and "metrics" not in options:
+            options["metrics"] = [[m.name, m.direction.value] for m in spec.metrics]
         try:
-            cls.create(spec.space, spec.direction, spec.seed, rnd.trials, rnd.options)
+            cls.create(spec.space, spec.direction, spec.seed, rnd.trials, options)
         except SpecError as exc:
             raise exc.within(f"{where}.options") from None
+    try:
+        pruner_cls = plugins.pruner(spec.pruner.type)
+    except SpecError as exc:
+        raise exc.within("pruner.type") from None
+    try:
+        pruner_cls.create(spec.direction, spec.pruner.options)
+    except SpecError as exc:
+        raise exc.within("pruner") from None
     try:
         executor_cls = plugins.executor(spec.executor.type)
     except SpecError as exc:

@@ -89,7 +89,11 @@ def list_studies(request: Request, token: Token = Reader) -> list[StudyOut]:
 def get_study(name: str, request: Request, token: Token = Reader) -> StudyOut:
     storage = storage_of(request)
     key = qualified(token.project, name)
-    return StudyOut.of(storage.study_summary(key), spec=storage.get_study(key).spec.to_dict())
+    return StudyOut.of(
+        storage.study_summary(key),
+        spec=storage.get_study(key).spec.to_dict(),
+        hypervolume=storage.hypervolume(key),
+    )
 
 
 @router.delete("/{name}", status_code=204, responses=NOT_FOUND, summary="Delete a study")
@@ -163,7 +167,7 @@ def run_status(name: str, request: Request, token: Token = Reader) -> RunOut:
     "/{name}/leaderboard",
     response_model=list[TrialOut],
     responses=NOT_FOUND,
-    summary="Complete trials, best first",
+    summary="Complete trials, best first (several metrics: the Pareto front first, by crowding)",
 )
 def leaderboard(
     name: str,
@@ -171,8 +175,8 @@ def leaderboard(
     top: int | None = Query(None, ge=1, le=10_000),
     token: Token = Reader,
 ) -> list[TrialOut]:
-    trials = storage_of(request).leaderboard(qualified(token.project, name), top)
-    return [TrialOut.of(t) for t in trials]
+    ranked = storage_of(request).ranked(qualified(token.project, name), top)
+    return [TrialOut.of(r.trial, r.front) for r in ranked]
 
 
 @router.get(

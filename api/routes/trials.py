@@ -19,11 +19,12 @@ from tuner.api.schemas import (
     FailIn,
     LeaseOut,
     ReportIn,
+    ReportOut,
     TrialOut,
 )
 from tuner.errors import ObjectiveError
 from tuner.executor import TrialOutcome
-from tuner.objective import interpret
+from tuner.objective import interpret, missing_metrics
 from tuner.projects import qualified
 from tuner.scheduler import Scheduler
 from tuner.storage import Storage
@@ -113,14 +114,14 @@ async def heartbeat(
 
 @router.post(
     "/{number:int}/report",
-    status_code=204,
+    response_model=ReportOut,
     responses=STALE,
-    summary="Record an intermediate value of a running attempt",
+    summary="Record an intermediate value of a running attempt; answers whether to stop (pruning)",
 )
 async def report(
     name: str, body: ReportIn, request: Request, number: int = Number, token: Token = Writer
-) -> None:
-    await _call(
+) -> ReportOut:
+    prune = await _call(
         request,
         _storage(request).report,
         qualified(token.project, name),
@@ -129,6 +130,27 @@ async def report(
         body.step,
         body.value,
     )
+    return ReportOut(prune=prune)
+
+
+@router.post(
+    "/{number:int}/prune",
+    response_model=TrialOut,
+    responses=STALE,
+    summary="End an attempt as pruned (told to stop, or stopping on its own), with its last report",
+)
+async def prune(
+    name: str, body: AttemptIn, request: Request, number: int = Number, token: Token = Writer
+) -> TrialOut:
+    trial, _ = await _call(
+        request,
+        _storage(request).finish_and_claim,
+        qualified(token.project, name),
+        number,
+        body.attempt,
+        lambda spec: TrialOutcome(TrialState.PRUNED),
+    )
+    return TrialOut.of(trial)
 
 
 @router.post(
@@ -199,12 +221,15 @@ async def fail(
     return TrialOut.of(trial)
 
 
-def _value(value: float | dict[str, float]) -> Callable[[StudySpec], TrialOutcome]:
+def _value(value: float | dict[str, float | list[float]]) -> Callable[[StudySpec], TrialOutcome]:
     """The outcome of a completed attempt, its value read with the study's metric."""
 
     def outcome(spec: StudySpec) -> TrialOutcome:
         try:
             number, values = interpret(value, spec.metric)
+            missing = missing_metrics([m.name for m in spec.metrics], values)
+            if missing:
+                raise ObjectiveError(missing)
         except ObjectiveError as exc:
             raise ObjectiveError(str(exc), field="value") from None
         return TrialOutcome(TrialState.COMPLETE, value=number, values=values)

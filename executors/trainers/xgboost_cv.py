@@ -72,11 +72,19 @@ class XGBoostTrainer(Trainer):
         X, y = load_arrays(self.data, self.label)
         booster, rounds = self.booster_params(params, y)
         data = xgb.DMatrix(X, label=y)
-        history = xgb.cv(booster, data, num_boost_round=rounds, nfold=self.cv or 5, seed=0)
-        column = f"test-{self.metric}-mean"
-        curve = np.asarray(history[column], dtype=float)
-        for step in range(0, len(curve), max(1, len(curve) // 20)):
-            trial.report(step, float(curve[step]))
+        per_round = RoundReports(trial, self.metric)
+        try:
+            xgb.cv(
+                booster,
+                data,
+                num_boost_round=rounds,
+                nfold=self.cv or 5,
+                seed=0,
+                callbacks=[per_round.callback()],
+            )
+        except PrunedHere:  # the study's pruner stopped it: it returns what it has
+            pass
+        curve = np.asarray(per_round.curve, dtype=float)
         if self.save_model and trial.artifact_dir:
             from tuner.models.trial_model import save_trial_model
 
@@ -122,3 +130,37 @@ class XGBoostTrainer(Trainer):
             data = xgb.DMatrix(X, label=y, feature_names=[str(c) for c in example.columns])
         booster, rounds = self.booster_params(params, y)
         return xgb.train(booster, data, num_boost_round=rounds), example
+
+
+class PrunedHere(Exception):
+    """Raised from XGBoost's callback to end a cross-validation the pruner stopped."""
+
+
+class RoundReports:
+    """Reports the mean test metric of every boosting round as it ends (step = round), and ends
+    training when ``trial.should_prune()`` says so: trainer studies prune with no user code."""
+
+    def __init__(self, trial: TrialContext, metric: str) -> None:
+        self.trial = trial
+        self.metric = metric
+        self.curve: list[float] = []
+
+    def callback(self) -> Any:
+        import xgboost as xgb
+
+        reports = self
+
+        class Reporter(xgb.callback.TrainingCallback):
+            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+                return reports.after_round(epoch, evals_log)
+
+        return Reporter()
+
+    def after_round(self, epoch: int, evals_log: Mapping[str, Mapping[str, Any]]) -> bool:
+        last = evals_log["test"][self.metric][-1]
+        value = float(last[0] if isinstance(last, tuple) else last)  # cv gives (mean, std)
+        self.curve.append(value)
+        self.trial.report(epoch, value)
+        if self.trial.should_prune():
+            raise PrunedHere
+        return False

@@ -79,7 +79,7 @@ def test_claim_complete_is_atomic_idempotent_and_stale_reports_are_refused(
         ok = c.post(
             f"/studies/{name}/trials/{n}/report", json={"attempt": 1, "step": 1, "value": 0.5}
         )
-        assert ok.status_code == 204
+        assert ok.status_code == 200 and ok.json() == {"prune": False}  # no pruner: never
         assert c.post(f"/studies/{name}/trials/{n}/heartbeat", json={"attempt": 1}).json()[
             "lease_expires_at"
         ]

@@ -32,6 +32,7 @@ ROUTES: list[tuple[str, str, dict | None, str]] = [
     ("POST", f"/studies/{N}/trials/{T}/heartbeat", {"attempt": 1}, "write"),
     ("POST", f"/studies/{N}/trials/{T}/report", {"attempt": 1, "step": 0, "value": 1.0}, "write"),
     ("POST", f"/studies/{N}/trials/{T}/complete", {"attempt": 1, "value": 1.0}, "write"),
+    ("POST", f"/studies/{N}/trials/{T}/prune", {"attempt": 1}, "write"),
     (
         "POST",
         f"/studies/{N}/trials/{T}/complete-and-claim",

@@ -42,8 +42,6 @@ def ray_session() -> Iterator[None]:
 
 
 class TestRayExecutor(ExecutorConformance):
-    live_reports = False  # the trial may run on another node: its reports come with its outcome
-
     def make_executor(self, workers: int) -> RayExecutor:
         return RayExecutor(workers=workers, resources={"num_cpus": 1})
 
@@ -115,3 +113,17 @@ def test_spec_with_ray_round_trips() -> None:
         spec_dict(executor={"type": "ray", "resources": {"num_cpus": 1, "num_gpus": 0}})
     )
     assert StudySpec.from_dict(spec.to_dict()) == spec
+
+
+def test_a_study_on_ray_prunes_trials_while_they_run(tmp_path: Path) -> None:
+    """Reports go up through the relay actor while the trial runs, the pruner's stop comes back
+    with the answer to a report; some trials end pruned, none is lost."""
+    from tests.tuner.test_pruning_runs import check_pruned, pruning_study, run
+    from tuner.storage import Storage
+
+    storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
+    data = pruning_study(
+        {"type": "median", "n_startup_trials": 2},
+        executor={"type": "ray", "workers": 2, "resources": {"num_cpus": 1}},
+    )
+    check_pruned(run(storage, data))

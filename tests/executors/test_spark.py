@@ -192,3 +192,16 @@ class TestSparkMLTrainer(TrainerConformance):
 
     def context(self, artifact_dir: str | None = None) -> Any:
         return RecordingContext(artifact_dir, spark=self.session)
+
+
+def test_a_study_on_spark_prunes_trials_while_they_run(spark: Any, tmp_path: Path) -> None:
+    """The trial process's channel carries reports up and the pruner's stop down."""
+    from tests.tuner.test_pruning_runs import check_pruned, pruning_study, run
+    from tuner.storage import Storage
+
+    storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
+    data = pruning_study(
+        {"type": "median", "n_startup_trials": 2},
+        executor={"type": "spark", "master": "local[2]", "parallelism": 2},
+    )
+    check_pruned(run(storage, data))

@@ -86,6 +86,27 @@ def test_xgboost_trainer_cross_validates_and_saves(data: dict[str, Path], tmp_pa
     assert (tmp_path / "m" / "bundle" / "MANIFEST.json").exists()
 
 
+def test_xgboost_trainer_reports_every_round_and_stops_when_told(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    trainer = plugins.trainer("xgboost")(
+        {"data": str(data["csv"]), "label": "target", "metric": "logloss", "cv": 3}
+    )
+    trial = _Trial(str(tmp_path / "m"))
+    full = trainer({"eta": 0.3, "max_depth": 3, "num_boost_round": 20}, trial)
+    assert [s for s, _ in trial.reports] == list(range(20))
+    assert full["logloss"] == trial.reports[-1][1]
+
+    class StopsAfterFive(_Trial):
+        def should_prune(self) -> bool:
+            return len(self.reports) >= 6
+
+    stopped = StopsAfterFive(str(tmp_path / "n"))
+    result = trainer({"eta": 0.3, "max_depth": 3, "num_boost_round": 20}, stopped)
+    assert [s for s, _ in stopped.reports] == list(range(6)) and result["rounds"] == 6.0
+    assert result["logloss"] == stopped.reports[-1][1] == trial.reports[5][1]
+
+
 def test_sklearn_trainer_through_the_local_executor(data: dict[str, Path], tmp_path: Path) -> None:
     objective = ObjectiveSpec(
         trainer="sklearn",

@@ -39,6 +39,10 @@ def round_of(trial: Trial) -> int:
 
 
 def leaderboard(storage: Storage, study: str, top: int | None) -> None:
+    spec = storage.get_study(study).spec
+    if spec.multi_objective:
+        pareto_leaderboard(storage, study, top)
+        return
     trials = storage.leaderboard(study, top)
     if not trials:
         print("no complete trials yet")
@@ -56,3 +60,26 @@ def leaderboard(storage: Storage, study: str, top: int | None) -> None:
         for i, t in enumerate(trials)
     ]
     table(["rank", "#", "round", "value", "attempts", "time", "params"], rows)
+
+
+def pareto_leaderboard(storage: Storage, study: str, top: int | None) -> None:
+    """Several metrics: every trial with its front (1 is the Pareto front) and its values, the
+    front first by crowding; then the hypervolume of the front."""
+    spec = storage.get_study(study).spec
+    ranked = storage.ranked(study, top)
+    if not ranked:
+        print("no complete trials yet")
+        return
+    names = [name for name, _ in spec.objectives]
+    rows = [
+        [
+            i + 1,
+            r.trial.number,
+            "infeasible" if r.front is None else r.front + 1,
+            *[number(r.trial.values.get(n)) for n in names],
+            params(r.trial.params),
+        ]
+        for i, r in enumerate(ranked)
+    ]
+    table(["rank", "#", "front", *names, "params"], rows)
+    print(f"hypervolume: {number(storage.hypervolume(study))}")

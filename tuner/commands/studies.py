@@ -47,6 +47,7 @@ class StudiesCommand:
                         {
                             "name": s.name,
                             "state": s.state.value,
+                            "stop_reason": s.stop_reason,
                             "round": min(s.round + 1, s.rounds),
                             "rounds": s.rounds,
                             "done": s.done,
@@ -64,7 +65,7 @@ class StudiesCommand:
         rows = [
             [
                 s.name,
-                s.state.value,
+                s.state.value + (f" ({s.stop_reason})" if s.stop_reason else ""),
                 f"{min(s.round + 1, s.rounds)}/{s.rounds}",
                 f"{s.done}/{s.planned}",
                 output.number(s.best_value),
@@ -92,7 +93,11 @@ class LeaderboardCommand:
         if args.json:
             print(
                 json.dumps(
-                    [t.to_dict() for t in storage.leaderboard(args.name, args.top)], indent=2
+                    [
+                        {**r.trial.to_dict(), "front": r.front}
+                        for r in storage.ranked(args.name, args.top)
+                    ],
+                    indent=2,
                 )
             )
             return 0

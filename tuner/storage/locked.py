@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from tuner.algorithm import Suggestion, as_suggestion
 from tuner.space import Params
 from tuner.storage.base import StorageBase
-from tuner.storage.records import STATES, StudyRecord, now, study_record, trial_of
+from tuner.storage.records import STATES, StudyRecord, aware, now, study_record, trial_of
 from tuner.storage.schema import StudyRow, TrialRow
 from tuner.study import StudyState
 from tuner.trial import Trial, TrialState
@@ -133,7 +134,30 @@ class LockedStudy:
         s.flush()
         return [trial_of(row.name, r) for r in rows]
 
-    def set_state(self, state: str, round: int | None = None) -> None:
+    def set_state(self, state: str, round: int | None = None, reason: str | None = None) -> None:
         self._row.state = state
         if round is not None:
             self._row.round = round
+        if reason is not None:
+            self._row.stop_reason = reason
+
+    def first_start(self) -> datetime | None:
+        """When the study's first trial started (the clock of a time budget)."""
+        first = self._session.scalar(
+            select(func.min(TrialRow.started_at)).where(TrialRow.study_id == self._row.id)
+        )
+        return aware(first)
+
+    def cancel_waiting(self, reason: str) -> int:
+        """End every waiting trial as failed with ``reason`` (the study stopped before them)."""
+        rows = self._session.scalars(
+            select(TrialRow).where(
+                TrialRow.study_id == self._row.id, TrialRow.state == TrialState.WAITING
+            )
+        ).all()
+        t = now()
+        for row in rows:
+            row.state = TrialState.FAILED
+            row.error = reason
+            row.finished_at = t
+        return len(rows)

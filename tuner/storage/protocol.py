@@ -6,9 +6,11 @@ Every call is one short transaction; the hot path's statements are built once
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import update
@@ -16,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from tuner.errors import NotFound
 from tuner.executor import TrialOutcome
+from tuner.pruner import Pruner
 from tuner.storage import statements as sql
 from tuner.storage.base import StorageBase
+from tuner.storage.locked import LockedStudy
 from tuner.storage.records import aware, db_text, now, parsed_spec, trial_of
 from tuner.storage.schema import TrialRow
 from tuner.study import StudySpec, StudyState
@@ -86,8 +90,11 @@ class WorkerProtocol(StorageBase):
                 row.error = None
         return expires
 
-    def report(self, study: str, number: int, attempt: int, step: int, value: float) -> None:
-        """Add an intermediate value to a running attempt; Conflict if it is not running."""
+    def report(self, study: str, number: int, attempt: int, step: int, value: float) -> bool:
+        """Add an intermediate value to a running attempt and answer whether it should stop:
+        the study's pruner decides from the history with this value in it, and a stop once
+        answered stays the answer for this attempt (kept in the trial's meta, so that how it
+        ends, ``finish``, knows it was pruned). Conflict if the attempt is not running."""
         with self._session() as s:
             row = self._trial_row(s, study, number, for_update=True)
             if row.attempt != attempt or row.state != TrialState.RUNNING:
@@ -95,6 +102,18 @@ class WorkerProtocol(StorageBase):
             # keyed by step, so that a report sent twice (a retried request) counts once
             kept = [x for x in row.intermediate if x[0] != int(step)]
             row.intermediate = [*kept, [int(step), float(value)]]
+            if prune_asked(row.meta, attempt):
+                return True
+            study_row = self._study_row(s, study)
+            pruner = study_pruner(study_row.spec)
+            if pruner is None:
+                return False
+            history = LockedStudy(s, study_row).trials()  # this report included (autoflush)
+            trial = next(t for t in history if t.number == number)
+            if not pruner.prune(trial, history):
+                return False
+            row.meta = {**row.meta, "prune": {"attempt": attempt, "step": int(step)}}
+            return True
 
     def finish(
         self, study: str, number: int, attempt: int, outcome: TrialOutcome, max_attempts: int
@@ -155,6 +174,9 @@ class WorkerProtocol(StorageBase):
         row = s.execute(sql.TRIAL_FOR_UPDATE, {"of_study": study_id, "of_number": number}).first()
         if row is None:
             raise NotFound(f"study {study!r} has no trial {number}")
+        if outcome.state == TrialState.COMPLETE and prune_asked(row.meta, attempt):
+            # told to stop, it returned what it had: pruned all the same
+            outcome = replace(outcome, state=TrialState.PRUNED)
         late = _lost_but_untaken(row, attempt)
         if (row.attempt != attempt or row.state != TrialState.RUNNING) and not late:
             last = row.attempt_log[-1] if row.attempt_log else {}
@@ -201,6 +223,9 @@ class WorkerProtocol(StorageBase):
         else:
             new["value"] = outcome.value
             new["values"] = dict(outcome.values)
+            if outcome.state == TrialState.PRUNED and new["intermediate"]:
+                # pruned with the last value it reported (what the pruner judged)
+                new["value"] = float(max(new["intermediate"])[1])
             if outcome.artifact:  # where the trainer saved the model of this trial
                 new["meta"] = {**row.meta, "artifact": outcome.artifact}
         done = s.execute(
@@ -256,6 +281,28 @@ class WorkerProtocol(StorageBase):
             else:
                 row.state = TrialState.WAITING
             return trial_of(study, row)
+
+
+def prune_asked(meta: dict[str, Any] | None, attempt: int) -> bool:
+    """Whether the pruner told ``attempt`` to stop (``report`` answered True to it)."""
+    asked = (meta or {}).get("prune")
+    return isinstance(asked, dict) and asked.get("attempt") == attempt
+
+
+@lru_cache(maxsize=256)
+def _pruner_of(text: str) -> Pruner | None:
+    spec = parsed_spec(text)
+    if spec.pruner.type == "none":
+        return None
+    from tuner import plugins
+
+    return plugins.pruner(spec.pruner.type).create(spec.direction, spec.pruner.options)
+
+
+def study_pruner(spec: dict[str, Any]) -> Pruner | None:
+    """The pruner a stored study names (None when it prunes nothing); pruners keep no state,
+    so one per distinct spec is built and kept."""
+    return _pruner_of(json.dumps(spec))
 
 
 def _lost_but_untaken(row: Any, attempt: int) -> bool:

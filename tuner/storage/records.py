@@ -25,6 +25,7 @@ class StudyRecord:
     round: int
     created_at: datetime
     updated_at: datetime | None = None
+    stop_reason: str | None = None  # the stop condition that ended it, if one did
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class StudySummary:
     direction: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    stop_reason: str | None = None
 
 
 def now() -> datetime:
@@ -68,6 +70,7 @@ def study_record(row: StudyRow) -> StudyRecord:
         round=row.round,
         created_at=aware(row.created_at) or now(),
         updated_at=aware(row.updated_at),
+        stop_reason=row.stop_reason,
     )
 
 

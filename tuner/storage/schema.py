@@ -41,6 +41,8 @@ class StudyRow(Base):
     # and another takes it over once the holder stops renewing.
     run_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     run_lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The stop condition that ended the study before its plan did (target, time_budget...).
+    stop_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -63,6 +64,7 @@ class StudyRepository(StorageBase):
             row.round = round
             if round < len(spec.plan) and row.state == StudyState.COMPLETE:
                 row.state = StudyState.RUNNING
+                row.stop_reason = None
             return study_record(row)
 
     def set_state(self, name: str, state: StudyState) -> StudyRecord:
@@ -110,6 +112,15 @@ class StudyRepository(StorageBase):
             )
 
 
+def stored_direction(spec: dict[str, Any]) -> str:
+    """The direction of a stored spec: its own, or its first metric's (several metrics)."""
+    if "direction" in spec:
+        return str(spec["direction"])
+    metrics = spec.get("metrics") or [{}]
+    first = metrics[0] if isinstance(metrics[0], dict) else {}
+    return str(first.get("direction", "minimize"))
+
+
 def _summaries(
     s: Session, rows: Sequence[StudyRow], all_studies: bool = False
 ) -> list[StudySummary]:
@@ -118,8 +129,8 @@ def _summaries(
         TrialRow.study_id,
         func.sum(case((TrialRow.state.in_(_FINISHED), 1), else_=0)),
         func.sum(case((TrialRow.state == TrialState.RUNNING, 1), else_=0)),
-        func.min(TrialRow.value),
-        func.max(TrialRow.value),
+        func.min(case((TrialRow.state == TrialState.COMPLETE, TrialRow.value))),
+        func.max(case((TrialRow.state == TrialState.COMPLETE, TrialRow.value))),
     ).group_by(TrialRow.study_id)
     if not all_studies:
         q = q.where(TrialRow.study_id.in_([r.id for r in rows]))
@@ -127,7 +138,7 @@ def _summaries(
     out = []
     for row in rows:
         done, running, lo, hi = by_id.get(row.id, (0, 0, None, None))
-        direction = row.spec.get("direction", "minimize")
+        direction = stored_direction(row.spec)
         out.append(
             StudySummary(
                 name=row.name,
@@ -141,6 +152,7 @@ def _summaries(
                 direction=direction,
                 created_at=aware(row.created_at),
                 updated_at=aware(row.updated_at),
+                stop_reason=row.stop_reason,
             )
         )
     return out

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
+from tuner.pareto import Ranked, costs, fronts, hypervolume, rank, reference_point, violation
 from tuner.storage.base import StorageBase
 from tuner.storage.records import trial_of
 from tuner.storage.schema import TrialRow
+from tuner.storage.studies import stored_direction
 from tuner.trial import Trial, TrialState
 
 
@@ -34,12 +36,52 @@ class TrialReader(StorageBase):
             return [trial_of(study, r) for r in s.scalars(q)]
 
     def leaderboard(self, study: str, top: int | None = None) -> list[Trial]:
-        """Complete trials, best first (ties by number), in one query."""
+        """Complete trials, best first: by value (ties by number), feasible before infeasible;
+        the Pareto front first for several metrics (``ranked``)."""
+        return [r.trial for r in self.ranked(study, top)]
+
+    def ranked(self, study: str, top: int | None = None) -> list[Ranked]:
+        """Complete trials best first with their front (several metrics: ``tuner.pareto.rank``)
+        and constraint violation. A single metric is one query unless an infeasible trial is
+        among the ``top`` by value; then every complete trial is read and ranked."""
+        spec = self.get_study(study).spec  # type: ignore[attr-defined]
+        if not spec.multi_objective:
+            quick = self._by_value(study, top)
+            if not any(violation(t) > 0 for t in quick):
+                return [Ranked(t, 0, 0.0, 0.0) for t in quick]
+            # feasible by value, then infeasible by violation (the sort is stable: by value)
+            ordered = sorted(self._by_value(study, None), key=violation)
+            return [Ranked(t, None if violation(t) else 0, 0.0, violation(t)) for t in ordered][
+                :top
+            ]
+        ranked = rank(self.trials(study, states=[TrialState.COMPLETE]), spec.objectives)
+        return ranked[:top]
+
+    def hypervolume(self, study: str) -> float | None:
+        """The hypervolume of a multi-objective study's Pareto front (None for one metric or
+        before any feasible trial), against each metric's ``reference`` or the worst seen."""
+        spec = self.get_study(study).spec  # type: ignore[attr-defined]
+        if not spec.multi_objective:
+            return None
+        points = [
+            p
+            for t in self.trials(study, states=[TrialState.COMPLETE])
+            if violation(t) == 0 and (p := costs(t, spec.objectives)) is not None
+        ]
+        if not points:
+            return None
+        given = [
+            None if m.reference is None else m.direction.sort_key(m.reference) for m in spec.metrics
+        ]
+        front = [points[i] for i in fronts(points)[0]]
+        return hypervolume(front, reference_point(points, given))
+
+    def _by_value(self, study: str, top: int | None) -> list[Trial]:
         with self._session() as s:
             row = self._study_row(s, study)
             best_first = (
                 TrialRow.value.desc()
-                if row.spec.get("direction") == "maximize"
+                if stored_direction(row.spec) == "maximize"
                 else TrialRow.value.asc()
             )
             q = (

@@ -90,3 +90,29 @@ def env_value(params: dict[str, Any]) -> float:
 def _write(path: str, text: str, mode: str = "w") -> None:
     with Path(path).open(mode) as f:
         f.write(text)
+
+
+def learning_curve(params: dict[str, Any], trial: TrialContext) -> float:
+    """Reports ``x + 1 / (step + 1)`` for ``steps`` steps (lower is better), returning what it
+    has as soon as ``trial.should_prune()`` says stop; ``raise_pruned`` raises ``TrialPruned``
+    instead, as Optuna users do."""
+    from tuner import TrialPruned
+
+    value = float("inf")
+    for step in range(int(params.get("steps", 20))):
+        value = params["x"] + 1.0 / (step + 1)
+        trial.report(step, value)
+        if trial.should_prune():
+            if params.get("raise_pruned"):
+                raise TrialPruned()
+            return value
+        time.sleep(float(params.get("pause", 0.01)))
+    return value
+
+
+def two_metrics(params: dict[str, Any]) -> dict[str, Any]:
+    """ZDT1 over ``x0..x3`` as ``f1``, ``f2`` (both minimised), with the constraint
+    ``x0 - 0.8 <= 0``: trials past it are infeasible."""
+    x = [float(params[f"x{i}"]) for i in range(4)]
+    g = 1 + 9 * sum(x[1:]) / 3
+    return {"f1": x[0], "f2": g * (1 - (x[0] / g) ** 0.5), "constraints": [x[0] - 0.8]}

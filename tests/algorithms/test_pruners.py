@@ -1,0 +1,106 @@
+"""Every pruner runs the conformance suite; hand-checked decisions of each beside it."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from tuner import plugins
+from tuner.algorithms.successive_halving import bracket_of
+from tuner.errors import SpecError
+from tuner.study import Direction, StudySpec
+from tuner.testing import PrunerConformance
+from tuner.trial import Trial, TrialState
+
+
+class TestNone(PrunerConformance):
+    pruner = "none"
+    prunes = False
+
+
+class TestMedian(PrunerConformance):
+    pruner = "median"
+
+
+class TestPercentile(PrunerConformance):
+    pruner = "percentile"
+    options: ClassVar[dict[str, Any]] = {"percentile": 10.0, "n_warmup_steps": 2}
+
+
+class TestAsha(PrunerConformance):
+    pruner = "asha"
+
+
+class TestAshaFixedResource(PrunerConformance):
+    pruner = "asha"
+    options: ClassVar[dict[str, Any]] = {"min_resource": 2, "reduction_factor": 3}
+
+
+class TestHyperband(PrunerConformance):
+    pruner = "hyperband"
+
+
+class TestHyperbandFixed(PrunerConformance):
+    pruner = "hyperband"
+    options: ClassVar[dict[str, Any]] = {"max_resource": 81, "reduction_factor": 3}
+
+
+def _trial(number: int, state: TrialState, points: list[float]) -> Trial:
+    return Trial(
+        "s", number, 0, {}, state, 1, points[-1] if points else None, {},
+        tuple(enumerate(points)),
+    )  # fmt: skip
+
+
+def test_median_compares_with_the_median_of_complete_trials_at_the_step() -> None:
+    done = [_trial(i, TrialState.COMPLETE, [v, v]) for i, v in enumerate([1.0, 2.0, 3.0])]
+    pruner = plugins.pruner("median").create(Direction.MINIMIZE, {"n_startup_trials": 3})
+    assert pruner.prune(_trial(3, TrialState.RUNNING, [2.5]), done) is True  # 2.5 > median 2
+    assert pruner.prune(_trial(3, TrialState.RUNNING, [1.5]), done) is False
+    # its best value so far counts, not its last
+    assert pruner.prune(_trial(3, TrialState.RUNNING, [1.5, 2.5]), done) is False
+    # fewer complete trials than n_startup_trials: never
+    assert pruner.prune(_trial(3, TrialState.RUNNING, [9.0]), done[:2]) is False
+    up = plugins.pruner("median").create(Direction.MAXIMIZE, {"n_startup_trials": 3})
+    assert up.prune(_trial(3, TrialState.RUNNING, [1.5]), done) is True
+    assert up.prune(_trial(3, TrialState.RUNNING, [2.5]), done) is False
+
+
+def test_asha_promotes_the_best_quarter_and_never_waits_for_a_rung() -> None:
+    pruner = plugins.pruner("asha").create(Direction.MINIMIZE, {"min_resource": 1})
+    # alone at rung step 1: goes on, whatever its value (no barrier)
+    assert pruner.prune(_trial(0, TrialState.RUNNING, [9.0, 9.0]), []) is False
+    peers = [_trial(i, TrialState.RUNNING, [0.0, float(i)]) for i in range(1, 8)]
+    # 8 at rung 1 (step 1): the best 8 // 4 = 2 go on; values 1..7 and ours
+    assert pruner.prune(_trial(0, TrialState.RUNNING, [0.0, 1.5]), peers) is False
+    assert pruner.prune(_trial(0, TrialState.RUNNING, [0.0, 2.5]), peers) is True
+    # decided when the rung is crossed, not again at later steps
+    assert pruner.prune(_trial(0, TrialState.RUNNING, [0.0, 1.5, 9.0]), peers) is False
+
+
+def test_hyperband_brackets_are_fixed_by_the_number_and_weighted_by_budget() -> None:
+    counts = [0] * 5
+    for n in range(10_000):
+        counts[bracket_of(n, 5, 3)] += 1
+    assert counts[0] > counts[1] > counts[4] > 0  # the most aggressive bracket gets most trials
+    assert [bracket_of(n, 5, 3) for n in range(50)] == [bracket_of(n, 5, 3) for n in range(50)]
+
+
+def test_a_study_names_its_pruner_and_bad_ones_name_the_field() -> None:
+    base = {"name": "p", "space": {"x": {"type": "float", "low": 0, "high": 1}}, "trials": 5}
+    spec = StudySpec.from_dict({**base, "pruner": {"type": "asha", "reduction_factor": 3}})
+    assert spec.pruner.type == "asha" and spec.pruner.options == {"reduction_factor": 3}
+    assert StudySpec.from_dict(spec.to_dict()).pruner == spec.pruner
+    assert StudySpec.from_dict({**base, "pruner": "median"}).pruner.type == "median"
+    assert StudySpec.from_dict(base).pruner.type == "none"
+    for bad, field in [
+        ({"type": "nope"}, "pruner.type"),
+        ({"type": "asha", "reduction_factor": 1}, "pruner.reduction_factor"),
+        ({"type": "median", "warmup": 3}, "pruner.warmup"),
+        ({"type": "percentile", "percentile": 120}, "pruner.percentile"),
+        (7, "pruner"),
+    ]:
+        with pytest.raises(SpecError) as err:
+            StudySpec.from_dict({**base, "pruner": bad})
+        assert err.value.field == field, (bad, err.value)

@@ -1,0 +1,161 @@
+"""Pareto ranking, crowding, hypervolume and constraints on hand-checked examples; a
+multi-objective study run end to end (default plan: random then NSGA-II) and its leaderboard."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.specs import make_spec, spec_dict
+from tuner.config import Settings
+from tuner.errors import SpecError
+from tuner.executor import TrialOutcome
+from tuner.objective import interpret
+from tuner.pareto import crowding, dominates, fronts, hypervolume, rank, reference_point
+from tuner.runs import prepare_run
+from tuner.storage import Storage
+from tuner.study import Direction, StudySpec
+from tuner.trial import Trial, TrialState
+
+
+def trial(number: int, **values: float) -> Trial:
+    return Trial("s", number, 0, {}, TrialState.COMPLETE, 1, None, dict(values))
+
+
+def test_fronts_by_hand() -> None:
+    points = [(1, 5), (2, 3), (3, 4), (4, 1), (5, 5), (2, 3)]
+    # (1,5) (2,3) (4,1) and the tie (2,3) are non-dominated; (3,4) is beaten by (2,3); (5,5) by all
+    assert fronts(points) == [[0, 1, 3, 5], [2], [4]]
+    assert dominates((1, 1), (1, 2)) and not dominates((1, 2), (2, 1))
+    assert not dominates((1, 1), (1, 1))
+
+
+def test_crowding_by_hand() -> None:
+    points = [(0.0, 4.0), (1.0, 2.0), (2.0, 1.0), (4.0, 0.0)]
+    d = crowding(points, [0, 1, 2, 3])
+    assert d[0] == d[3] == math.inf
+    # (2 - 0) / 4 + (4 - 1) / 4 = 1.25 ; (4 - 1) / 4 + (2 - 0) / 4 = 1.25
+    assert d[1] == pytest.approx(1.25) and d[2] == pytest.approx(1.25)
+
+
+def test_hypervolume_by_hand() -> None:
+    # three steps under (4, 4): 3*1 + 2*1 + 1*2 = ... computed as rectangles by x
+    assert hypervolume([(1, 3), (2, 2), (3, 1)], (4, 4)) == pytest.approx(6.0)
+    assert hypervolume([(1, 1)], (2, 3)) == pytest.approx(2.0)
+    assert hypervolume([(5, 0)], (4, 4)) == 0.0  # outside the reference adds nothing
+    # 3-D: one point is a box; two nested boxes count once
+    assert hypervolume([(1, 1, 1)], (2, 3, 4)) == pytest.approx(6.0)
+    assert hypervolume([(1, 1, 1), (1.5, 1.5, 1.5)], (2, 3, 4)) == pytest.approx(6.0)
+    # two boxes overlapping: 1*2*3 + 2*1*3 - 1*1*3 = 9
+    assert hypervolume([(1, 2, 1), (2, 1, 1)], (3, 3, 4)) == pytest.approx(9.0)
+    assert reference_point([(0, 0), (2, 1)], [None, 5.0]) == (2.2, 5.0)
+
+
+def test_rank_puts_the_front_first_then_crowding_then_infeasible() -> None:
+    trials = [
+        trial(0, auc=0.9, ms=10.0),
+        trial(1, auc=0.8, ms=5.0),
+        trial(2, auc=0.7, ms=6.0),  # beaten by 1
+        trial(3, auc=0.95, ms=20.0),
+        trial(4, auc=0.99, ms=1.0, **{"constraint.0": 0.5}),  # would dominate all: infeasible
+        trial(5, auc=0.85, ms=7.0),
+        trial(6, auc=0.5),  # no latency: last
+    ]
+    ranked = rank(trials, [("auc", Direction.MAXIMIZE), ("ms", Direction.MINIMIZE)])
+    order = [r.trial.number for r in ranked]
+    assert [r.front for r in ranked] == [0, 0, 0, 0, 1, None, None]
+    # ends of the front (1 and 3) have infinite crowding and come first
+    assert order[:2] == [1, 3] and set(order[2:4]) == {0, 5} and order[4:] == [2, 4, 6]
+    assert ranked[5].violation == 0.5
+
+
+def test_constraints_rank_infeasible_after_feasible_with_one_metric(tmp_path: Path) -> None:
+    storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
+    spec = make_spec("c", plan=[{"algorithm": "random", "trials": 4}])
+    storage.create_study(spec)
+    from tuner.scheduler import Scheduler
+
+    Scheduler(storage).top_up("c", want=4)
+    results = [
+        {"value": 1.0, "constraints": [0.2]},  # best value, infeasible
+        {"value": 3.0, "constraints": [-1.0, 0.0]},
+        {"value": 2.0},
+        {"value": 0.5, "constraints": [0.1, 0.3]},
+    ]
+    for result in results:
+        t = storage.claim("c", "w", 60)
+        assert t is not None
+        value, values = interpret(result, None)
+        storage.finish(
+            "c", t.number, t.attempt, TrialOutcome(TrialState.COMPLETE, value, values), 1
+        )
+    assert [t.number for t in storage.leaderboard("c")] == [2, 1, 0, 3]
+    assert [t.number for t in storage.leaderboard("c", top=1)] == [2]
+    assert [r.front for r in storage.ranked("c")] == [0, 0, None, None]
+    with pytest.raises(Exception, match="constraints"):
+        interpret({"value": 1.0, "constraints": ["no"]}, None)
+
+
+def mo_spec(**overrides: object) -> StudySpec:
+    data = spec_dict("m", **overrides)
+    data.pop("direction")
+    return StudySpec.from_dict(data)
+
+
+def test_the_metrics_spec_and_its_errors() -> None:
+    spec = mo_spec(
+        metrics=[{"name": "auc", "direction": "maximize"}, {"name": "ms", "reference": 50}]
+    )
+    assert spec.multi_objective and spec.metric == "auc" and spec.direction is Direction.MAXIMIZE
+    assert StudySpec.from_dict(spec.to_dict()) == spec
+    defaults = StudySpec.from_dict(
+        {
+            "name": "d",
+            "space": {"x": {"type": "float", "low": 0, "high": 1}},
+            "trials": 30,
+            "metrics": ["a", "b"],
+        }  # fmt: skip
+    )
+    assert [r.algorithm for r in defaults.plan] == ["random", "nsga2"]
+    for bad, field in [
+        ({"metrics": []}, "metrics"),
+        ({"metrics": [{"name": "a", "direction": "up"}]}, "metrics[0].direction"),
+        ({"metrics": ["a", "a"]}, "metrics[1].name"),
+        ({"metrics": [{"name": "a", "weight": 2}]}, "metrics[0].weight"),
+        ({"metrics": ["a"], "metric": "a"}, "metric"),
+    ]:
+        with pytest.raises(SpecError) as err:
+            mo_spec(**bad)
+        assert err.value.field == field, (bad, err.value)
+
+
+def test_a_multi_objective_study_runs_with_the_default_plan(tmp_path: Path) -> None:
+    storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
+    data = {
+        "name": "mo",
+        "objective": {"function": "tuner.testing.objectives:two_metrics"},
+        "space": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)},
+        "metrics": [{"name": "f1"}, {"name": "f2", "reference": 11.0}],
+        "trials": 24,
+        "executor": {"type": "local", "workers": 2},
+        "seed": 2,
+    }
+    spec = StudySpec.from_dict(data)
+    runner = prepare_run(spec, Settings()).open(storage)
+    try:
+        assert runner.run().complete
+    finally:
+        runner.executor.shutdown()
+    trials = storage.trials("mo")
+    assert len(trials) == 24 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert any(t.meta.get("generation") is not None for t in trials)  # NSGA-II bred some
+    ranked = storage.ranked("mo")
+    front = [r for r in ranked if r.front == 0]
+    assert front and all(r.trial.values["constraint.0"] <= 0 for r in front)
+    infeasible = [r for r in ranked if r.front is None]
+    assert all(r.trial.params["x0"] > 0.8 for r in infeasible)
+    assert ranked[-len(infeasible) :] == infeasible if infeasible else True
+    hv = storage.hypervolume("mo")
+    assert hv is not None and 0 < hv < 11.0  # f1 in [0, 0.8] below the reference f1 + 10%

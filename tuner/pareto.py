@@ -1,0 +1,157 @@
+"""Pareto ranking of multi-objective trials (first front first, then by crowding), constraint
+violation (feasible when every constraint is <= 0; infeasible trials rank after feasible ones,
+least violation first), and the hypervolume of a front."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tuner.study import Direction
+from tuner.trial import Trial, TrialState
+
+CONSTRAINT = "constraint."  # values[f"constraint.{i}"] holds the objective's i-th constraint
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A trial's place: its front (0 is the Pareto front; None when infeasible or missing a
+    metric), its crowding distance in that front, its constraint violation."""
+
+    trial: Trial
+    front: int | None
+    crowding: float
+    violation: float
+
+
+def violation(trial: Trial) -> float:
+    """How far ``trial`` is from feasible: the sum of its positive constraints (0: feasible)."""
+    return sum(max(v, 0.0) for k, v in trial.values.items() if k.startswith(CONSTRAINT))
+
+
+def costs(trial: Trial, objectives: Sequence[tuple[str, Direction]]) -> tuple[float, ...] | None:
+    """The trial's metrics as numbers to minimise (None if one is missing)."""
+    out = []
+    for name, direction in objectives:
+        value = trial.values.get(name)
+        if value is None:
+            return None
+        out.append(direction.sort_key(float(value)))
+    return tuple(out)
+
+
+def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """``a`` is no worse than ``b`` everywhere and better somewhere (all minimised)."""
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
+        x < y for x, y in zip(a, b, strict=True)
+    )
+
+
+def fronts(points: Sequence[Sequence[float]]) -> list[list[int]]:
+    """Non-dominated sorting: the indices of ``points`` front by front."""
+    n = len(points)
+    beaten_by = [0] * n
+    beats: list[list[int]] = [[] for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if dominates(points[i], points[j]):
+                beats[i].append(j)
+                beaten_by[j] += 1
+            elif dominates(points[j], points[i]):
+                beats[j].append(i)
+                beaten_by[i] += 1
+    out: list[list[int]] = []
+    current = [i for i in range(n) if beaten_by[i] == 0]
+    while current:
+        out.append(current)
+        following = []
+        for i in current:
+            for j in beats[i]:
+                beaten_by[j] -= 1
+                if beaten_by[j] == 0:
+                    following.append(j)
+        current = sorted(following)
+    return out
+
+
+def crowding(points: Sequence[Sequence[float]], front: Sequence[int]) -> dict[int, float]:
+    """NSGA-II's crowding distance of each member of ``front`` (the ends: infinite)."""
+    distance = {i: 0.0 for i in front}
+    if len(front) <= 2:
+        return {i: float("inf") for i in front}
+    for m in range(len(points[front[0]])):
+        ordered = sorted(front, key=lambda i: (points[i][m], i))
+        low, high = points[ordered[0]][m], points[ordered[-1]][m]
+        distance[ordered[0]] = distance[ordered[-1]] = float("inf")
+        if high == low:
+            continue
+        for k in range(1, len(ordered) - 1):
+            gap = points[ordered[k + 1]][m] - points[ordered[k - 1]][m]
+            distance[ordered[k]] += gap / (high - low)
+    return distance
+
+
+def rank(trials: Sequence[Trial], objectives: Sequence[tuple[str, Direction]]) -> list[Ranked]:
+    """Complete trials best first: feasible ones front by front, each front by crowding
+    (widest first, then number); then infeasible ones by violation; then those missing a metric.
+    """
+    done = [t for t in trials if t.state is TrialState.COMPLETE]
+    feasible: list[Trial] = []
+    points: list[tuple[float, ...]] = []
+    rest: list[Ranked] = []
+    for t in done:
+        point = costs(t, objectives)
+        v = violation(t)
+        if point is None or v > 0:
+            rest.append(Ranked(t, None, 0.0, v if point is not None else float("inf")))
+        else:
+            feasible.append(t)
+            points.append(point)
+    out: list[Ranked] = []
+    for k, front in enumerate(fronts(points)):
+        distance = crowding(points, front)
+        for i in sorted(front, key=lambda i: (-distance[i], feasible[i].number)):
+            out.append(Ranked(feasible[i], k, distance[i], 0.0))
+    rest.sort(key=lambda r: (r.violation, r.trial.number))
+    return out + rest
+
+
+def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:
+    """The volume dominated by ``points`` (all minimised) and bounded by ``reference``; points
+    not better than the reference in every objective add nothing. Exact: a sweep in two
+    dimensions, slicing along the last objective above (fine for fronts of hundreds)."""
+    kept = [tuple(p) for p in points if all(x < r for x, r in zip(p, reference, strict=True))]
+    if not kept:
+        return 0.0
+    if len(reference) == 1:
+        return reference[0] - min(p[0] for p in kept)
+    if len(reference) == 2:
+        volume, best_y = 0.0, reference[1]
+        for x, y in sorted(kept):
+            if y < best_y:
+                volume += (reference[0] - x) * (best_y - y)
+                best_y = y
+        return volume
+    kept.sort(key=lambda p: p[-1])
+    volume = 0.0
+    for k, p in enumerate(kept):
+        top = kept[k + 1][-1] if k + 1 < len(kept) else reference[-1]
+        if top > p[-1]:
+            volume += (top - p[-1]) * hypervolume([q[:-1] for q in kept[: k + 1]], reference[:-1])
+    return volume
+
+
+def reference_point(
+    points: Sequence[Sequence[float]], given: Sequence[float | None]
+) -> tuple[float, ...]:
+    """The reference of a study's hypervolume: each metric's ``reference`` when given (already
+    as a cost), else the worst value seen plus a tenth of the range (1 when flat)."""
+    out = []
+    for m, fixed in enumerate(given):
+        if fixed is not None:
+            out.append(float(fixed))
+            continue
+        column = [p[m] for p in points]
+        low, high = min(column), max(column)
+        out.append(high + ((high - low) * 0.1 if high > low else 1.0))
+    return tuple(out)
