@@ -85,6 +85,8 @@ class BundleError(TunerError):
     a package that is not installed, types that may not be loaded. The message names which."""
 
     code = "invalid_bundle"
+
+
 class TrialPruned(Exception):
     """Raised by an objective to end its trial as ``pruned`` (as Optuna's ``TrialPruned``,
     which works too: any exception class of that name does)."""
