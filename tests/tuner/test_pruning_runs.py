@@ -166,3 +166,16 @@ def test_the_database_keeps_the_decision_and_ends_the_attempt_pruned(database_ur
         assert Scheduler(storage).progress("pruned").done == 2
     finally:
         storage.close()
+
+
+def test_asha_never_leaves_a_worker_idle_while_trials_wait(storage: Storage) -> None:
+    """No rung barrier: while trials remain, each finished trial's worker starts the next one
+    at once (the runner's poll, plus slack for a loaded machine), and two always run."""
+    trials = run(storage, pruning_study({"type": "asha", "min_resource": 1}))
+    check_pruned(trials)
+    starts = sorted(t.started_at for t in trials if t.started_at)
+    ends = sorted(t.finished_at for t in trials if t.finished_at)
+    for end in ends[: len(ends) - 2]:  # every end but the last two is followed by a start
+        following = [s for s in starts if s >= end]
+        assert following, end
+        assert (following[0] - end).total_seconds() < 3.0
