@@ -62,6 +62,12 @@ def test_a_native_booster_with_plain_rows_and_lineage(tmp_path: Path) -> None:
     expected = booster.inplace_predict(numeric.to_numpy())
     np.testing.assert_allclose(p.predict(numeric.to_numpy()), expected, rtol=1e-6)
     np.testing.assert_allclose(p.predict(numeric.head(1).to_dict("records")), expected[:1])
+    # all-numeric rows skip the DataFrame, yet what does not fit is still named
+    with pytest.raises(InvalidInput, match="nan, not a finite number") as err:
+        p.predict([{"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 1.0, "b": float("nan"), "c": 0.0}])
+    assert err.value.field == "rows[1].b"
+    with pytest.raises(InvalidInput, match="missing feature 'c'"):
+        p.predict([{"a": 1.0, "b": 2.0}])
 
 
 @pytest.fixture(scope="module")

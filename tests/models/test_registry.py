@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.models.test_bundle import TestSklearnFlavor, TestXGBoostFlavor
+from tests.models import test_bundle
 from tuner.errors import BundleError, NotFound, SpecError
 from tuner.models import write_bundle
 from tuner.models.store import ArtifactStore
@@ -25,8 +25,8 @@ from tuner.testing import FlavorConformance
 def fitted() -> dict[str, Any]:
     X, y = FlavorConformance.data()
     return {
-        "sklearn": TestSklearnFlavor().fit(X, y),
-        "xgboost": TestXGBoostFlavor().fit(X, y),
+        "sklearn": test_bundle.TestSklearnFlavor().fit(X, y),
+        "xgboost": test_bundle.TestXGBoostFlavor().fit(X, y),
         "X": X,
     }
 

@@ -143,6 +143,15 @@ class PredictCommand:
             help="rows read, scored and written at a time (bounds the memory)",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--spark",
+            nargs="?",
+            const="local[2]",
+            default=None,
+            metavar="MASTER",
+            help="score as a Spark job (a pandas UDF) on MASTER (default local[2]); the output "
+            "is then a folder of part files",
+        )
 
     def __call__(self, args: argparse.Namespace) -> int:
         if not os.path.exists(args.input):
@@ -151,6 +160,26 @@ class PredictCommand:
         registry = open_registry(args)
         version = registry.resolve(args.model)
         predictor = registry.load(version)
+        if args.spark:
+            from tuner.models.spark_batch import predict_on_spark, spark_session
+
+            outputs = predictor.signature.output
+            multi = outputs.kind == "probability" and len(outputs.classes) > 2
+            predict_on_spark(
+                spark_session(args.spark),
+                predictor.folder,
+                version.digest,
+                args.input,
+                args.output,
+                id_column=args.id_column,
+                names=predictor.signature.names,
+                output_kind="probability_per_class" if multi else outputs.kind,
+            )
+            print(
+                f"scored {args.input} with {version.model}:{version.version} on Spark into "
+                f"{args.output}"
+            )
+            return 0
         rows = predict_file(
             predictor,
             args.input,

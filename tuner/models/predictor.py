@@ -34,6 +34,8 @@ class Predictor:
         self.manifest = manifest
         self.model = model
         self.folder = folder
+        # a model that takes a float array skips the DataFrame for all-numeric rows
+        self._fast = manifest.signature.numeric and callable(getattr(model, "predict_array", None))
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], digest: str | None = None) -> Predictor:
@@ -58,6 +60,10 @@ class Predictor:
     def predict(self, rows: Any) -> np.ndarray:
         """Predictions of ``rows``: one dict, a list of dicts, a DataFrame or a 2-D array (the
         signature's columns, in order); one prediction per row (see ``Signature.output``)."""
+        if self._fast:
+            array = self.signature.array(rows)
+            if array is not None:
+                return self.model.predict_array(array)  # type: ignore[attr-defined, no-any-return]
         return self.model.predict(self.signature.frame(rows))
 
     def predict_batch(self, frame: Any) -> np.ndarray:

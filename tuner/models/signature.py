@@ -106,6 +106,33 @@ class Signature:
                 features.append(Feature(str(name), "category", tuple(seen)))
         return cls(tuple(features), output or Output())
 
+    @property
+    def numeric(self) -> bool:
+        """Whether every feature is a number or a boolean (rows can be one float array)."""
+        return all(f.type != "category" for f in self.inputs)
+
+    def array(self, rows: Any) -> Any:
+        """``rows`` as a float array of the features, in order, when that is quick and every
+        value is a finite number; None otherwise (``frame`` then checks them one by one and
+        names what does not fit)."""
+        import numpy as np
+
+        try:
+            if isinstance(rows, Mapping):
+                rows = [rows]
+            if isinstance(rows, list) and rows and isinstance(rows[0], Mapping):
+                names = self.names
+                array = np.array([[row[n] for n in names] for row in rows], dtype=float)
+            elif isinstance(rows, np.ndarray) and rows.dtype.kind in "fiub":
+                array = rows.astype(float, copy=False).reshape(-1, len(self.inputs))
+            else:
+                return None
+        except (KeyError, TypeError, ValueError):
+            return None
+        if array.ndim != 2 or array.shape[1] != len(self.inputs):
+            return None
+        return array if np.isfinite(array).all() else None
+
     # -- checking rows ---------------------------------------------------------------------
 
     def frame(self, rows: Any) -> pd.DataFrame:

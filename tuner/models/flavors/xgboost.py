@@ -87,7 +87,11 @@ class XGBoostModel:
         import numpy as np
 
         data = frame if self.categorical else frame.to_numpy(dtype=np.float32)
+        return self.predict_array(data)
+
+    def predict_array(self, data: Any) -> Any:
+        """Predictions of a float array of the signature's features (all numeric)."""
+        import numpy as np
+
         out = np.asarray(self.booster.inplace_predict(data))
-        if self.output.kind == "label":
-            return out.astype(int)
-        return out
+        return out.astype(int) if self.output.kind == "label" else out

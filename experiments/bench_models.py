@@ -1,0 +1,211 @@
+"""Model serving without a server: the embedded Predictor's one-row latency against the
+framework's own predict on the same row, and batch prediction (``tuner predict``'s chunked
+loop) against a plain pandas-chunk loop calling the model directly, with each side's peak RSS.
+
+    .venv/bin/python -m experiments.bench_models                 # 1M rows, 2000 one-row calls
+    .venv/bin/python -m experiments.bench_models --rows 200000   # a quicker run
+
+Models: xgboost (``XGBClassifier``, 100 trees of depth 6) and sklearn (a ``StandardScaler`` +
+``LogisticRegression`` Pipeline) on 10 numeric features. Each batch side runs in a fresh
+process, so that its peak RSS is its own. Writes experiments/results/bench_models.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FEATURES = [f"x{i}" for i in range(10)]
+
+
+def train(flavor: str) -> tuple[Any, Any]:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(20_000, 10)), columns=FEATURES)
+    y = ((X["x0"] + X["x1"] * X["x2"] - X["x3"]) > 0).astype(int)
+    if flavor == "xgboost":
+        import xgboost as xgb
+
+        model: Any = xgb.XGBClassifier(n_estimators=100, max_depth=6, n_jobs=1).fit(X, y)
+    else:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    return model, X
+
+
+def native_one_row(flavor: str, model: Any) -> Any:
+    """The framework's own fastest call on one row (what a hand-written service would do)."""
+    if flavor == "xgboost":
+        booster = model.get_booster()
+        booster.set_param({"nthread": 1})
+        return lambda row: booster.inplace_predict(row)
+    return lambda row: model.predict_proba(row)[:, 1]
+
+
+def latency(call: Any, arg: Any, n: int) -> dict[str, float]:
+    for _ in range(50):
+        call(arg)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call(arg)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return {
+        "p50_us": 1e6 * statistics.median(times),
+        "p99_us": 1e6 * times[int(0.99 * (len(times) - 1))],
+    }
+
+
+def one_row(flavor: str, bundle: Path, n: int) -> dict[str, Any]:
+    import pandas as pd
+
+    from tuner.models import Predictor
+
+    model, X = train(flavor)
+    predictor = Predictor.load(bundle)
+    predictor.warm_up()
+    row = X.iloc[[0]]
+    array = row.to_numpy()
+    as_dict = {k: float(v) for k, v in row.iloc[0].items()}
+    native = native_one_row(flavor, model)
+    out = {
+        "native (numpy row)": latency(native, array, n),
+        "native (1-row DataFrame)": latency(
+            (lambda r: model.predict_proba(r)[:, 1]), pd.DataFrame(row), n
+        ),
+        "Predictor (dict)": latency(predictor.predict, [as_dict], n),
+        "Predictor (numpy row)": latency(predictor.predict, array, n),
+    }
+    return out
+
+
+def _batch(kind: str, flavor: str, bundle: str, source: str, target: str, queue: Any) -> None:
+    """In a fresh process: score ``source`` one way; rows/s and the process's peak RSS."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tuner.commands.predict import predict_file
+    from tuner.models import Predictor
+
+    start = time.perf_counter()
+    if kind == "tuner predict":
+        rows = predict_file(Predictor.load(bundle), source, target, progress=False)
+    else:  # the plain loop: read a chunk, call the model, write the predictions
+        import skops.io as sio
+        import xgboost as xgb
+
+        if flavor == "xgboost":
+            booster = xgb.Booster()
+            booster.load_model(f"{bundle}/model/model.ubj")
+
+            def predict(frame: Any) -> Any:
+                return booster.inplace_predict(frame.to_numpy(dtype=np.float32))
+        else:
+            path = f"{bundle}/model/model.skops"
+            model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+
+            def predict(frame: Any) -> Any:
+                return model.predict_proba(frame)[:, 1]
+
+        rows, writer = 0, None
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=100_000):
+            frame = batch.to_pandas()
+            table = pa.table({"prediction": predict(frame[FEATURES])})
+            writer = writer or pq.ParquetWriter(target, table.schema)
+            writer.write_table(table)
+            rows += len(frame)
+        assert writer is not None
+        writer.close()
+    seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put({"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": rss})
+
+
+def batch(flavor: str, bundle: Path, source: Path, folder: Path) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out = {}
+    for kind in ("plain pandas-chunk loop", "tuner predict"):
+        queue = ctx.Queue()
+        target = str(folder / f"{flavor}-{kind.split()[0]}.parquet")
+        proc = ctx.Process(
+            target=_batch, args=(kind, flavor, str(bundle), str(source), target, queue)
+        )
+        proc.start()
+        out[kind] = queue.get()
+        proc.join()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the batch file")
+    parser.add_argument("--calls", type=int, default=2000, help="one-row calls per variant")
+    args = parser.parse_args()
+    import pandas as pd
+
+    from tuner.models import write_bundle
+
+    results: dict[str, Any] = {"rows": args.rows, "calls": args.calls, "flavors": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rng = np.random.default_rng(1)
+        source = folder / "rows.parquet"
+        pd.DataFrame(rng.normal(size=(args.rows, 10)), columns=FEATURES).to_parquet(source)
+        for flavor in ("xgboost", "sklearn"):
+            model, X = train(flavor)
+            bundle = folder / f"{flavor}-bundle"
+            write_bundle(model, bundle, example=X)
+            results["flavors"][flavor] = {
+                "one_row": one_row(flavor, bundle, args.calls),
+                "batch": batch(flavor, bundle, source, folder),
+            }
+            print(json.dumps({flavor: results["flavors"][flavor]}, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_models.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / "bench_models.md").write_text(report(results))
+    print(report(results))
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = [
+        f"One-row latency ({results['calls']} calls, after 50 warm-up calls):",
+        "",
+        "| flavor | call | p50 (µs) | p99 (µs) |",
+        "|---|---|---|---|",
+    ]
+    for flavor, r in results["flavors"].items():
+        for call, t in r["one_row"].items():
+            lines.append(f"| {flavor} | {call} | {t['p50_us']:.0f} | {t['p99_us']:.0f} |")
+    lines += [
+        "",
+        f"Batch: {results['rows']:,} rows of 10 features, Parquet in, Parquet out:",
+        "",
+        "| flavor | how | rows/s | seconds | peak RSS (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    for flavor, r in results["flavors"].items():
+        for how, b in r["batch"].items():
+            lines.append(
+                f"| {flavor} | {how} | {b['rows_per_s']:,.0f} | {b['seconds']:.1f} | "
+                f"{b['peak_rss_mb']:.0f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
