@@ -201,8 +201,8 @@ def _batch_of_matrix(signature: Signature, matrix: Sequence[Any]) -> Batch:
             array = None
         if array is not None and array.dtype.kind in "fiub" and array.shape[1:] == (width,):
             array = array.astype(float, copy=False)
-            columns = {f.name: array[:, j] for j, f in enumerate(signature.inputs)}
-            return Batch(columns, len(array), array)
+            named = {f.name: array[:, j] for j, f in enumerate(signature.inputs)}
+            return Batch(named, len(array), array)
     for i, row in enumerate(matrix):
         if not isinstance(row, list) or len(row) != width:
             raise InvalidInput(
