@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -154,7 +155,9 @@ class Server:
 
     def __enter__(self) -> Server:
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, stdout=self.log, stderr=self.log, start_new_session=True
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
@@ -166,11 +169,12 @@ class Server:
         raise RuntimeError(f"{self.args[0]} did not start:\n{self.log.read().decode()[-2000:]}")
 
     def __exit__(self, *_: object) -> None:
-        self.proc.terminate()
+        """Stop the server and its children (gunicorn's worker outlives its master otherwise)."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def rss_mb(self) -> float:
         """Resident memory of the server and its children (gunicorn's worker), in MB."""

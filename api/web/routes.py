@@ -147,7 +147,17 @@ def attempts(
 
 @router.get(
     "/studies/{name}/download",
-    responses=NOT_FOUND,
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "the trials, as a file to save",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+        },
+        **NOT_FOUND,
+    },
     summary="Every trial of the study as CSV (one column per parameter and metric) or JSON",
 )
 def download(
