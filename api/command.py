@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+from typing import Any
 
 from tuner.cli import database_option
 from tuner.config import Settings
@@ -129,7 +130,7 @@ def serve(settings: Settings) -> None:
     if storage.tokens.count() == 0:
         first, _ = storage.tokens.create("default", "admin", "created by the first tuner serve")
     app = create_app(settings, storage, on_started=lambda: _announce(settings, first))
-    tls = (
+    tls: dict[str, Any] = (
         {"ssl_certfile": settings.ssl_certfile, "ssl_keyfile": settings.ssl_keyfile}
         if (settings.ssl_certfile)
         else {}

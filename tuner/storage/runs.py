@@ -112,7 +112,7 @@ class RunLeases(StorageBase):
                 )
                 .order_by(StudyRow.id)
             )
-            return [(name, owner) for name, owner in rows]
+            return [(name, str(owner)) for name, owner in rows]  # owner is not NULL here
 
     def run_wanted(self, name: str) -> bool:
         """Whether the servers are to run ``name`` (one runs it, or takes it over within a

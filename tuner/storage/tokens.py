@@ -59,6 +59,10 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# tokens as stored, for a migration (an alias: ``list`` is a method name in TokenStore)
+TokenRows = list[dict[str, object]]
+
+
 class TokenStore:
     """Tokens in the study database (the ``tokens`` table).
 
@@ -145,7 +149,7 @@ class TokenStore:
         with self._transaction() as s:
             return [_token(r) for r in s.scalars(select(TokenRow).order_by(TokenRow.id))]
 
-    def rows(self) -> list[dict[str, object]]:
+    def rows(self) -> TokenRows:
         """Every token as stored (its digest, never a secret), for a migration."""
         columns = (
             "digest",
@@ -163,7 +167,7 @@ class TokenStore:
                 for r in s.scalars(select(TokenRow).order_by(TokenRow.id))
             ]
 
-    def restore(self, rows: list[dict[str, object]]) -> int:
+    def restore(self, rows: TokenRows) -> int:
         """Store tokens as ``rows`` gave them (skipping digests already here); how many."""
         with self._transaction() as s:
             known = set(s.scalars(select(TokenRow.digest)))
