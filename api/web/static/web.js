@@ -512,6 +512,7 @@
       const body = { version: Number($("alias-version").value), reason: $("alias-reason").value };
       try {
         await api(`${base}/aliases/${enc(alias)}`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+        $("alias-reason").value = "";
         await load();
       } catch (e) {
         fieldError("move-alias", e);
