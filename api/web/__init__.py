@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tuner.api.web import pages, routes
+from tuner.api.web import model_routes, pages, routes
 from tuner.api.web.snapshots import Snapshots
 from tuner.storage import Storage
 
@@ -18,5 +18,6 @@ def install(app: FastAPI, storage: Storage) -> None:
     """Serve the pages at ``/``, their assets at ``/static`` and the page routes in ``/api/v1``."""
     app.state.snapshots = Snapshots(storage)
     app.include_router(routes.router, prefix="/api/v1")
+    app.include_router(model_routes.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -33,9 +33,8 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 COOKIE_DAYS = 30
-# The pages in the navigation bar, in order. The model registry's pages (/models,
-# /models/{name}) join here when the registry is served.
-NAV = (("/", "Studies"), ("/new", "New study"))
+# The pages in the navigation bar, in order.
+NAV = (("/", "Studies"), ("/models", "Models"), ("/new", "New study"))
 
 router = APIRouter(include_in_schema=False)
 
@@ -146,6 +145,27 @@ def trial_page(name: str, number: int, request: Request) -> Response:
     if missing is not None:
         return missing
     return render("trial.html", f"{name} · trial {number}", token, study=name, number=str(number))
+
+
+@router.get("/models")
+def models_page(request: Request) -> Response:
+    token = _token(request)
+    if token is None:
+        return _login()
+    return render("models.html", "Models", token, project=token.project)
+
+
+@router.get("/models/{name}")
+def model_page(name: str, request: Request) -> Response:
+    token = _token(request)
+    if token is None:
+        return _login()
+    storage: Storage = request.app.state.storage
+    try:
+        storage.model_versions(token.project, name)
+    except NotFound:
+        return render("missing-model.html", "Not found", token, status=404, model=name)
+    return render("model.html", name, token, model=name, project=token.project)
 
 
 def _missing(request: Request, token: Token, name: str) -> Response | None:

@@ -54,6 +54,9 @@ ROUTES: list[tuple[str, str, dict | None, str]] = [
     ("GET", f"/studies/{N}/trials/{T}/attempts", None, "read"),
     ("GET", f"/studies/{N}/download", None, "read"),
     ("POST", "/studies/yaml", {}, "write"),
+    # the model pages' routes (api/web/model_routes.py)
+    ("GET", "/model-overview", None, "read"),
+    ("GET", f"/studies/{N}/trials/{T}/model", None, "read"),
 ]
 ROLES = ("read", "write", "admin")
 

@@ -384,13 +384,141 @@
       const curve = t.intermediate.map(([s, v]) => [s, v]);
       $("no-curve").hidden = curve.length > 0;
       Plots.curves($("plot-curve"), [{ number: t.number, state: t.state, points: curve }], "no intermediate values");
-      const artifact = t.meta && t.meta.artifact;
-      if (artifact) $("model").textContent = `Saved model: ${show(artifact)}`;
       return t;
     }
+
+    async function loadModel() {
+      const m = await api(`${base}/trials/${number}/model`);
+      if (m.saved) {
+        $("model").textContent = `Saved model: ${m.saved.flavor}, inputs ${m.saved.inputs.join(", ")} · digest ${m.saved.digest.slice(0, 12)}`;
+        $("promote").hidden = !canWrite;
+      }
+      const body = document.querySelector("#trial-versions tbody");
+      clear(body);
+      for (const v of m.versions) {
+        body.appendChild(el("tr", {},
+          el("td", {}, el("a", { href: `/models/${enc(v.model)}`, text: `${v.model} v${v.version}` })),
+          el("td", { text: v.aliases.join(", ") }), el("td", { text: when(v.created_at) })));
+      }
+      $("trial-versions").hidden = m.versions.length === 0;
+    }
+
+    $("promote").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      fieldError("promote", "");
+      const body = { model: $("promote-model").value.trim(), trial: Number(number) };
+      const alias = $("promote-alias").value.trim();
+      if (alias) Object.assign(body, { alias, when: "always" });
+      try {
+        const got = await api(`${base}/promote`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+        $("promote-error").textContent = "";
+        $("promote-done").textContent = `Registered ${got.version.model} v${got.version.version}. ${got.reason}`;
+        await loadModel();
+      } catch (e) {
+        fieldError("promote", e);
+      }
+    });
+    loadModel().catch((e) => { $("model").textContent = e.message; });
     load().then((t) => {
       if (!["complete", "failed", "pruned"].includes(t.state)) setInterval(() => load().catch(() => {}), 2000);
     }).catch((e) => { $("facts").textContent = e.message; });
+  }
+
+  // An error shown next to the form's field it names (a dotted path: "model", "body.alias"...).
+  function fieldError(form, e) {
+    document.querySelectorAll(`#${form} [data-field]`).forEach((i) => i.classList.remove("bad"));
+    const out = $(`${form}-error`);
+    if (!e) { out.textContent = ""; return; }
+    const err = (e.body && e.body.error) || { message: e.message };
+    const field = err.field ? String(err.field).split(".").pop() : "";
+    const input = field && document.querySelector(`#${form} [data-field="${field}"]`);
+    if (input) { input.classList.add("bad"); input.after(out); }
+    out.textContent = `${err.field ? `${err.field}: ` : ""}${err.message}`;
+  }
+
+  // ---------------------------------------------------------------- models (/models)
+  function modelsPage() {
+    const body = document.querySelector("#models tbody");
+    async function load() {
+      try {
+        const models = await api("/model-overview");
+        clear(body);
+        for (const m of models) {
+          const aliases = Object.entries(m.aliases).map(([a, v]) => `${a} → v${v}`).join(", ");
+          body.appendChild(el("tr", { "data-name": m.name },
+            el("td", {}, el("a", { href: `/models/${enc(m.name)}`, text: m.name })),
+            el("td", { class: "num", text: `${m.versions} (latest v${m.latest})` }),
+            el("td", { text: aliases }),
+            el("td", { class: "num", text: m.value === null ? "" : `${m.metric} ${show(m.value)}` }),
+            el("td", { text: when(m.updated_at) })));
+        }
+        $("no-models").hidden = models.length > 0;
+        live(true);
+      } catch (e) {
+        live(false);
+      }
+    }
+    load();
+    setInterval(load, 3000);
+  }
+
+  // ---------------------------------------------------------------- model (/models/{name})
+  function modelPage(section) {
+    const name = section.dataset.model, prefix = `${section.dataset.project}/`;
+    const base = `/models/${enc(name)}`;
+    $("move-alias").hidden = !canWrite;
+
+    function metrics(v) {
+      return Object.entries(v.metrics).map(([k, x]) => `${k} ${show(x)}`).join(", ");
+    }
+
+    async function load() {
+      const [versions, history] = await Promise.all([api(base), api(`${base}/history`)]);
+      const aliases = document.querySelector("#aliases tbody");
+      clear(aliases);
+      const select = $("alias-version");
+      const chosen = select.value;
+      clear(select);
+      const body = document.querySelector("#versions tbody");
+      clear(body);
+      for (const v of versions) {
+        for (const a of v.aliases) aliases.appendChild(el("tr", {}, el("td", { text: a }), el("td", { class: "num", text: `v${v.version}` })));
+        select.appendChild(el("option", { value: String(v.version), text: `v${v.version}` }));
+        const study = v.study && v.study.startsWith(prefix) ? v.study.slice(prefix.length) : v.study;
+        const lineage = study === null ? el("td", { text: "registered directly" })
+          : el("td", {}, el("a", { href: `/studies/${enc(study)}`, text: study }), " · ",
+            v.trial === null ? "" : el("a", { class: "trial-link", href: `/studies/${enc(study)}/trials/${v.trial}`, text: `trial ${v.trial}` }));
+        body.appendChild(el("tr", { "data-version": String(v.version) },
+          el("td", { class: "num", text: `v${v.version}` }), el("td", { text: v.aliases.join(", ") }),
+          el("td", { class: "num", text: v.metric ? `${v.metric} ${show(v.value)} (${v.direction})` : "" }),
+          el("td", { text: metrics(v) }), el("td", { text: v.flavor }), el("td", { text: when(v.created_at) }),
+          el("td", { text: v.created_by }), lineage));
+      }
+      if (chosen) select.value = chosen;
+      const moves = document.querySelector("#history tbody");
+      clear(moves);
+      for (const h of history.slice().reverse()) {
+        moves.appendChild(el("tr", {}, el("td", { text: when(h.at) }), el("td", { text: h.alias }),
+          el("td", { class: "num", text: h.from_version === null ? "(new)" : `v${h.from_version}` }),
+          el("td", { class: "num", text: `v${h.to_version}` }), el("td", { text: h.actor }), el("td", { text: h.reason })));
+      }
+      $("no-history").hidden = history.length > 0;
+    }
+
+    $("move-alias").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      fieldError("move-alias", "");
+      const alias = $("alias-name").value.trim();
+      const body = { version: Number($("alias-version").value), reason: $("alias-reason").value };
+      try {
+        await api(`${base}/aliases/${enc(alias)}`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+        $("alias-reason").value = "";
+        await load();
+      } catch (e) {
+        fieldError("move-alias", e);
+      }
+    });
+    load().catch((e) => { $("versions").before(el("p", { class: "error", text: e.message })); });
   }
 
   // ---------------------------------------------------------------- new study
@@ -435,4 +563,6 @@
   else if (page === "study") studyPage(section);
   else if (page === "trial") trialPage(section);
   else if (page === "new") newPage();
+  else if (page === "models") modelsPage();
+  else if (page === "model") modelPage(section);
 })();
