@@ -163,3 +163,20 @@ def test_the_cli_exports_a_version(tmp_path: Path, data: tuple[Any, Any]) -> Non
     )  # fmt: skip
     assert again.returncode != 0 and "exported already" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_the_embedded_predictor_scores_with_the_export(
+    tmp_path: Path, data: tuple[Any, Any]
+) -> None:
+    from tuner.embedded import load_model
+
+    X, y = data
+    db, store = f"sqlite:///{tmp_path / 'tuner.db'}", str(tmp_path / "store")
+    registry = ModelRegistry(Storage(db), ArtifactStore(store))
+    registry.register_model(xgboost_model(X, y), "churn", example=X, alias="production")
+    registry.export("churn@production")
+    expected = registry.load("churn:1").predict_batch(X)
+    registry.close()
+    with load_model("churn@production", db=db, store=store, runtime="onnx") as m:
+        assert type(m.predictor.model).__name__ == "OnnxModel"
+        np.testing.assert_allclose(m.predict(X), expected, atol=TOLERANCE)
