@@ -37,20 +37,24 @@ def load_model(
     store: str | None = None,
     *,
     project: str = DEFAULT_PROJECT,
+    runtime: str = "native",
 ) -> EmbeddedModel:
     """The version ``ref`` names (``churn``, ``churn:3``, ``churn@production``) of database
     ``db``, loaded, checked and warmed up; ``store``: the artifact store (default
-    ``$TUNER_MODEL_STORE``, else ``$TUNER_ARTIFACTS_DIR/models``)."""
-    return EmbeddedModel(ModelRegistry.open(db, store, project=project, must_exist=True), ref)
+    ``$TUNER_MODEL_STORE``, else ``$TUNER_ARTIFACTS_DIR/models``); ``runtime="onnx"``: score
+    with the version's ONNX export (a new version without one is not swapped in)."""
+    registry = ModelRegistry.open(db, store, project=project, must_exist=True)
+    return EmbeddedModel(registry, ref, runtime)
 
 
 class EmbeddedModel:
     """A model version in this process, that follows its alias (or the latest version) when
     refreshed; a pinned ``name:N`` never changes."""
 
-    def __init__(self, registry: ModelRegistry, ref: str) -> None:
+    def __init__(self, registry: ModelRegistry, ref: str, runtime: str = "native") -> None:
         self.registry = registry
         self.ref = ref
+        self.runtime = runtime
         version = registry.resolve(ref)
         self._current: tuple[ModelVersion, Predictor] = (version, self._load(version))
         self._stop = threading.Event()
@@ -141,6 +145,6 @@ class EmbeddedModel:
         self.close()
 
     def _load(self, version: ModelVersion) -> Predictor:
-        predictor = self.registry.load(version)
+        predictor = self.registry.load(version, self.runtime)
         predictor.warm_up()
         return predictor

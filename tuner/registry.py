@@ -17,9 +17,9 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tuner.errors import SpecError
+from tuner.errors import BundleError, SpecError
 from tuner.models.bundle import Lineage, read_manifest, write_bundle
 from tuner.models.flavor import flavor_named
 from tuner.models.predictor import Predictor
@@ -35,7 +35,11 @@ from tuner.storage.models import (
     check_model_name,
 )
 
+if TYPE_CHECKING:
+    from tuner.models.onnx_export import OnnxExport
+
 DIRECTIONS = ("maximize", "minimize")
+RUNTIMES = ("native", "onnx")
 
 
 @dataclass(frozen=True)
@@ -198,11 +202,47 @@ class ModelRegistry:
         name, which = parse_ref(ref)
         return self.storage.model_version(self.project, name, which)
 
-    def load(self, ref: str | ModelVersion) -> Predictor:
-        """The Predictor of a version, its bundle checked against the registered digest."""
+    def load(self, ref: str | ModelVersion, runtime: str = "native") -> Predictor:
+        """The Predictor of a version, its bundle checked against the registered digest;
+        ``runtime="onnx"`` scores with the version's ONNX export (see ``export``)."""
+        if runtime not in RUNTIMES:
+            raise SpecError("runtime", f"must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         version = self.resolve(ref) if isinstance(ref, str) else ref
         folder = self.store.fetch(version.uri, version.digest)
-        return Predictor.load(folder, version.digest)
+        onnx = None
+        if runtime == "onnx":
+            from tuner.models.onnx_export import EXPORT, export_uri
+
+            onnx = self._fetch_export(export_uri(version.uri), version.digest, EXPORT)
+        return Predictor.load(folder, version.digest, onnx=onnx)
+
+    def export(self, ref: str, format: str = "onnx") -> tuple[ModelVersion, OnnxExport]:
+        """Export a version for onnxruntime, beside its immutable bundle in the store (its own
+        folder with a sidecar manifest); ``BundleError`` when it was exported already."""
+        from tuner.models.onnx_export import export_uri, write_export
+
+        if format != "onnx":
+            raise SpecError("format", f"must be onnx, not {format!r}")
+        version = self.resolve(ref)
+        folder = self.store.fetch(version.uri, version.digest)
+        uri = export_uri(version.uri)
+        if self.store.exists(uri):
+            raise BundleError(f"{ref} (version {version.version}) is exported already: {uri}")
+        if self.store.local or "://" not in uri:
+            return version, write_export(folder, uri.removeprefix("file://"))
+        with tempfile.TemporaryDirectory() as tmp:
+            made = write_export(folder, Path(tmp) / "onnx")
+            self.store.put(Path(tmp) / "onnx", uri)
+        return version, made
+
+    def _fetch_export(self, uri: str, digest: str, marker: str) -> Path:
+        if not self.store.exists(uri):
+            raise BundleError(
+                f"{uri}: this version has no ONNX export (tuner models export NAME:VERSION "
+                "--format onnx makes one)",
+                "runtime",
+            )
+        return self.store.fetch(uri, f"{digest}.onnx", marker)
 
     def close(self) -> None:
         self.storage.close()

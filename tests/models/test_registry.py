@@ -175,3 +175,31 @@ def test_model_references() -> None:
     for bad in ("churn:x", "churn:0", "churn@", "bad/name"):
         with pytest.raises(SpecError):
             parse_ref(bad)
+
+
+@pytest.mark.parametrize(
+    "booster", ["GradientBoostingClassifier", "HistGradientBoostingClassifier"]
+)
+def test_scikit_learns_own_tree_models_round_trip(
+    registry: ModelRegistry, fitted: dict[str, Any], booster: str
+) -> None:
+    """Their trees are types skops does not trust by itself (``sklearn.tree._tree.Tree``, the
+    HistGradientBoosting ``TreePredictor``); the flavor trusts scikit-learn's own types."""
+    import sklearn.ensemble
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X = fitted["X"]
+    y = (X["a"] + (X["colour"] == "red") > 0.5).astype(int)
+    prepare = ColumnTransformer(
+        [("colour", OneHotEncoder(handle_unknown="ignore"), ["colour"])],
+        remainder=StandardScaler(),
+    )
+    estimator = getattr(sklearn.ensemble, booster)(random_state=0)
+    model = Pipeline([("prepare", prepare), ("model", estimator)]).fit(X, y)
+    registry.register_model(model, "trees", example=X, metrics={"auc": 0.9}, metric="auc")
+    p = registry.load("trees:1")
+    assert p.flavor == "sklearn"
+    np.testing.assert_array_equal(p.predict_batch(X), model.predict_proba(X)[:, 1])
+    np.testing.assert_array_equal(p.predict(X.head(3)), model.predict_proba(X.head(3))[:, 1])

@@ -1,6 +1,6 @@
 """Commands of the model registry: ``tuner promote`` (a study's best trial becomes a version),
 ``tuner models`` (models, versions, aliases, the alias history) and ``tuner models alias``
-(move an alias; a rollback is moving it back)."""
+(move an alias; a rollback is moving it back) and ``tuner models export`` (ONNX)."""
 
 from __future__ import annotations
 
@@ -82,9 +82,11 @@ class ModelsCommand:
         parser.add_argument(
             "words",
             nargs="*",
-            metavar="NAME | alias NAME ALIAS VERSION",
-            help="a model's name, or 'alias' with the model, the alias and the version",
+            metavar="NAME | alias NAME ALIAS VERSION | export NAME:VERSION",
+            help="a model's name, or 'alias' with the model, the alias and the version, or "
+            "'export' with a version (ONNX, scored with onnxruntime: pip install 'tuner[onnx]')",
         )
+        parser.add_argument("--format", default="onnx", choices=["onnx"], help="of an export")
         parser.add_argument("--history", action="store_true", help="the audit trail of aliases")
         parser.add_argument("--reason", default="", help="why an alias moves (kept in history)")
         parser.add_argument("--json", action="store_true", help="JSON")
@@ -93,6 +95,8 @@ class ModelsCommand:
         words: list[str] = args.words
         if words and words[0] == "alias":
             return self._alias(args, words[1:])
+        if words and words[0] == "export":
+            return self._export(args, words[1:])
         if len(words) > 1:
             raise SpecError("models", "expected at most one model name (or 'alias ...')")
         registry = open_registry(args)
@@ -149,6 +153,19 @@ class ModelsCommand:
             for v in versions
         ]
         output.table(["version", "aliases", "flavor", "metric", "source", "created", "by"], rows)
+        return 0
+
+    def _export(self, args: argparse.Namespace, words: list[str]) -> int:
+        if len(words) != 1:
+            raise SpecError("models", "usage: tuner models export NAME:VERSION --format onnx")
+        version, made = open_registry(args).export(words[0], args.format)
+        if args.json:
+            print(json.dumps(made.to_dict(), indent=2))
+            return 0
+        print(
+            f"{version.model}:{version.version} exported to {args.format}: max abs difference "
+            f"{made.max_abs_diff:.3g} on {made.rows} example rows"
+        )
         return 0
 
     def _alias(self, args: argparse.Namespace, words: list[str]) -> int:

@@ -144,6 +144,12 @@ class PredictCommand:
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument(
+            "--runtime",
+            choices=["native", "onnx"],
+            default="native",
+            help="onnx: score in-process with the version's ONNX export (tuner models export)",
+        )
+        parser.add_argument(
             "--spark",
             nargs="?",
             const="local[2]",
@@ -159,7 +165,9 @@ class PredictCommand:
         file_format(args.output, "output")
         registry = open_registry(args)
         version = registry.resolve(args.model)
-        predictor = registry.load(version)
+        if args.spark and args.runtime != "native":
+            raise SpecError("runtime", "--spark scores with the native runtime only")
+        predictor = registry.load(version, args.runtime)
         if args.spark:
             from tuner.models.spark_batch import predict_on_spark, spark_session
 

@@ -38,12 +38,24 @@ class Predictor:
         self._fast = manifest.signature.numeric and callable(getattr(model, "predict_array", None))
 
     @classmethod
-    def load(cls, folder: str | os.PathLike[str], digest: str | None = None) -> Predictor:
+    def load(
+        cls,
+        folder: str | os.PathLike[str],
+        digest: str | None = None,
+        *,
+        onnx: str | os.PathLike[str] | None = None,
+    ) -> Predictor:
         """Load the bundle at ``folder`` (``digest``: the manifest's registered SHA-256);
         ``BundleError`` naming the file that fails its checksum, the unknown flavor or the
-        package that is not installed."""
+        package that is not installed. ``onnx``: the folder of the version's ONNX export, to
+        score with onnxruntime instead of the framework (refused unless it was made from this
+        bundle and matched its predictions within ``onnx_export.TOLERANCE``)."""
         root = Path(folder)
         manifest = read_manifest(root, digest)
+        if onnx is not None:
+            from tuner.models.onnx_export import load_onnx
+
+            return cls(manifest, load_onnx(onnx, manifest), root)
         flavor = flavor_named(manifest.flavor)
         flavor.check_installed()
         return cls(manifest, flavor.load(root / "model", manifest.signature), root)

@@ -59,12 +59,13 @@ class ArtifactStore:
                 fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
                 fs.pipe_file(remote, path.read_bytes())
 
-    def fetch(self, uri: str, digest: str) -> Path:
-        """A local folder holding the bundle at ``uri`` (the store's own folder when local)."""
+    def fetch(self, uri: str, digest: str, marker: str = "MANIFEST.json") -> Path:
+        """A local folder holding the bundle at ``uri`` (the store's own folder when local),
+        cached under ``digest`` once ``marker`` is there."""
         if self.local or "://" not in uri:
             return Path(uri.removeprefix("file://"))
         target = self.cache_dir / digest
-        if (target / "MANIFEST.json").is_file():
+        if (target / marker).is_file():
             return target
         fs = self._fs()
         staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=self._cache()))
@@ -86,6 +87,12 @@ class ArtifactStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
+
+    def exists(self, uri: str) -> bool:
+        """Whether anything is stored at ``uri``."""
+        if self.local or "://" not in uri:
+            return Path(uri.removeprefix("file://")).exists()
+        return bool(self._fs().exists(uri))
 
     def delete(self, uri: str) -> None:
         """Remove the bundle at ``uri`` (a registration that did not complete)."""

@@ -12,9 +12,12 @@ from tuner.models.flavor import Flavor, LoadedModel
 from tuner.models.signature import Feature, Output, Signature
 
 FILE = "model.skops"
-# Beside skops's own list, the types of these packages are trusted (a forest's trees are
-# ``sklearn.tree._tree.Tree``); anything else (a user's function, another library's class) is
-# refused by name.
+# The allow-list: beside skops's own list, the types whose module starts with one of these
+# prefixes are trusted (scikit-learn's trees: ``sklearn.tree._tree.Tree`` in a forest or a
+# GradientBoosting model, ``sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor``
+# in a HistGradientBoosting one; numpy and scipy types). The trailing dot matters: a package
+# named ``sklearn_extra`` is not scikit-learn. Anything else (a user's function, another
+# library's class) is refused by name.
 TRUSTED_PACKAGES = ("sklearn.", "numpy.", "scipy.")
 
 
