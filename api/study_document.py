@@ -117,6 +117,43 @@ class Executor(BaseModel):
     type: str = Field("local", description="local, command, ray, spark, or a plugin")
 
 
+class Metric(_Strict):
+    """One objective of a study with several metrics."""
+
+    name: str = Field(min_length=1, description="a key of the dict the objective returns")
+    direction: Literal["minimize", "maximize"] = "minimize"
+    reference: float | None = Field(None, description="the hypervolume's reference value")
+
+
+class Pruner(BaseModel):
+    """Early stopping: a pruner's name and its own options (e.g. reduction_factor)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(
+        "none", min_length=1, description="median, percentile, asha, hyperband, none or a plugin"
+    )
+
+
+class StopConditions(_Strict):
+    """The first condition met ends the study (waiting trials cancelled)."""
+
+    target: float | None = Field(None, description="stop once the best value reaches this")
+    time_budget: str | float | None = Field(None, description="seconds, or e.g. '90m', '2h'")
+    max_failed: int | None = Field(None, ge=1, description="trials failed for good")
+    patience: int | None = Field(None, ge=1, description="finished trials without improvement")
+
+
+class Promote(_Strict):
+    """At the end of the study, register its best trial's model as a new version."""
+
+    model: str = Field(min_length=1, description="the registered model's name")
+    alias: str | None = Field(None, description="the alias to move to it, e.g. production")
+    when: Literal["better", "always"] = Field(
+        "better", description="move the alias only when better than its holder, or always"
+    )
+    retrain: bool = Field(False, description="refit the best params on all the data first")
+
+
 class StudyDocument(_Strict):
     """A study: the same document as a study file (YAML), as JSON."""
 
@@ -158,6 +195,12 @@ class StudyDocument(_Strict):
     trial_timeout: float | None = Field(None, gt=0, description="seconds; then the attempt fails")
     seed: int | None = None
     description: str = ""
+    metrics: list[Metric] | None = Field(
+        None, min_length=1, description="several objectives, instead of metric and direction"
+    )
+    pruner: str | Pruner | None = None
+    stop: StopConditions | None = None
+    promote: str | Promote | None = None
 
 
 def study_schema() -> dict[str, Any]:
