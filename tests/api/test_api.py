@@ -302,7 +302,7 @@ def test_a_restarted_server_resumes_its_runs_and_not_the_stopped_ones(
                     ),
                 )
                 assert c.post(f"/studies/{name}/run").json()["running"] is True
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180  # two runs of sleepy trials on a loaded machine
             while min(c.get(f"/studies/{n}").json()["done"] for n in (running, stopped)) < 2:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
