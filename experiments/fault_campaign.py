@@ -312,8 +312,10 @@ class Injector:
 
 
 def _trial_processes() -> list[int]:
-    """Processes of trials now running: children of a local executor's forkserver."""
-    servers, parents = set(), {}
+    """Processes of trials now running: children of a local executor's forkserver started by
+    this campaign (never another program's: the machine may be running other test suites)."""
+    parents: dict[int, int] = {}
+    forkservers = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -322,10 +324,21 @@ def _trial_processes() -> list[int]:
             ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
         except (OSError, ValueError, IndexError):
             continue
+        parents[int(entry.name)] = ppid
         if b"multiprocessing.forkserver" in cmd and int(entry.name) != os.getpid():
-            parents[int(entry.name)] = ppid
-            servers.add(int(entry.name))
-    return [pid for pid, ppid in parents.items() if ppid in servers]
+            forkservers.add(int(entry.name))
+    ours = {pid for pid in forkservers if _descends_from(pid, os.getpid(), parents)}
+    return [pid for pid, ppid in parents.items() if ppid in ours]
+
+
+def _descends_from(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    seen = set()
+    while pid > 1 and pid not in seen:
+        if pid == ancestor:
+            return True
+        seen.add(pid)
+        pid = parents.get(pid, 0)
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
