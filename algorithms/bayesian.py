@@ -16,6 +16,7 @@ from threading import Lock
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize
 
 from tuner.algorithm import Algorithm, seen_keys, unseen_points
 from tuner.algorithms.observations import Observations, canonical, categorical_columns, filled
@@ -28,6 +29,8 @@ from tuner.trial import Trial
 _RANDOM_CANDIDATES = 600
 _LOCAL_CANDIDATES = 100  # around each of the best few points
 _LOCAL_CENTRES = 5
+_POLISHED = 3  # candidates polished by L-BFGS-B on the GP's acquisition
+_POLISH_STEPS = 30
 _CACHE_SIZE = 16
 _cache: OrderedDict[tuple[object, ...], Surrogate] = OrderedDict()
 _cache_lock = Lock()
@@ -48,7 +51,7 @@ class BayesianSearch(Algorithm):
         *,
         budget: int | None = None,
         surrogate: str = "GP",
-        acquisition: str = "gp_hedge",
+        acquisition: str = "LogEI",
         initial_points: int = 10,
         max_points: int = 100,
         xi: float = 0.01,
@@ -75,6 +78,7 @@ class BayesianSearch(Algorithm):
         self.xi = float(xi)
         self.kappa = float(kappa)
         self._categorical = categorical_columns(space)
+        self._categorical_set = {j for j, _ in self._categorical}
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -106,7 +110,6 @@ class BayesianSearch(Algorithm):
         chosen: list[Params],
     ) -> list[Params]:
         u, y = self._model_data(obs)
-        scale = float(np.std(y)) or 1.0
         model = self._fitted(u, y)
         lie = float(np.min(y))
         pending = np.vstack([obs.pending] + [self.space.to_unit(p)[None, :] for p in chosen])
@@ -117,7 +120,7 @@ class BayesianSearch(Algorithm):
                     self.features(np.vstack([u, pending])),
                     np.concatenate([y, np.full(len(pending), lie)]),
                 )
-            point = self._maximise(rng, model, u, y, scale, seen)
+            point = self._maximise(rng, model, u, y, seen)
             if point is None:  # every candidate was taken: fall back on random points
                 return out + self._random(rng, seen, n - len(out))
             params = self.space.from_unit(point)
@@ -132,7 +135,6 @@ class BayesianSearch(Algorithm):
         model: Surrogate,
         u: np.ndarray,
         y: np.ndarray,
-        scale: float,
         seen: set[Any],
     ) -> np.ndarray | None:
         """The candidate the acquisition likes best, among those not tried yet."""
@@ -148,7 +150,7 @@ class BayesianSearch(Algorithm):
         y_best = float(np.min(y))
         kind = self.acquisition
         if kind == "gp_hedge":
-            kind, acq = self._hedge(rng, model, x, y_best, scale)
+            kind, acq = self._hedge(rng, model, x, y_best)
         else:
             acq = model.acquisition(x, kind, y_best, self.xi, self.kappa)
         # a second, finer look around the ten best candidates
@@ -160,20 +162,76 @@ class BayesianSearch(Algorithm):
         acq = np.concatenate(
             [acq, model.acquisition(self.features(fine), kind, y_best, self.xi, self.kappa)]
         )
+        polished = self._polish(
+            model, cand[np.argsort(acq, kind="stable")[:_POLISHED]], kind, y_best
+        )
+        if len(polished):
+            cand = np.vstack([polished, cand])
+            acq = np.concatenate(
+                [model.acquisition(self.features(polished), kind, y_best, self.xi, self.kappa), acq]
+            )
         for i in np.argsort(acq, kind="stable"):
             if self.space.key(self.space.from_unit(cand[i])) not in seen:
                 return np.asarray(cand[i])
         return None
 
+    def _polish(self, model: Surrogate, rows: np.ndarray, kind: str, y_best: float) -> np.ndarray:
+        """The best candidates moved uphill on the acquisition by L-BFGS-B, over their active
+        numeric coordinates (one problem for all: the sum of separate terms), then snapped to
+        legal points; a point whose active parameters changed is dropped. Empty for the trees."""
+        numeric = [j for j in range(rows.shape[1]) if j not in self._categorical_set]
+        if (
+            not numeric
+            or model.acquisition_gradient(
+                self.features(rows[:1]), kind, y_best, self.xi, self.kappa
+            )
+            is None
+        ):
+            return rows[:0]
+        x0 = self.features(rows)
+        m = len(numeric)
+        free = ~np.isnan(rows[:, numeric])
+        if not free.any():
+            return rows[:0]
+
+        def at(v: np.ndarray) -> np.ndarray:
+            x = x0.copy()
+            head = x[:, :m]
+            head[free] = v
+            x[:, :m] = head
+            return x
+
+        def objective(v: np.ndarray) -> tuple[float, np.ndarray]:
+            got = model.acquisition_gradient(at(v), kind, y_best, self.xi, self.kappa)
+            assert got is not None
+            value, grad = got
+            return float(value.sum()), grad[:, :m][free]
+
+        result = minimize(
+            objective,
+            x0[:, :m][free],
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * int(free.sum()),
+            options={"maxiter": _POLISH_STEPS},
+        )
+        moved = rows.copy()
+        block = moved[:, numeric]
+        block[free] = result.x
+        moved[:, numeric] = block
+        snapped = canonical(self.space, filled(moved))
+        same = (np.isnan(snapped) == np.isnan(rows)).all(axis=1)
+        return snapped[same]
+
     def _hedge(
-        self, rng: np.random.Generator, model: Surrogate, x: np.ndarray, y_best: float, scale: float
+        self, rng: np.random.Generator, model: Surrogate, x: np.ndarray, y_best: float
     ) -> tuple[str, np.ndarray]:
         """gp_hedge without memory: each acquisition nominates its best candidate, and one is
         drawn with probability growing with how good the model expects its nominee to be."""
         kinds = ("EI", "PI", "LCB")
         acqs = [model.acquisition(x, k, y_best, self.xi, self.kappa) for k in kinds]
         mean, _ = model.predict(x[[int(np.argmin(a)) for a in acqs]])
-        gains = -(mean - mean.min()) / scale
+        gains = -(mean - mean.min()) / model.scale
         probs = np.exp(gains - gains.max())
         pick = int(rng.choice(3, p=probs / probs.sum()))
         return kinds[pick], acqs[pick]
