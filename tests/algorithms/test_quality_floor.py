@@ -55,7 +55,9 @@ def _problem(name: str, names: list[str], evaluate: object) -> Problem:
     [(sphere(3), 30, 1e-2), (rosenbrock(2), 40, 1.0)],
     ids=["sphere-3d", "rosenbrock-2d"],
 )
-def test_the_default_plan_reaches_a_regret_floor(problem: Problem, budget: int, bound: float) -> None:
+def test_the_default_plan_reaches_a_regret_floor(
+    problem: Problem, budget: int, bound: float
+) -> None:
     values = run_plan(problem, default_plan(budget), seed=0)
     assert len(values) == budget
     assert min(values) - 0.0 < bound, (problem.name, min(values))
