@@ -1,11 +1,13 @@
-"""Bayesian optimisation: a surrogate of the objective (scikit-optimize's, through our adapter)
-fitted on the unit cube, and an acquisition function maximised by cheap sampling.
+"""Bayesian optimisation: a surrogate of the objective (our GP, or scikit-optimize's trees,
+through the adapter) fitted on the unit cube, and an acquisition function maximised over
+candidates, the best few then polished by L-BFGS-B on the GP's gradient.
 
 We do not run ``skopt.Optimizer``: it refits from scratch and optimises the acquisition with
 L-BFGS over 10,000 points on every ``ask``, which costs seconds past 200 trials. Instead the
 model sees at most ``max_points`` trials (the best half and the most recent half), the
-acquisition is searched over random and local candidates, and fitted models are cached on the
-data they saw, so a fresh instance on the same history answers the same, only faster.
+acquisition is searched over random and local candidates and the best three are polished, and
+fitted models are cached on the data they saw, so a fresh instance on the same history answers
+the same, only faster.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ _cache_lock = Lock()
 
 
 class BayesianSearch(Algorithm):
-    """Surrogate ``GP`` (default), ``RF``, ``ET`` or ``GBRT``; acquisition ``gp_hedge`` (default),
+    """Surrogate ``GP`` (default), ``RF``, ``ET`` or ``GBRT``; acquisition ``LogEI`` (default: log
+    expected improvement, stable where EI underflows; ``xi`` does not apply), ``gp_hedge``,
     ``EI``, ``PI`` or ``LCB``; a batch is filled by the constant liar (pending points count as
     the best value seen so far)."""
 
