@@ -6,7 +6,7 @@ import pytest
 
 from tuner.config import Limits
 from tuner.errors import SpecError
-from tuner.plan import Round, default_plan, parse_plan, resumed_plan
+from tuner.plan import REFINE_OPTIONS, Round, default_plan, parse_plan, resumed_plan
 
 
 def test_a_budget_and_a_plan_must_agree() -> None:
@@ -53,7 +53,7 @@ class TestResumedPlan:
         old = default_plan(30)
         plan, current = resumed_plan(old, 30, default_plan(36), 36, [6, 20, 4], current=3)
         assert plan[:3] == old and current == 3
-        assert plan[3] == Round("bayesian", 6, narrow=0.25)
+        assert plan[3] == Round("bayesian", 6, narrow=0.25, options=dict(REFINE_OPTIONS))
 
     def test_a_small_random_study_grown_past_ten_gets_the_model_based_rounds(self) -> None:
         old = default_plan(8)
