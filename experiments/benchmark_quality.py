@@ -78,7 +78,7 @@ def ranks(table: dict[str, float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a small subset, a few minutes")
-    parser.add_argument("--functions", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--functions", type=lambda s: [int(x) for x in s.split(",") if x])
     parser.add_argument("--dims", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--budget", type=int)
@@ -86,10 +86,18 @@ def main() -> None:
     parser.add_argument("--ml-budget", type=int)
     parser.add_argument("--contenders", type=lambda s: s.split(","), default=list(CONTENDERS))
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="an earlier runs.json: its runs of contenders not run now join the report "
+        "(same problems, seeds and budgets: a slow peer need not run again)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     a = parser.parse_args()
     quick = a.quick
-    functions = a.functions or (QUICK_FUNCTIONS if quick else FULL_FUNCTIONS)
+    functions = (
+        a.functions if a.functions is not None else (QUICK_FUNCTIONS if quick else FULL_FUNCTIONS)
+    )
     dims = a.dims or ([2, 5] if quick else [2, 5, 10])
     seeds = a.seeds or (2 if quick else 5)
     budget = a.budget or (30 if quick else 100)
@@ -125,6 +133,8 @@ def main() -> None:
                     f"{min(values):.4g} in {seconds:.1f}s",
                     flush=True,
                 )
+    if a.reuse:
+        runs += _reused(a.reuse, runs)
     latency = (
         {}
         if a.no_latency
@@ -136,7 +146,7 @@ def main() -> None:
     meta = {
         "command": "python -m experiments.benchmark_quality "
         + ("--quick" if quick else "")
-        + (" (with options)" if a.functions else ""),
+        + (" (with options)" if a.functions is not None else ""),
         "functions": functions,
         "dims": dims,
         "seeds": seeds,
@@ -147,6 +157,7 @@ def main() -> None:
         "machine": platform.machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "threads": os.environ["OMP_NUM_THREADS"],
+        "reused": None if a.reuse is None else str(a.reuse),
         "versions": {p: _version(p) for p in PACKAGES},
     }
     from experiments.report import write_report
@@ -154,6 +165,24 @@ def main() -> None:
     write_report(a.out, problems, runs, latency, meta, checkpoints, score, ranks)
     print(f"wrote {a.out}/results.md, results.json and plots")
     (a.out / "runs.json").write_text(json.dumps({"meta": meta, "runs": runs}))
+
+
+def _reused(path: Path, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs of ``path`` for contenders absent from ``runs``, on the same problems, seeds and
+    budgets as ``runs`` (an error if one is missing, so no table mixes different settings)."""
+    earlier = json.loads(path.read_text())["runs"]
+    ran = {r["contender"] for r in runs}
+    wanted = {(r["problem"], r["seed"], r["budget"]) for r in runs}
+    out = [
+        r
+        for r in earlier
+        if r["contender"] not in ran and (r["problem"], r["seed"], r["budget"]) in wanted
+    ]
+    for name in {r["contender"] for r in out}:
+        have = {(r["problem"], r["seed"], r["budget"]) for r in out if r["contender"] == name}
+        if have != wanted:
+            raise SystemExit(f"--reuse: {path} lacks runs of {name} on {sorted(wanted - have)[:3]}")
+    return out
 
 
 def _version(package: str) -> str | None:

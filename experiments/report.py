@@ -14,6 +14,7 @@ import numpy as np
 from experiments.problems import Problem
 
 CLAIMS = [
+    ("default-plan", "optuna-gp"),
     ("default-plan", "optuna-tpe"),
     ("default-plan", "hyperopt-tpe"),
     ("bayesian", "skopt-gp_minimize"),
