@@ -81,6 +81,8 @@ class GaussianProcess:
         self.log_noise = float(log_noise)
         self.x = np.empty((0, len(self.log_length)))
         self.y = np.empty(0)
+        self._inverse = np.empty((0, 0))  # (K + noise I)^-1 once conditioned
+        self._alpha = np.empty(0)  # its product with y
 
     @classmethod
     def fitted(cls, x: np.ndarray, y: np.ndarray, restarts: int = 1) -> GaussianProcess:
@@ -115,7 +117,7 @@ class GaussianProcess:
             if np.isfinite(result.fun) and (best is None or result.fun < best[0]):
                 best = (float(result.fun), result.x)
         theta = starts[0] if best is None else best[1]
-        return cls(theta[:d], theta[d], theta[d + 1]).conditioned(full_x, full_y)
+        return cls(theta[:d], float(theta[d]), float(theta[d + 1])).conditioned(full_x, full_y)
 
     def conditioned(self, x: np.ndarray, y: np.ndarray) -> GaussianProcess:
         """This GP's hyperparameters, conditioned on ``(x, y)``."""
