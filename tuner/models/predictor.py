@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tuner.models.bundle import Manifest, read_manifest
@@ -34,8 +35,18 @@ class Predictor:
         self.manifest = manifest
         self.model = model
         self.folder = folder
-        # a model that takes a float array skips the DataFrame for all-numeric rows
-        self._fast = manifest.signature.numeric and callable(getattr(model, "predict_array", None))
+        # a model that reads arrays skips the DataFrame: all-numeric rows as one float array,
+        # others (``takes_values``) as an object array of checked values
+        prepare = getattr(model, "prepare_arrays", None)
+        if callable(prepare):
+            prepare(manifest.examples)
+        signature = manifest.signature
+        self._rows: Callable[[Any], Any] | None = None
+        if callable(getattr(model, "predict_array", None)):
+            if signature.numeric:
+                self._rows = signature.array
+            elif getattr(model, "takes_values", False):
+                self._rows = signature.values
 
     @classmethod
     def load(
@@ -72,8 +83,8 @@ class Predictor:
     def predict(self, rows: Any) -> np.ndarray:
         """Predictions of ``rows``: one dict, a list of dicts, a DataFrame or a 2-D array (the
         signature's columns, in order); one prediction per row (see ``Signature.output``)."""
-        if self._fast:
-            array = self.signature.array(rows)
+        if self._rows is not None:
+            array = self._rows(rows)
             if array is not None:
                 return self.model.predict_array(array)  # type: ignore[attr-defined, no-any-return]
         return self.model.predict(self.signature.frame(rows))
