@@ -15,8 +15,8 @@ of the wrong type, NaN or infinity is an ``InvalidInput`` naming the row and the
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.models.bundle import Manifest, read_manifest
