@@ -31,10 +31,13 @@ class Predictor:
     """A loaded model version: its manifest, its signature and ``predict``. Thread-safe to call
     from many threads at once (the frameworks' predict calls are)."""
 
-    def __init__(self, manifest: Manifest, model: LoadedModel, folder: Path) -> None:
+    def __init__(
+        self, manifest: Manifest, model: LoadedModel, folder: Path, runtime: str = "native"
+    ) -> None:
         self.manifest = manifest
         self.model = model
         self.folder = folder
+        self.runtime = runtime  # "native" (the framework) or "onnx" (onnxruntime)
         # a model that reads arrays skips the DataFrame: all-numeric rows as one float array,
         # others (``takes_values``) as an object array of checked values
         prepare = getattr(model, "prepare_arrays", None)
@@ -66,7 +69,7 @@ class Predictor:
         if onnx is not None:
             from tuner.models.onnx_export import load_onnx
 
-            return cls(manifest, load_onnx(onnx, manifest), root)
+            return cls(manifest, load_onnx(onnx, manifest), root, "onnx")
         flavor = flavor_named(manifest.flavor)
         flavor.check_installed()
         return cls(manifest, flavor.load(root / "model", manifest.signature), root)
