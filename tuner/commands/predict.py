@@ -185,6 +185,7 @@ class PredictCommand:
                 id_column=args.id_column,
                 names=predictor.signature.names,
                 output_kind="probability_per_class" if multi else outputs.kind,
+                flavor=predictor.flavor,
             )
             print(
                 f"scored {args.input} with {version.model}:{version.version} on Spark into "
