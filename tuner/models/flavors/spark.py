@@ -98,7 +98,8 @@ class SparkModel:
         import numpy as np
 
         spark = session()
-        plain = frame.astype({c: object for c in frame.columns if str(frame[c].dtype) == "category"})
+        categories = [c for c in frame.columns if str(frame[c].dtype) == "category"]
+        plain = frame.astype({c: object for c in categories})
         rows = spark.createDataFrame(plain)
         scored, column = prediction(rows, self.pipeline(spark), self.output)
         found = scored.select(column.alias("p")).toPandas()["p"]
