@@ -46,7 +46,7 @@ class TestSparkFlavor(FlavorConformance):
         from pyspark.ml.classification import LogisticRegression
         from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler
 
-        stages = [
+        stages: list[Any] = [
             StringIndexer(inputCol="colour", outputCol="colour_index"),
             OneHotEncoder(inputCols=["colour_index"], outputCols=["colour_vector"]),
             VectorAssembler(inputCols=["a", "b", "c", "colour_vector"], outputCol="features"),

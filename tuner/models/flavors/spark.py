@@ -39,7 +39,7 @@ class SparkFlavor(Flavor):
         )
 
     def output(self, model: Any) -> Output:
-        last = model.stages[-1] if model.stages else None
+        last: Any = model.stages[-1] if model.stages else None
         count = getattr(last, "numClasses", None)
         if count is None:
             return Output("value")
