@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tuner.api.errors import error_response
 from tuner.api.limits import BodyLimit
 from tuner.api.prediction import rows, updates
+from tuner.api.prediction.batching import AsyncBatcher
 from tuner.api.prediction.metrics import PredictionMetrics
 from tuner.api.prediction.served import LoadedVersion, ServedModels
 from tuner.api.prediction.settings import PredictionSettings
@@ -107,6 +108,7 @@ def create_prediction_app(
     app.state.models = served
     app.state.metrics = metrics
     app.state.settings = settings
+    batcher = AsyncBatcher(settings.batching, metrics.batch)
     _install_errors(app)
 
     def serving(name: str) -> LoadedVersion:
@@ -154,7 +156,7 @@ def create_prediction_app(
             if not isinstance(body, dict) or "instances" not in body:
                 raise InvalidInput('the body must be {"instances": [rows...]}', "instances")
             batch = rows.batch_of_instances(loaded.predictor.signature, body["instances"])
-            predictions = loaded.predict(batch)
+            predictions = await batcher.predict(loaded, batch)
         except TunerError as exc:
             return refused(exc, name, "v1")
         answer = _json({"predictions": predictions.tolist()})
@@ -205,7 +207,7 @@ def create_prediction_app(
             if not isinstance(body, dict) or "inputs" not in body:
                 raise InvalidInput('the body must be {"inputs": [tensors...]}', "inputs")
             batch = rows.batch_of_tensors(loaded.predictor.signature, body["inputs"])
-            predictions = loaded.predict(batch)
+            predictions = await batcher.predict(loaded, batch)
         except TunerError as exc:
             return refused(exc, name, "v2")
         out: dict[str, Any] = {

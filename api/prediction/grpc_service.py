@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from tuner.api.prediction import rows
+from tuner.api.prediction.batching import BatchPolicy, ThreadBatcher
 from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2 as pb
 from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2_grpc as pb_grpc
 from tuner.api.prediction.served import LoadedVersion, ServedModels
@@ -44,8 +45,9 @@ _CODES = {InvalidInput: grpc.StatusCode.INVALID_ARGUMENT, NotFound: grpc.StatusC
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     """The service over ``models``."""
 
-    def __init__(self, models: ServedModels) -> None:
+    def __init__(self, models: ServedModels, batching: BatchPolicy | None = None) -> None:
         self.models = models
+        self.batcher = ThreadBatcher(batching or BatchPolicy(), models.metrics.batch)
 
     def _serving(self, name: str, context: grpc.ServicerContext) -> LoadedVersion:
         try:
@@ -97,7 +99,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                 )
             tensors = _tensors(request)
             batch = rows.batch_of_tensors(loaded.predictor.signature, tensors)
-            predictions = loaded.predict(batch)
+            predictions = self.batcher.predict(loaded, batch)
         except TunerError as exc:
             metrics.error(name, "grpc", exc.code)
             code = next(
@@ -177,13 +179,19 @@ def _bytes_of(raw: bytes, where: str) -> list[str]:
     return out
 
 
-def start_grpc(models: ServedModels, host: str, port: int, reuse_port: bool = False) -> grpc.Server:
-    """A started gRPC server on ``host:port`` over ``models``."""
+def start_grpc(
+    models: ServedModels,
+    host: str,
+    port: int,
+    reuse_port: bool = False,
+    batching: BatchPolicy | None = None,
+) -> grpc.Server:
+    """A started gRPC server on ``host:port`` over ``models``, batching by ``batching``."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="grpc"),
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(models), server)
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(models, batching), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if server.add_insecure_port(address) == 0:
         raise TunerError(f"cannot serve gRPC on {address} (in use? choose another --grpc-port)")

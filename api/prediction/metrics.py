@@ -53,6 +53,13 @@ class PredictionMetrics:
             ["model"],
             registry=r,
         )
+        self.batched = Histogram(
+            "tuner_prediction_batch_requests",
+            "Requests scored together in one model call, when batching is on",
+            ["model"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=r,
+        )
         self._children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
     def observe(self, model: str, protocol: str, seconds: float, rows: int) -> None:
@@ -70,6 +77,10 @@ class PredictionMetrics:
         requests.inc()
         rows_counter.inc(rows)
         latency.observe(seconds)
+
+    def batch(self, model: str, requests: int) -> None:
+        """One model call of ``requests`` batched requests."""
+        self.batched.labels(model).observe(requests)
 
     def error(self, model: str, protocol: str, code: str) -> None:
         self.requests.labels(model, protocol).inc()

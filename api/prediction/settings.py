@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuner.api.prediction.batching import BatchPolicy
 from tuner.projects import DEFAULT_PROJECT
 
 DEFAULT_PORT = 8500
 DEFAULT_MAX_BODY = 16 << 20  # bytes: 256-row batches of hundreds of features fit many times
+DEFAULT_BATCH_WAIT = 0.0  # seconds; see the README's benchmark for why
+DEFAULT_MAX_BATCH = 1  # rows; 1: no batching
 
 
 @dataclass(frozen=True)
 class PredictionSettings:
     """``models``: references (``churn``, ``churn@staging``, ``churn:3``); ``project``: the
-    registry project they belong to (the ``read`` token's, when one is given); ``store``: the
-    artifact store URL (None: the registry's default); ``pull_seconds``: 0 for no polling;
-    ``push``: listen for alias moves (PostgreSQL)."""
+        registry project they belong to (the ``read`` token's, when one is given); ``store``: the
+        artifact store URL (None: the registry's default); ``pull_seconds``: 0 for no polling;
+        ``push``: listen for alias moves (PostgreSQL); ``batch_wait`` (seconds) and ``max_batch``
+    (rows, 1 for none): adaptive batching of concurrent small requests (``batching``)."""
 
     database_url: str
     models: tuple[str, ...]
@@ -30,3 +34,9 @@ class PredictionSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY
     workers: int = 1
     access_log: bool = False
+    batch_wait: float = DEFAULT_BATCH_WAIT
+    max_batch: int = DEFAULT_MAX_BATCH
+
+    @property
+    def batching(self) -> BatchPolicy:
+        return BatchPolicy(self.batch_wait, self.max_batch)
