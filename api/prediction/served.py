@@ -143,15 +143,46 @@ class ServedModels:
             raise TunerError("name at least one model to serve", "models")
         self.registry = registry
         self.metrics = metrics
+        # replaced whole, never changed in place (``add``, ``remove``): threads iterating it
+        # (pull, readiness) keep the one they started with
         self.models: dict[str, ServedModel] = {}
+        self._changing = threading.Lock()
         for ref in refs:
             name, which = parse_served(ref)
             if name in self.models:
                 raise TunerError(f"model {name!r} is named twice", "models")
-            self.models[name] = ServedModel(name, which)
-            metrics.version.labels(name).set(0)
-            metrics.ready.labels(name).set(0)
-            metrics.refused.labels(name).set(0)
+            self._add(name, which)
+
+    def _add(self, name: str, which: int | str) -> ServedModel:
+        model = ServedModel(name, which)
+        self.models = {**self.models, name: model}
+        self.metrics.version.labels(name).set(0)
+        self.metrics.ready.labels(name).set(0)
+        self.metrics.refused.labels(name).set(0)
+        return model
+
+    def load(self, ref: str) -> str:
+        """Serve the version ``ref`` names (``churn``, ``churn@staging``, ``churn:3``) from now
+        on, through the same load, check, warm and swap as an alias move; a model not served
+        yet is added. ``NotFound`` naming what the registry does not have; the outcome as
+        ``refresh``'s (``refused``: the version served before keeps serving, and so does its
+        reference)."""
+        name, which = parse_served(ref)
+        with self._changing:
+            self.registry.storage.model_version(self.project, name, which)  # NotFound: say so
+            if name not in self.models:
+                self._add(name, which)
+        return self.refresh(name, which)
+
+    def remove(self, name: str) -> None:
+        """Stop serving ``name`` (``NotFound`` if it is not served); requests in flight finish
+        on the version they started with."""
+        with self._changing:
+            self.get(name)
+            self.models = {k: m for k, m in self.models.items() if k != name}
+        self.metrics.version.labels(name).set(0)
+        self.metrics.ready.labels(name).set(0)
+        log.info("model %s: unloaded", name)
 
     @property
     def project(self) -> str:
@@ -177,16 +208,26 @@ class ServedModels:
 
     def refresh_all(self) -> dict[str, str]:
         """Bring every model to the version its reference names now (what a pull does)."""
-        return {name: self.refresh(name) for name in self.models}
+        out = {}
+        for name in list(self.models):
+            try:
+                out[name] = self.refresh(name)
+            except NotFound:  # unloaded meanwhile
+                continue
+        return out
 
-    def refresh(self, name: str) -> str:
+    def refresh(self, name: str, which: int | str | None = None) -> str:
         """Load the version ``name``'s reference names if it is new: ``unchanged``,
-        ``loaded`` (the first), ``swapped`` or ``refused``."""
+        ``loaded`` (the first), ``swapped`` or ``refused``. ``which``: a new reference (a
+        version or alias) that the model follows from now on if its version is served."""
         model = self.get(name)
         with model.lock:
+            target = model.which if which is None else which
             try:
-                version = self.registry.storage.model_version(self.project, name, model.which)
+                version = self.registry.storage.model_version(self.project, name, target)
             except Exception as exc:  # not found any more, or the database away: keep serving
+                if which is not None:
+                    raise
                 log.warning("model %s: cannot resolve %s: %s", name, model.ref, exc)
                 return "unchanged"
             current = model.current
@@ -194,8 +235,13 @@ class ServedModels:
                 version.version,
                 version.digest,
             ):
+                model.which = target
                 return "unchanged"
-            if model.refused is not None and model.refused.version == version.version:
+            if (
+                which is None
+                and model.refused is not None
+                and model.refused.version == version.version
+            ):
                 return "unchanged"  # refused already; tried again once the alias moves
             started = time.perf_counter()
             try:
@@ -216,6 +262,7 @@ class ServedModels:
                 )
                 return "refused"
             model.current = loaded  # the swap: one reference assignment
+            model.which = target
             model.refused = None
             outcome = "loaded" if current is None else "swapped"
             self.metrics.swaps.labels(name, outcome).inc()
