@@ -13,11 +13,14 @@ import logging
 import multiprocessing
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from typing import Any
 
+from tuner.api.prediction.metrics import MULTIPROCESS_DIR, worker_gone
 from tuner.api.prediction.settings import (
     DEFAULT_BATCH_WAIT,
     DEFAULT_MAX_BATCH,
@@ -167,6 +170,18 @@ def serve_models(settings: PredictionSettings) -> None:
         return
     # each worker binds its own socket with SO_REUSEPORT: the kernel spreads connections
     _bind(settings.host, settings.port, reuse_port=True, listen=False).close()  # busy: fail now
+    # one /metrics over every worker: prometheus_client's multiprocess mode, a folder of files
+    own = not os.environ.get(MULTIPROCESS_DIR)
+    if own:
+        os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="tuner-metrics-")
+    try:
+        _run_workers(settings)
+    finally:
+        if own:
+            shutil.rmtree(os.environ.pop(MULTIPROCESS_DIR), ignore_errors=True)
+
+
+def _run_workers(settings: PredictionSettings) -> None:
     context = multiprocessing.get_context("spawn")
     workers = [
         context.Process(target=_worker_main, args=(settings, i), name=f"worker-{i}")
@@ -194,7 +209,10 @@ def _worker_main(settings: PredictionSettings, index: int) -> None:
     )
     grpc_port = settings.grpc_port
     sock = _bind(settings.host, settings.port, reuse_port=True)
-    run_worker(settings, sock, grpc_reuse_port=grpc_port is not None, announce=index == 0)
+    try:
+        run_worker(settings, sock, grpc_reuse_port=grpc_port is not None, announce=index == 0)
+    finally:
+        worker_gone(os.getpid())
 
 
 def run_worker(

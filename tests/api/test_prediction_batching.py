@@ -27,8 +27,9 @@ def batching(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[PredictionServer, ModelRegistry, dict[str, Any]]]:
     """``churn`` (XGBoost with a category: scored through its flavor), ``fraud`` (a
-    scikit-learn pipeline) and ``score`` (XGBoost of numbers only: scored from the float
-    matrix), served with batching on, REST and gRPC."""
+    scikit-learn pipeline with a category), ``score`` (XGBoost of numbers only: scored from the
+    float matrix) and ``boosted`` (a scaler and gradient boosting on numbers only: one
+    DataFrame from the float matrix), served with batching on, REST and gRPC."""
     import xgboost as xgb
 
     home = tmp_path_factory.mktemp("serving-batching")
@@ -38,6 +39,14 @@ def batching(
     numbers = fitted["X"][["a", "b", "c"]]
     model = xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(numbers, fitted["y"])
     registry.register_model(model, "score", example=numbers, alias="production")
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipeline = make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=10))
+    registry.register_model(
+        pipeline.fit(numbers, fitted["y"]), "boosted", example=numbers, alias="production"
+    )
     server = PredictionServer(
         db,
         home / "store",
@@ -45,6 +54,7 @@ def batching(
         "churn",
         "fraud",
         "score",
+        "boosted",
         "--max-batch",
         "64",
         "--batch-wait",
@@ -84,10 +94,10 @@ def batched_calls(server: PredictionServer, model: str) -> tuple[float, float]:
 
 def frame_of(fitted: dict[str, Any], model: str) -> Any:
     frame = fitted["X"].head(CLIENTS).assign(colour=lambda f: f["colour"].astype(str))
-    return frame[["a", "b", "c"]] if model == "score" else frame
+    return frame[["a", "b", "c"]] if model in ("score", "boosted") else frame
 
 
-@pytest.mark.parametrize("model", ["churn", "fraud", "score"])
+@pytest.mark.parametrize("model", ["churn", "fraud", "score", "boosted"])
 def test_concurrent_one_row_requests_each_get_their_own_rows_prediction(
     batching: tuple[PredictionServer, ModelRegistry, dict[str, Any]], model: str
 ) -> None:
@@ -122,6 +132,7 @@ def test_concurrent_one_row_requests_each_get_their_own_rows_prediction(
         ("churn", {"b": float("nan")}, "rows[0].b", "not a finite number"),
         ("score", {"b": float("inf")}, "rows[0].b", "not a finite number"),
         ("score", {"a": "x"}, "rows[0].a", "must be a number"),
+        ("boosted", {"c": float("nan")}, "rows[0].c", "not a finite number"),
         ("fraud", {"c": None}, "rows[0].c", "null"),
     ],
 )
