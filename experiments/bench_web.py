@@ -4,7 +4,8 @@
 
 For each size, a study of that many complete trials (5 floats + 1 categorical) is written once
 into a Tuner SQLite database (``import_study``) and an Optuna SQLite storage (``add_trials``),
-cached under ``build/bench_web/``. Each run starts a fresh server and a fresh browser context
+cached under ``build/bench_web/`` (``--cache DIR`` or ``TUNER_BENCH_WEB_CACHE``: keep them under
+/tmp to share them between work trees). Each run starts a fresh server and a fresh browser context
 and measures the time from navigation to the frame after the first leaderboard rows (the
 dashboard's trial list) and the first point of the history plot appear, in Debian's chromium
 driven by Playwright. optuna-dashboard
@@ -36,7 +37,8 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-CACHE = REPO / "build" / "bench_web"
+# The built studies are kept here (``--cache``): writing 100,000 Optuna trials takes ~12 minutes.
+CACHE = Path(os.environ.get("TUNER_BENCH_WEB_CACHE", REPO / "build" / "bench_web"))
 CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 180_000
 
@@ -318,6 +320,7 @@ def live_latency(browser: Any, samples: int, minutes: float) -> dict[str, Any]:
 
 
 def main() -> None:
+    global CACHE
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000", help="study sizes for Tuner")
     parser.add_argument(
@@ -329,11 +332,22 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=10)
     parser.add_argument("--minutes", type=float, default=3.0, help="memory watch on a live page")
     parser.add_argument("--out", type=Path, default=REPO / "experiments" / "results")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where built studies are kept")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the studies of every size and stop"
+    )
     args = parser.parse_args()
+    CACHE = args.cache
     from playwright.sync_api import sync_playwright
 
     sizes = [int(x) for x in args.sizes.split(",") if x]
     dash_sizes = [int(x) for x in args.dashboard_sizes.split(",") if x]
+    if args.build_only:
+        for n in sizes:
+            print(f"tuner {n}: {tuner_db(n)}", flush=True)
+        for n in dash_sizes:
+            print(f"optuna {n}: {optuna_db(n)}", flush=True)
+        return
     results: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "tuner": {},
