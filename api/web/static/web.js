@@ -212,9 +212,13 @@
       }
     }
 
+    // One table request at a time; a change of view meanwhile (a click, a filter) asks again
+    // once it is answered, so that no click is lost.
+    let again = false;
     async function refresh() {
-      if (busy) return;
+      if (busy) { again = true; return; }
       busy = true;
+      again = false;
       try {
         const page = await api(`${base}/table?${query()}`);
         $("table-error").textContent = "";
@@ -240,11 +244,13 @@
         $("next").disabled = last >= page.total;
         fingerprint = page.fingerprint;
         table.dataset.fingerprint = fingerprint;
+        table.dataset.limit = String(page.limit);
       } catch (e) {
         if (e.body) $("table-error").textContent = `${e.body.error.field ? `${e.body.error.field}: ` : ""}${e.message}`;
       } finally {
         busy = false;
       }
+      if (again) await refresh();
     }
 
     async function loadSummary() {
@@ -358,7 +364,10 @@
       filtersFrom(columns);
     }
     (written ? Promise.resolve() : refresh())
-      .then(() => Promise.all([loadSummary(), loadHistory().then(loadPlots)]))
+      .then(() => {
+        table.dataset.ready = "1"; // sorting, filtering and paging answer from here on
+        return Promise.all([loadSummary(), loadHistory().then(loadPlots)]);
+      })
       .catch(() => live(false));
     setInterval(poll, POLL_MS);
   }
