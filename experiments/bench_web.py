@@ -1,6 +1,6 @@
 """The web leaderboard in headless Chromium against optuna-dashboard, on the same trials.
 
-    python -m experiments.bench_web [--sizes 1000,10000,100000] [--dashboard-sizes 1000,10000,100000]
+    python -m experiments.bench_web [--sizes 1000,10000,100000] [--dashboard-sizes 1000,10000]
 
 For each size, a study of that many complete trials (5 floats + 1 categorical) is written once
 into a Tuner SQLite database (``import_study``) and an Optuna SQLite storage (``add_trials``,

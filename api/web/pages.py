@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tuner.api.auth import COOKIE
+from tuner.api.web.assets import VERSION
 from tuner.api.web.first_page import leaderboard_page
 from tuner.api.web.rows_html import head_html, page_info, rows_html
 from tuner.api.web.table import Filter
@@ -70,7 +71,12 @@ def render(
         else ""
     )
     page = _template("layout.html").substitute(
-        title=html.escape(title), body=body, nav=nav, who=who, role=token.role if token else ""
+        title=html.escape(title),
+        body=body,
+        nav=nav,
+        who=who,
+        role=token.role if token else "",
+        version=VERSION,
     )
     return HTMLResponse(page, status_code=status, headers=HEADERS)
 

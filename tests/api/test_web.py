@@ -362,3 +362,17 @@ def test_page_writes_need_the_page_header_and_the_cookie_is_secure_over_https(
     assert answer.status_code == 303
     assert "HttpOnly" in answer.headers["set-cookie"]
     assert "SameSite=strict" in answer.headers["set-cookie"]
+
+
+def test_the_page_s_assets_are_named_by_version_compressed_and_cached(site: Site) -> None:
+    page = httpx.get(f"{site.url}/studies/{site.study}", cookies={"tuner_token": site.read})
+    (script,) = re.findall(r'src="(/static/web\.js\?v=[0-9a-f]+)"', page.text)
+    got = httpx.get(site.url + script, headers={"Accept-Encoding": "gzip"})
+    assert got.status_code == 200 and got.headers["content-encoding"] == "gzip"
+    assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert int(got.headers["content-length"]) < len(got.content) / 2  # sent compressed
+    assert "studyPage" in got.text
+    plain = httpx.get(f"{site.url}/static/web.js?v=old")  # not this version's name
+    assert plain.headers["cache-control"] == "no-cache"
+    again = httpx.get(f"{site.url}/static/web.js", headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304
