@@ -58,6 +58,7 @@ class Snapshots:
     def get(self, study: str) -> Snapshot:
         """The study's snapshot as of its current fingerprint (built once per change, by one
         request while the others wait for it)."""
+        self.fingerprint(study)  # NotFound before a lock is kept for a name that is no study
         with self._lock:
             lock = self._study_locks.setdefault(study, threading.Lock())
         with lock:
@@ -80,7 +81,8 @@ class Snapshots:
                 self._tables[study] = snap
                 self._tables.move_to_end(study)
                 while len(self._tables) > KEPT_STUDIES:
-                    self._tables.popitem(last=False)
+                    dropped, _ = self._tables.popitem(last=False)
+                    self._study_locks.pop(dropped, None)  # bounded too (a waiter keeps its own)
             return snap
 
     def has(self, study: str) -> bool:
@@ -110,3 +112,4 @@ class Snapshots:
         with self._lock:
             self._tables.pop(study, None)
             self._prints.pop(study, None)
+            self._study_locks.pop(study, None)

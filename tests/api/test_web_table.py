@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +14,10 @@ import pytest
 from tuner.api.web import plots as plot_data
 from tuner.api.web.first_page import first_page
 from tuner.api.web.rows_html import fmt, head_html, page_info, rows_html, seconds
+from tuner.api.web.snapshots import KEPT_STUDIES, Snapshots
 from tuner.api.web.study_yaml import line_of
 from tuner.api.web.table import Filter, StudyTable, page
-from tuner.errors import SpecError
+from tuner.errors import NotFound, SpecError
 from tuner.executor import TrialOutcome
 from tuner.importance import importances
 from tuner.scheduler import Scheduler
@@ -297,3 +299,18 @@ def test_rows_written_on_the_server_are_escaped_and_formatted_as_the_script_does
         "2 h 2 min",
         "",
     ]
+
+
+def test_the_kept_tables_and_their_locks_stay_bounded(tmp_path: Path) -> None:
+    """However many studies pages watch (or names they ask for), the server keeps at most
+    ``KEPT_STUDIES`` tables and as many locks."""
+    storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
+    snapshots = Snapshots(storage)
+    for i in range(KEPT_STUDIES + 5):
+        storage.create_study(StudySpec.from_dict({**spec(4).to_dict(), "name": f"s{i}"}))
+        assert snapshots.get(f"s{i}").table.size == 0
+        with pytest.raises(NotFound):
+            snapshots.get(f"missing-{i}")
+    assert len(snapshots._tables) == len(snapshots._study_locks) == KEPT_STUDIES
+    assert not snapshots.has("s0") and snapshots.has(f"s{KEPT_STUDIES + 4}")
+    storage.close()
