@@ -126,7 +126,8 @@ def optuna_db(n: int) -> Path:
     """An Optuna SQLite storage holding study ``s<n>`` with the same trials. The first
     ``THROUGH_OPTUNA`` go in through Optuna's own ``add_trials``; the rest (100,000 trials take
     ~12 minutes that way) are written as the same rows in bulk, copying the first ones' formats
-    (distribution JSON, categorical index, value type); Optuna then counts them all."""
+    (distribution JSON, categorical index, value type); Optuna then counts them and reads the
+    last one back."""
     import sqlite3
 
     import optuna
@@ -176,9 +177,12 @@ def optuna_db(n: int) -> Path:
             values,
         )
     db.close()
-    (summary,) = optuna.get_all_study_summaries(storage)
-    if summary.n_trials != n:
-        raise RuntimeError(f"Optuna counts {summary.n_trials} trials in {tmp}, not {n}")
+    rdb = optuna.storages.RDBStorage(storage)
+    count = rdb.get_n_trials(study._study_id)
+    last = rdb.get_trial(rdb.get_trial_id_from_study_id_trial_number(study._study_id, n - 1))
+    if count != n or (last.params, last.value) != trials[-1]:
+        raise RuntimeError(f"Optuna reads {count} trials in {tmp}, not the {n} written")
+    rdb.remove_session()
     tmp.rename(path)
     return path
 
