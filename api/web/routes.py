@@ -135,7 +135,7 @@ def history_data(name: str, request: Request, token: Token = Reader) -> dict[str
     snapshots = _snapshots(request)
     fingerprint = snapshots.fingerprint(key)
     if not snapshots.has(key):
-        quick = quick_history(_storage(request), key)
+        quick = snapshots.early(key, fingerprint, lambda: quick_history(_storage(request), key))
         snapshots.warm(key)
         return {"fingerprint": fingerprint, **quick}
     snap = snapshots.get(key)

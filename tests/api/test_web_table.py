@@ -313,4 +313,15 @@ def test_the_kept_tables_and_their_locks_stay_bounded(tmp_path: Path) -> None:
             snapshots.get(f"missing-{i}")
     assert len(snapshots._tables) == len(snapshots._study_locks) == KEPT_STUDIES
     assert not snapshots.has("s0") and snapshots.has(f"s{KEPT_STUDIES + 4}")
+    # what is read before a table: kept as of a fingerprint, as many as tables, then dropped
+    calls: list[str] = []
+    for i in range(KEPT_STUDIES + 5):
+        for fingerprint in ("a", "a", "b"):
+            got = snapshots.early(f"e{i}", fingerprint, lambda: calls.append("x") or len(calls))
+            assert got == len(calls)
+    assert len(calls) == 2 * (KEPT_STUDIES + 5)  # once per fingerprint
+    assert len(snapshots._early) == KEPT_STUDIES
+    snapshots.early("s0", "a", lambda: 1)
+    snapshots.get("s0")  # the table answers from now on
+    assert "s0" not in snapshots._early
     storage.close()
