@@ -6,12 +6,17 @@ L-BFGS over 10,000 points on every ``ask``, which costs seconds past 200 trials.
 model sees at most ``max_points`` trials (the best half and the most recent half), the
 acquisition is searched over random and local candidates, and fitted models are cached on the
 data they saw, so a fresh instance on the same history answers the same, only faster.
+
+With several metrics (the ``metrics`` option, given by the scheduler) it is ParEGO (Knowles,
+2006): every suggestion draws weights (seeded by the history, so a restart draws the same), scores
+each trial by the augmented Chebyshev scalarisation of its metrics normalised to the ranges seen,
+infeasible trials after every feasible one, and searches that single score as above.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from threading import Lock
 from typing import Any
 
@@ -21,9 +26,10 @@ from tuner.algorithm import Algorithm, seen_keys, unseen_points
 from tuner.algorithms.observations import Observations, canonical, categorical_columns, filled
 from tuner.algorithms.skopt_surrogate import ACQUISITIONS, SURROGATES, Surrogate
 from tuner.errors import SpecError
+from tuner.pareto import costs, objectives_option, violation
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction
-from tuner.trial import Trial
+from tuner.trial import Trial, TrialState
 
 _RANDOM_CANDIDATES = 600
 _LOCAL_CANDIDATES = 100  # around each of the best few points
@@ -31,12 +37,14 @@ _LOCAL_CENTRES = 5
 _CACHE_SIZE = 16
 _cache: OrderedDict[tuple[object, ...], Surrogate] = OrderedDict()
 _cache_lock = Lock()
+Scoring = Callable[[Trial], float | None]
 
 
 class BayesianSearch(Algorithm):
     """Surrogate ``GP`` (default), ``RF``, ``ET`` or ``GBRT``; acquisition ``gp_hedge`` (default),
     ``EI``, ``PI`` or ``LCB``; a batch is filled by the constant liar (pending points count as
-    the best value seen so far)."""
+    the best value seen so far). With ``metrics``: ParEGO, ``rho`` weighing the sum in its
+    augmented Chebyshev scalarisation."""
 
     name = "bayesian"
 
@@ -53,6 +61,8 @@ class BayesianSearch(Algorithm):
         max_points: int = 100,
         xi: float = 0.01,
         kappa: float = 1.96,
+        metrics: Sequence[Sequence[str]] | None = None,
+        rho: float = 0.05,
     ) -> None:
         super().__init__(space, direction, seed, budget=budget)
         if surrogate not in SURROGATES:
@@ -65,7 +75,7 @@ class BayesianSearch(Algorithm):
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise SpecError(name, f"must be an integer of at least {least}")
-        for name, number in (("xi", xi), ("kappa", kappa)):
+        for name, number in (("xi", xi), ("kappa", kappa), ("rho", rho)):
             if not isinstance(number, int | float) or isinstance(number, bool) or number < 0:
                 raise SpecError(name, "must be a non-negative number")
         self.surrogate = surrogate
@@ -74,6 +84,8 @@ class BayesianSearch(Algorithm):
         self.max_points = max_points
         self.xi = float(xi)
         self.kappa = float(kappa)
+        self.objectives = objectives_option(metrics)
+        self.rho = float(rho)
         self._categorical = categorical_columns(space)
 
     # -- the contract -------------------------------------------------------------------------
@@ -89,8 +101,77 @@ class BayesianSearch(Algorithm):
             start_up = n
         out = self._random(rng, seen, min(n, start_up))
         if len(out) < n and len(out) == min(n, start_up):
-            out += self._guided(rng, seen, obs, n - len(out), out)
+            if self.objectives is None:
+                out += self._guided(rng, seen, obs, n - len(out), out)
+            else:
+                out += self._parego(rng, seen, history, n - len(out), out)
         return out
+
+    def _parego(
+        self,
+        rng: np.random.Generator,
+        seen: set[Any],
+        history: Sequence[Trial],
+        n: int,
+        chosen: list[Params],
+    ) -> list[Params]:
+        """ParEGO's points: new random weights for each. The surrogate's hyperparameters are
+        learnt on the equal-weight score of the complete trials in tens (the first 10k by
+        number), so a full kernel fit happens once per ten trials, not once per point; each
+        scalarisation is then fitted with them (cheap)."""
+        m = len(self.objectives or ())
+        ordered = sorted(history, key=lambda t: t.number)
+        done = [t for t in ordered if t.state is TrialState.COMPLETE]
+        cut = done if len(done) < 20 else done[: len(done) - len(done) % 10]
+        tuning = Observations.of(
+            self.space, self.direction, cut, self._scalarisation(cut, np.full(m, 1.0 / m))
+        )
+        tuned = self._fitted(*self._model_data(tuning)) if len(tuning) >= 3 else None
+        out: list[Params] = []
+        while len(out) < n:
+            scored = Observations.of(
+                self.space,
+                self.direction,
+                ordered,
+                self._scalarisation(ordered, rng.dirichlet(np.ones(m))),
+            )
+            if len(scored) < 3 or tuned is None:
+                return out + self._random(rng, seen, n - len(out))
+            point = self._guided(rng, seen, scored, 1, chosen + out, tuned)
+            if not point:
+                break
+            out += point
+        return out
+
+    def _scalarisation(self, history: Sequence[Trial], weights: np.ndarray) -> Scoring:
+        """ParEGO's score of a trial for ``weights``: ``max_j w_j z_j + rho sum_j w_j z_j``
+        with ``z`` its costs scaled to ``[0, 1]`` over the feasible trials (all when none is);
+        an infeasible trial scores above every feasible one, more the more it violates."""
+        assert self.objectives is not None
+        objectives = self.objectives
+        seen = [
+            (c, violation(t))
+            for t in history
+            if t.state is TrialState.COMPLETE and (c := costs(t, objectives)) is not None
+        ]
+        points = np.array([c for c, v in seen if v == 0] or [c for c, _ in seen], dtype=float)
+        points = points.reshape(-1, len(objectives))
+        points = points[np.all(np.isfinite(points), axis=1)]
+        low = points.min(axis=0) if len(points) else np.zeros(len(objectives))
+        high = points.max(axis=0) if len(points) else np.ones(len(objectives))
+        span = np.where(high > low, high - low, 1.0)
+        worst = 1.0 + self.rho  # the highest score a feasible trial in the ranges can get
+
+        def score(trial: Trial) -> float | None:
+            c = costs(trial, objectives)
+            if c is None:
+                return None
+            z = np.clip((np.asarray(c, dtype=float) - low) / span, 0.0, None)
+            value = float(np.max(weights * z) + self.rho * np.sum(weights * z))
+            v = violation(trial)
+            return value if v == 0 else max(value, worst) + 1.0 + v / (1.0 + v)
+
+        return score
 
     # -- the two ways to a point --------------------------------------------------------------
 
@@ -104,10 +185,13 @@ class BayesianSearch(Algorithm):
         obs: Observations,
         n: int,
         chosen: list[Params],
+        tuned: Surrogate | None = None,
     ) -> list[Params]:
+        """Points by the acquisition; ``tuned``: a surrogate whose hyperparameters to reuse
+        rather than learn them on ``obs``."""
         u, y = self._model_data(obs)
         scale = float(np.std(y)) or 1.0
-        model = self._fitted(u, y)
+        model = self._fitted(u, y) if tuned is None else tuned.refit(self.features(u), y)
         lie = float(np.min(y))
         pending = np.vstack([obs.pending] + [self.space.to_unit(p)[None, :] for p in chosen])
         out: list[Params] = []
