@@ -210,7 +210,7 @@ class GeneticSearch(Algorithm):
 
 def individuals(genomes: Sequence[list[float]], fitnesses: Sequence[Sequence[float]]) -> list[Any]:
     """DEAP individuals: each genome with its fitness (costs, every one minimised); an
-    individual remembers its index in the input as ``index``."""
+    individual remembers its place in the input as ``position``."""
     from deap import base
 
     if not genomes:
@@ -222,13 +222,13 @@ def individuals(genomes: Sequence[list[float]], fitnesses: Sequence[Sequence[flo
 
     class Individual(list[float]):
         fitness: Fitness
-        index: int
+        position: int
 
     out = []
     for i, (genome, fitness) in enumerate(zip(genomes, fitnesses, strict=True)):
         ind = Individual(genome)
         ind.fitness = Fitness(tuple(fitness))
-        ind.index = i
+        ind.position = i
         out.append(ind)
     return out
 

@@ -74,7 +74,7 @@ class NSGA3Search(NSGA2Search):
             return list(feasible)
         m = len(feasible[0].fitness.values)
         if m < 2:  # one metric: niching has nothing to spread, the best k survive
-            return sorted(feasible, key=lambda ind: (ind.fitness.values, ind.index))[:k]
+            return sorted(feasible, key=lambda ind: (ind.fitness.values, ind.position))[:k]
         # its niching shuffles with NumPy's global generator: seeded from the pool it sees
         with seeded_deap((0 if self.seed is None else self.seed) * 1_000_003 + len(feasible)):
             return list(tools.selNSGA3(feasible, k, self.reference_points(m), nd="standard"))
