@@ -9,7 +9,7 @@ waiting trials are kept apart as pending points.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +33,15 @@ class Observations:
     pending: np.ndarray
 
     @classmethod
-    def of(cls, space: SearchSpace, direction: Direction, history: Sequence[Trial]) -> Observations:
+    def of(
+        cls,
+        space: SearchSpace,
+        direction: Direction,
+        history: Sequence[Trial],
+        score: Callable[[Trial], float | None] | None = None,
+    ) -> Observations:
+        """``score`` gives a complete trial's number to minimise (None: leave it out); by
+        default its value in the study's direction."""
         d = len(space)
         done: list[np.ndarray] = []
         values: list[float] = []
@@ -46,11 +54,15 @@ class Observations:
             if u is None:
                 continue
             if complete:
-                value = float(t.value)  # type: ignore[arg-type]
-                if not np.isfinite(value):
+                value = (
+                    direction.sort_key(float(t.value))  # type: ignore[arg-type]
+                    if score is None
+                    else score(t)
+                )
+                if value is None or not np.isfinite(value):
                     continue
                 done.append(u)
-                values.append(direction.sort_key(value))
+                values.append(value)
             else:
                 pending.append(u)
         return cls(
