@@ -96,6 +96,8 @@ class CommandExecutor(PooledExecutor):
             env["TUNER_METRIC"] = job.metric
         if job.artifact_dir:
             env["TUNER_ARTIFACT_DIR"] = job.artifact_dir
+        if job.resource is not None:
+            env["TUNER_RESOURCE"] = str(job.resource)
         with self._lock:
             if self._cancelling:
                 return TrialOutcome.failure(_CANCELLED)
