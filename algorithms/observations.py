@@ -7,9 +7,9 @@ the box's edges). Trials of another structure or without a value are left out; r
 waiting trials are kept apart as pending points.
 
 Pruned trials count too, placed among the complete ones where they stood when stopped: a
-pruned trial whose last value (at step ``s``) was better than a fraction ``q`` of the complete
-trials' values at ``s`` gets the ``q``-quantile of their final values (the worst final when no
-complete trial reached ``s``). Its own last value is not comparable with final values (a curve
+pruned trial that a fraction ``q`` of the complete trials beat at its last step ``s`` gets the
+``q``-quantile of their final values, best first (the worst final when no complete trial
+reached ``s``). Its own last value is not comparable with final values (a curve
 stopped early has not finished improving); left out, a study that prunes most trials would leave
 the model a handful of points, and it would sample again where the pruner already stopped trials.
 """
@@ -91,7 +91,7 @@ def _placed(
     trial: Trial, complete: list[Trial], finals: list[float], direction: Direction
 ) -> float | None:
     """The model's value for a pruned ``trial`` (smaller is better): the quantile of the
-    complete trials' ``finals`` at the fraction of them that were better at its last step."""
+    complete trials' ``finals`` at the fraction of them that beat it at its last step."""
     step, last = max(trial.intermediate)
     key = direction.sort_key(last)
     if not finals or not np.isfinite(key):
