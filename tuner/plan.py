@@ -11,7 +11,36 @@ from tuner.config import Limits
 from tuner.errors import SpecError
 from tuner.spec_values import fraction, integer
 
-ROUND_KEYS = {"algorithm", "trials", "parallelism", "narrow", "options"}
+ROUND_KEYS = {"algorithm", "trials", "parallelism", "narrow", "options", "resource"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A round's budget per trial (boosting rounds, epochs...): a trial may spend up to ``max``
+    (its ``trial.resource``); ``min`` is the least a pruner lets it spend before judging it (the
+    first rung of ``asha`` and ``hyperband``)."""
+
+    min: int
+    max: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"min": self.min, "max": self.max}
+
+
+def parse_resource(raw: object, where: str) -> Resource:
+    """``{min: 1, max: 81}`` (``min`` defaults to 1); errors name ``where.min`` / ``where.max``."""
+    if not isinstance(raw, Mapping):
+        raise SpecError(where, "must be a mapping {min: 1, max: 81}")
+    unknown = sorted(set(raw) - {"min", "max"})
+    if unknown:
+        raise SpecError(f"{where}.{unknown[0]}", "is not a field of a resource (min, max)")
+    if "max" not in raw:
+        raise SpecError(f"{where}.max", "is required (the most a trial may spend)")
+    most = integer(raw["max"], f"{where}.max", 1)
+    least = integer(raw.get("min", 1), f"{where}.min", 1)
+    if least > most:
+        raise SpecError(f"{where}.max", f"must be at least min ({least}), not {most}")
+    return Resource(least, most)
 
 
 @dataclass(frozen=True)
@@ -28,6 +57,7 @@ class Round:
     parallelism: int | None = None
     narrow: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    resource: Resource | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"algorithm": self.algorithm, "trials": self.trials}
@@ -37,6 +67,8 @@ class Round:
             out["narrow"] = self.narrow
         if self.options:
             out["options"] = dict(self.options)
+        if self.resource is not None:
+            out["resource"] = self.resource.to_dict()
         return out
 
 
@@ -119,6 +151,9 @@ def _parse_round(raw: object, where: str, limits: Limits) -> Round:
         else integer(parallelism, f"{where}.parallelism", 1, limits.parallelism),
         narrow=None if narrow is None else fraction(narrow, f"{where}.narrow"),
         options=dict(options),
+        resource=None
+        if raw.get("resource") is None
+        else parse_resource(raw["resource"], f"{where}.resource"),
     )
 
 
