@@ -8,12 +8,19 @@ model sees at most ``max_points`` trials (the best half and the most recent half
 acquisition is searched over random and local candidates and the best three are polished, and
 fitted models are cached on the data they saw, so a fresh instance on the same history answers
 the same, only faster.
+
+With several metrics (the ``metrics`` option, given by the scheduler) it is either ParEGO
+(Knowles, 2006): every suggestion draws weights (seeded by the history, so a restart draws the
+same), scores each trial by the augmented Chebyshev scalarisation of its metrics normalised to
+the ranges seen, infeasible trials after every feasible one, and searches that single score as
+above; or, with two metrics, the exact expected hypervolume improvement over the feasible front
+of a model per metric (infeasible trials modelled beyond the reference point).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from threading import Lock
 from typing import Any
 
@@ -22,11 +29,21 @@ from scipy.optimize import minimize
 
 from tuner.algorithm import Algorithm, seen_keys, unseen_points
 from tuner.algorithms.observations import Observations, canonical, categorical_columns, filled
+from tuner.algorithms.pareto_acquisition import (
+    REFERENCE,
+    Normaliser,
+    Scoring,
+    ehvi_2d,
+    parego,
+    pareto_front,
+    penalised,
+)
 from tuner.algorithms.skopt_surrogate import ACQUISITIONS, SURROGATES, Surrogate
 from tuner.errors import SpecError
+from tuner.pareto import objectives_option, violation
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction
-from tuner.trial import Trial
+from tuner.trial import Trial, TrialState
 
 _RANDOM_CANDIDATES = 600
 _LOCAL_CANDIDATES = 100  # around each of the best few points
@@ -42,7 +59,10 @@ class BayesianSearch(Algorithm):
     """Surrogate ``GP`` (default), ``RF``, ``ET`` or ``GBRT``; acquisition ``LogEI`` (default: log
     expected improvement, stable where EI underflows; ``xi`` does not apply), ``gp_hedge``,
     ``EI``, ``PI`` or ``LCB``; a batch is filled by the constant liar (pending points count as
-    the best value seen so far)."""
+    the best value seen so far). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected
+    hypervolume improvement, two metrics only), ``parego`` (``rho`` weighs the sum in its
+    augmented Chebyshev scalarisation) or ``auto`` (default: EHVI for two metrics, else
+    ParEGO)."""
 
     name = "bayesian"
 
@@ -59,6 +79,9 @@ class BayesianSearch(Algorithm):
         max_points: int = 100,
         xi: float = 0.01,
         kappa: float = 1.96,
+        metrics: Sequence[Sequence[str]] | None = None,
+        mo_acquisition: str = "auto",
+        rho: float = 0.05,
     ) -> None:
         super().__init__(space, direction, seed, budget=budget)
         if surrogate not in SURROGATES:
@@ -71,7 +94,7 @@ class BayesianSearch(Algorithm):
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise SpecError(name, f"must be an integer of at least {least}")
-        for name, number in (("xi", xi), ("kappa", kappa)):
+        for name, number in (("xi", xi), ("kappa", kappa), ("rho", rho)):
             if not isinstance(number, int | float) or isinstance(number, bool) or number < 0:
                 raise SpecError(name, "must be a non-negative number")
         self.surrogate = surrogate
@@ -80,6 +103,16 @@ class BayesianSearch(Algorithm):
         self.max_points = max_points
         self.xi = float(xi)
         self.kappa = float(kappa)
+        self.objectives = objectives_option(metrics)
+        if mo_acquisition not in ("auto", "parego", "ehvi"):
+            raise SpecError("mo_acquisition", "must be 'auto', 'parego' or 'ehvi'")
+        two = self.objectives is not None and len(self.objectives) == 2
+        if mo_acquisition == "ehvi" and self.objectives and not two:
+            raise SpecError("mo_acquisition", "'ehvi' needs exactly two metrics (use 'parego')")
+        if mo_acquisition == "auto":
+            mo_acquisition = "ehvi" if two else "parego"
+        self.mo_acquisition = mo_acquisition
+        self.rho = float(rho)
         self._categorical = categorical_columns(space)
         self._categorical_set = {j for j, _ in self._categorical}
 
@@ -96,8 +129,114 @@ class BayesianSearch(Algorithm):
             start_up = n
         out = self._random(rng, seen, min(n, start_up))
         if len(out) < n and len(out) == min(n, start_up):
-            out += self._guided(rng, seen, obs, n - len(out), out)
+            if self.objectives is None:
+                out += self._guided(rng, seen, obs, n - len(out), out)
+            else:
+                several = self._ehvi if self.mo_acquisition == "ehvi" else self._parego
+                out += several(rng, seen, history, n - len(out), out)
         return out
+
+    def _tuned(
+        self, done: list[Trial], score: Callable[[list[Trial]], Scoring]
+    ) -> Surrogate | None:
+        """A surrogate whose hyperparameters serve every point of this call: learnt on
+        ``score(trials)`` of the complete trials in tens (the first 10k by number), so a full
+        kernel fit happens once per ten trials, not once per point (None: too few trials)."""
+        cut = done if len(done) < 20 else done[: len(done) - len(done) % 10]
+        tuning = Observations.of(self.space, self.direction, cut, score(cut))
+        return self._fitted(*self._model_data(tuning)) if len(tuning) >= 3 else None
+
+    def _parego(
+        self,
+        rng: np.random.Generator,
+        seen: set[Any],
+        history: Sequence[Trial],
+        n: int,
+        chosen: list[Params],
+    ) -> list[Params]:
+        """ParEGO's points: new random weights for each, the score searched as one metric."""
+        m = len(self.objectives or ())
+        ordered = sorted(history, key=lambda t: t.number)
+        done = [t for t in ordered if t.state is TrialState.COMPLETE]
+        equal = np.full(m, 1.0 / m)
+        metrics = self._metrics()
+        tuned = self._tuned(done, lambda ts: parego(Normaliser(ts, metrics), equal, self.rho))
+        normalised = Normaliser(ordered, metrics)
+        out: list[Params] = []
+        while len(out) < n:
+            score = parego(normalised, rng.dirichlet(np.ones(m)), self.rho)
+            scored = Observations.of(self.space, self.direction, ordered, score)
+            if len(scored) < 3 or tuned is None:
+                return out + self._random(rng, seen, n - len(out))
+            point = self._guided(rng, seen, scored, 1, chosen + out, tuned)
+            if not point:
+                break
+            out += point
+        return out
+
+    def _ehvi(
+        self,
+        rng: np.random.Generator,
+        seen: set[Any],
+        history: Sequence[Trial],
+        n: int,
+        chosen: list[Params],
+    ) -> list[Params]:
+        """Expected hypervolume improvement (two metrics): a model of each normalised metric,
+        the feasible front, and pending points believed at their predicted metrics."""
+        ordered = sorted(history, key=lambda t: t.number)
+        done = [t for t in ordered if t.state is TrialState.COMPLETE]
+        metrics = self._metrics()
+        normalised = Normaliser(ordered, metrics)
+        models: list[Surrogate] = []
+        data: list[tuple[Observations, np.ndarray, np.ndarray]] = []
+        for j in range(2):
+
+            def tuning(trials: list[Trial], j: int = j) -> Scoring:
+                return penalised(Normaliser(trials, metrics), j)
+
+            tuned = self._tuned(done, tuning)
+            obs = Observations.of(self.space, self.direction, ordered, penalised(normalised, j))
+            if tuned is None or len(obs) < 3:
+                return self._random(rng, seen, n)
+            u, y = self._model_data(obs)
+            models.append(tuned.refit(self.features(u), y))
+            data.append((obs, u, y))
+        obs, y0, y1 = data[0][0], data[0][0].y, data[1][0].y
+        # local search around the best of each metric and the best few of their sum
+        near = [int(np.argmin(y0)), int(np.argmin(y1)), *np.argsort(y0 + y1, kind="stable")]
+        centres = filled(obs.u[list(dict.fromkeys(near))[:_LOCAL_CENTRES]])
+        feasible = [z for t in done if violation(t) == 0 and (z := normalised(t)) is not None]
+        front = pareto_front(np.array(feasible, dtype=float).reshape(-1, 2))
+        pending = [obs.pending] + [self.space.to_unit(p)[None, :] for p in chosen]
+        reference = (REFERENCE, REFERENCE)
+        out: list[Params] = []
+        for _ in range(n):
+            believed = np.vstack(pending)
+            if len(believed):  # kriging believer: pending points count at their predicted costs
+                x = self.features(believed)
+                guess = np.column_stack([model.predict(x)[0] for model in models])
+                front = pareto_front(np.vstack([front, guess]))
+
+            def acquire(cand: np.ndarray, front: np.ndarray = front) -> np.ndarray:
+                x = self.features(cand)
+                predicted = [model.predict(x) for model in models]
+                mean = np.column_stack([p[0] for p in predicted])
+                std = np.column_stack([p[1] for p in predicted])
+                return -ehvi_2d(mean, std, front, reference)
+
+            point = self._search(rng, self._candidates(rng, centres), acquire, seen)
+            if point is None:
+                return out + self._random(rng, seen, n - len(out))
+            params = self.space.from_unit(point)
+            seen.add(self.space.key(params))
+            out.append(params)
+            pending = [believed, point[None, :]]
+        return out
+
+    def _metrics(self) -> list[tuple[str, Direction]]:
+        assert self.objectives is not None
+        return self.objectives
 
     # -- the two ways to a point --------------------------------------------------------------
 
@@ -111,9 +250,12 @@ class BayesianSearch(Algorithm):
         obs: Observations,
         n: int,
         chosen: list[Params],
+        tuned: Surrogate | None = None,
     ) -> list[Params]:
+        """Points by the acquisition; ``tuned``: a surrogate whose hyperparameters to reuse
+        rather than learn them on ``obs``."""
         u, y = self._model_data(obs)
-        model = self._fitted(u, y)
+        model = self._fitted(u, y) if tuned is None else tuned.refit(self.features(u), y)
         lie = float(np.min(y))
         pending = np.vstack([obs.pending] + [self.space.to_unit(p)[None, :] for p in chosen])
         out: list[Params] = []
@@ -141,14 +283,7 @@ class BayesianSearch(Algorithm):
         seen: set[Any],
     ) -> np.ndarray | None:
         """The candidate the acquisition likes best, among those not tried yet."""
-        d = len(self.space)
-        centres = filled(u[np.argsort(y, kind="stable")[:_LOCAL_CENTRES]])
-        local = [
-            c + rng.normal(0.0, sd, size=(_LOCAL_CANDIDATES // 2, d))
-            for c in centres
-            for sd in (0.02, 0.1)
-        ]
-        cand = canonical(self.space, np.vstack([rng.random((_RANDOM_CANDIDATES, d)), *local]))
+        cand = self._candidates(rng, filled(u[np.argsort(y, kind="stable")[:_LOCAL_CENTRES]]))
         x = self.features(cand)
         y_best = float(np.min(y))
         kind = self.acquisition
@@ -156,23 +291,50 @@ class BayesianSearch(Algorithm):
             kind, acq = self._hedge(rng, model, x, y_best)
         else:
             acq = model.acquisition(x, kind, y_best, self.xi, self.kappa)
-        # a second, finer look around the ten best candidates
+
+        def acquire(c: np.ndarray) -> np.ndarray:
+            return model.acquisition(self.features(c), kind, y_best, self.xi, self.kappa)
+
+        def polish(rows: np.ndarray) -> np.ndarray:
+            return self._polish(model, rows, kind, y_best)
+
+        return self._search(rng, cand, acquire, seen, acq, polish)
+
+    def _candidates(self, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
+        """Where to look: random points, and points near each of ``centres`` (unit rows)."""
+        d = len(self.space)
+        local = [
+            c + rng.normal(0.0, sd, size=(_LOCAL_CANDIDATES // 2, d))
+            for c in centres
+            for sd in (0.02, 0.1)
+        ]
+        return canonical(self.space, np.vstack([rng.random((_RANDOM_CANDIDATES, d)), *local]))
+
+    def _search(
+        self,
+        rng: np.random.Generator,
+        cand: np.ndarray,
+        acquire: Callable[[np.ndarray], np.ndarray],
+        seen: set[Any],
+        acq: np.ndarray | None = None,
+        polish: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray | None:
+        """The unseen candidate with the lowest ``acquire`` (``acq``: its values at ``cand``,
+        when known), after a second, finer look around the ten best, and ``polish`` of the
+        best few (moved candidates, maybe none)."""
+        d = len(self.space)
+        acq = acquire(cand) if acq is None else acq
         top = cand[np.argsort(acq, kind="stable")[:10]]
         fine = canonical(
             self.space, np.repeat(filled(top), 20, axis=0) + rng.normal(0.0, 0.01, size=(200, d))
         )
         cand = np.vstack([cand, fine])
-        acq = np.concatenate(
-            [acq, model.acquisition(self.features(fine), kind, y_best, self.xi, self.kappa)]
-        )
-        polished = self._polish(
-            model, cand[np.argsort(acq, kind="stable")[:_POLISHED]], kind, y_best
-        )
-        if len(polished):
-            cand = np.vstack([polished, cand])
-            acq = np.concatenate(
-                [model.acquisition(self.features(polished), kind, y_best, self.xi, self.kappa), acq]
-            )
+        acq = np.concatenate([acq, acquire(fine)])
+        if polish is not None:
+            polished = polish(cand[np.argsort(acq, kind="stable")[:_POLISHED]])
+            if len(polished):
+                cand = np.vstack([polished, cand])
+                acq = np.concatenate([acquire(polished), acq])
         for i in np.argsort(acq, kind="stable"):
             if self.space.key(self.space.from_unit(cand[i])) not in seen:
                 return np.asarray(cand[i])

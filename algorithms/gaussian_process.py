@@ -55,6 +55,14 @@ class Standardiser:
             self.std
         )
 
+    def inverse(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Objective values whose transform is ``t``, and the derivative of the map there."""
+        z = np.asarray(t, dtype=float) * self.std + self.mean
+        up = z > 0
+        s = np.where(up, np.expm1(np.minimum(np.maximum(z, 0.0), 700.0)), z)
+        slope = np.where(up, np.exp(np.minimum(np.maximum(z, 0.0), 700.0)), 1.0)
+        return self.median + self.spread * s, self.spread * self.std * slope
+
 
 def _squash(z: np.ndarray) -> np.ndarray:
     return np.where(z > 0, np.log1p(np.maximum(z, 0.0)), z)

@@ -8,7 +8,8 @@ This is the only module that imports ``deap``.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from threading import Lock
 from typing import Any
 
@@ -120,56 +121,52 @@ class GeneticSearch(Algorithm):
         pool = evaluated[: self.elite] + [t for t in last if t not in evaluated[: self.elite]]
         return pool if len(pool) >= 2 else evaluated[: self.population]
 
+    def population_of(
+        self, history: Sequence[Trial], generation: int, rng: np.random.Generator
+    ) -> list[Any]:
+        """The DEAP individuals (unit genomes with a fitness) generation ``generation`` is bred
+        from; subclasses choose them otherwise (``nsga2``, ``nsga3``)."""
+        parents = self.parents(history, generation)
+        return individuals(
+            [self._genome(t.params, rng) for t in parents],
+            [(self.direction.sort_key(t.value),) for t in parents],  # type: ignore[arg-type]
+        )
+
+    def pair(self, population: list[Any]) -> tuple[list[float], list[float]]:
+        """Two parents' genomes (copies) for one child: a tournament of ``tournament``."""
+        from deap import tools
+
+        a, b = tools.selTournament(population, 2, self.tournament)
+        return list(a), list(b)
+
     def _breed(
         self, history: Sequence[Trial], generation: int, issued: int, n: int, seen: set[Any]
     ) -> list[Params]:
         seed = [generation, issued] if self.seed is None else [self.seed, generation, issued]
         rng = np.random.default_rng(None if self.seed is None else seed)
-        parents = self.parents(history, generation)
+        population = self.population_of(history, generation, rng)
         out: list[Params] = []
-        if len(parents) < 2:
+        if len(population) < 2:
             return unseen_points(self.space, rng, seen, n)
-        genomes = [self._genome(t.params, rng) for t in parents]
-        values = [self.direction.sort_key(t.value) for t in parents]  # type: ignore[arg-type]
-        with _deap_lock:
-            state = random.getstate()
-            random.seed(int(rng.integers(2**63)))
-            try:
-                for _ in range(n):
-                    child = self._child(genomes, values, seen)
-                    if child is None:
-                        child = next(iter(unseen_points(self.space, rng, seen, 1)), None)
-                    if child is None:
-                        break
-                    seen.add(self.space.key(child))
-                    out.append(child)
-            finally:
-                random.setstate(state)
+        with seeded_deap(int(rng.integers(2**63))):
+            for _ in range(n):
+                child = self._child(population, seen)
+                if child is None:
+                    child = next(iter(unseen_points(self.space, rng, seen, 1)), None)
+                if child is None:
+                    break
+                seen.add(self.space.key(child))
+                out.append(child)
         return out
 
-    def _child(
-        self, genomes: list[list[float]], values: list[float], seen: set[Any]
-    ) -> Params | None:
-        from deap import base, tools
-
-        class Fitness(base.Fitness):
-            weights = (-1.0,)
-
-        class Individual(list[float]):
-            fitness: Fitness
-
-        population = []
-        for genome, value in zip(genomes, values, strict=True):
-            ind = Individual(genome)
-            ind.fitness = Fitness((value,))
-            population.append(ind)
+    def _child(self, population: list[Any], seen: set[Any]) -> Params | None:
+        """A child not seen yet (crossover then mutation), or None after ``_RETRIES`` tries."""
         for attempt in range(_RETRIES):
-            a, b = (list(x) for x in tools.selTournament(population, 2, self.tournament))
+            a, b = self.pair(population)
             if random.random() < self.crossover_rate:
                 a, b = self._cross(a, b)
             rate = min(1.0, self.mutation_rate * (1 + attempt))  # mutate harder after a repeat
-            child = self._mutate(a if random.random() < 0.5 else b, rate)
-            params = self.space.from_unit(child)
+            params = self.space.from_unit(self._mutate(a if random.random() < 0.5 else b, rate))
             if self.space.key(params) not in seen:
                 return params
         return None
@@ -209,6 +206,46 @@ class GeneticSearch(Algorithm):
         """A trial's unit coordinates; inactive parameters get random genes (seeded)."""
         u = self.space.to_unit(params)
         return [float(rng.random()) if np.isnan(x) else float(x) for x in u]
+
+
+def individuals(genomes: Sequence[list[float]], fitnesses: Sequence[Sequence[float]]) -> list[Any]:
+    """DEAP individuals: each genome with its fitness (costs, every one minimised); an
+    individual remembers its place in the input as ``position``."""
+    from deap import base
+
+    if not genomes:
+        return []
+    m = len(fitnesses[0])
+
+    class Fitness(base.Fitness):
+        weights = (-1.0,) * m
+
+    class Individual(list[float]):
+        fitness: Fitness
+        position: int
+
+    out = []
+    for i, (genome, fitness) in enumerate(zip(genomes, fitnesses, strict=True)):
+        ind = Individual(genome)
+        ind.fitness = Fitness(tuple(fitness))
+        ind.position = i
+        out.append(ind)
+    return out
+
+
+@contextmanager
+def seeded_deap(seed: int) -> Iterator[None]:
+    """Run DEAP seeded: it draws from the global ``random`` module (and NSGA-III's niching from
+    NumPy's global generator), so one breeder at a time, both seeded, both restored after."""
+    with _deap_lock:
+        state, np_state = random.getstate(), np.random.get_state()
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        try:
+            yield
+        finally:
+            random.setstate(state)
+            np.random.set_state(np_state)
 
 
 def generation_of(trial: Trial) -> int | None:

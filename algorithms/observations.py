@@ -5,11 +5,18 @@ Every trial of the study counts, also those outside a narrowed round's box: they
 rather than the few points inside it (a narrowed round that saw only those placed its points on
 the box's edges). Trials of another structure or without a value are left out; running and
 waiting trials are kept apart as pending points.
+
+Pruned trials count too, placed among the complete ones where they stood when stopped: a
+pruned trial that a fraction ``q`` of the complete trials beat at its last step ``s`` gets the
+``q``-quantile of their final values, best first (the worst final when no complete trial
+reached ``s``). Its own last value is not comparable with final values (a curve
+stopped early has not finished improving); left out, a study that prunes most trials would leave
+the model a handful of points, and it would sample again where the pruner already stopped trials.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +30,8 @@ INACTIVE = 0.5  # unit coordinate given to an inactive conditional parameter
 
 @dataclass(frozen=True)
 class Observations:
-    """Complete trials as ``(u, y)`` (``y`` smaller is better) and the pending points ``p``.
+    """Complete (and pruned) trials as ``(u, y)`` (``y`` smaller is better) and the pending
+    points ``p``.
 
     Inactive parameters hold NaN in ``u`` and ``p``; ``filled`` replaces them by a constant.
     """
@@ -33,26 +41,51 @@ class Observations:
     pending: np.ndarray
 
     @classmethod
-    def of(cls, space: SearchSpace, direction: Direction, history: Sequence[Trial]) -> Observations:
+    def of(
+        cls,
+        space: SearchSpace,
+        direction: Direction,
+        history: Sequence[Trial],
+        score: Callable[[Trial], float | None] | None = None,
+    ) -> Observations:
+        """``score`` gives a complete trial's number to minimise (None: leave it out); by
+        default its value in the study's direction."""
         d = len(space)
         done: list[np.ndarray] = []
         values: list[float] = []
         pending: list[np.ndarray] = []
+        stopped: list[tuple[np.ndarray, Trial]] = []
+        finished: list[Trial] = []
         for t in history:
             complete = t.state is TrialState.COMPLETE and t.value is not None
-            if not (complete or not t.state.finished):
+            pruned = t.state is TrialState.PRUNED and t.intermediate
+            if not (complete or pruned or not t.state.finished):
                 continue
             u = space.positions(t.params)
             if u is None:
                 continue
             if complete:
-                value = float(t.value)  # type: ignore[arg-type]
-                if not np.isfinite(value):
+                value = (
+                    direction.sort_key(float(t.value))  # type: ignore[arg-type]
+                    if score is None
+                    else score(t)
+                )
+                if value is None or not np.isfinite(value):
                     continue
                 done.append(u)
-                values.append(direction.sort_key(value))
+                values.append(value)
+                finished.append(t)
+            elif pruned:
+                if score is None:  # a pruned trial's place is known in the study's own metric
+                    stopped.append((u, t))
             else:
                 pending.append(u)
+        finals = list(values)
+        for u, t in stopped:
+            estimate = _placed(t, finished, finals, direction)
+            if estimate is not None:
+                done.append(u)
+                values.append(estimate)
         return cls(
             u=np.array(done, dtype=float).reshape(-1, d),
             y=np.array(values, dtype=float),
@@ -65,6 +98,32 @@ class Observations:
     def best_first(self) -> np.ndarray:
         """Indices of the complete points, best value first (stable on ties)."""
         return np.argsort(self.y, kind="stable")
+
+
+def _placed(
+    trial: Trial, complete: list[Trial], finals: list[float], direction: Direction
+) -> float | None:
+    """The model's value for a pruned ``trial`` (smaller is better): the quantile of the
+    complete trials' ``finals`` at the fraction of them that beat it at its last step."""
+    step, last = max(trial.intermediate)
+    key = direction.sort_key(last)
+    if not finals or not np.isfinite(key):
+        return None
+    at_step = [
+        (direction.sort_key(v), f)
+        for t, f in zip(complete, finals, strict=True)
+        if (v := _value_at(t, step)) is not None and np.isfinite(v)
+    ]
+    if not at_step:
+        return max(finals)
+    better = sum(1.0 if k < key else 0.5 if k == key else 0.0 for k, _ in at_step)
+    return float(np.quantile([f for _, f in at_step], better / len(at_step)))
+
+
+def _value_at(trial: Trial, step: int) -> float | None:
+    """The first value ``trial`` reported at or after ``step``."""
+    later = [(s, v) for s, v in trial.intermediate if s >= step]
+    return min(later)[1] if later else None
 
 
 def filled(u: np.ndarray) -> np.ndarray:

@@ -26,9 +26,9 @@ class Surrogate:
     """A regression model of the objective on feature vectors in ``[0, 1]^dims``, with its spread.
 
     ``fit`` learns the model (for the GP its kernel hyperparameters too); ``refit`` learns new
-    data with the same hyperparameters (and, for the GP, the same transform of the values), which
-    is what the constant liar needs and costs far less. For the GP, ``predict`` and
-    ``acquisition`` work on the transformed values (``scale`` is 1); for the trees on raw ones.
+    data with the same hyperparameters, which is what the constant liar needs and costs far
+    less. The GP learns transformed values (``Standardiser``, learnt again by every fit) and its
+    ``acquisition`` works on them; ``predict`` answers in the objective's units.
     """
 
     def __init__(self, kind: str, dims: int, seed: int) -> None:
@@ -48,15 +48,15 @@ class Surrogate:
             self.model = cook_estimator(kind, space=space, random_state=seed)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
+        self.scale = float(np.std(y)) or 1.0
         if self.kind == "GP":
-            self.standardiser = self.standardiser or Standardiser.of(y)
+            self.standardiser = Standardiser.of(y)
             yt = self.standardiser(y)
             if self.gp is None:
                 self.gp = GaussianProcess.fitted(x, yt, restarts=int(len(y) < _FEW_POINTS))
             else:
                 self.gp = self.gp.conditioned(x, yt)
             return self
-        self.scale = float(np.std(y)) or 1.0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter
             self.model.fit(x, y)
@@ -74,8 +74,12 @@ class Surrogate:
         return twin.fit(x, y)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.gp is not None:
-            return self.gp.predict(x)
+        """Mean and spread in the objective's units (the GP's back through its transform, the
+        spread to first order)."""
+        if self.gp is not None and self.standardiser is not None:
+            mean, std = self.gp.predict(x)
+            value, slope = self.standardiser.inverse(mean)
+            return value, std * slope
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "predicted variances smaller than 0" near data
             mean, std = self.model.predict(x, return_std=True)

@@ -28,8 +28,9 @@ def _resource(value: object, where: str) -> int | None:
 
 
 class SuccessiveHalvingPruner(Pruner):
-    """ASHA with Optuna's defaults: ``min_resource: auto`` (the first complete trial's last step
-    / 100, at least 1), ``reduction_factor: 4``, ``min_early_stopping_rate: 0``."""
+    """ASHA with Optuna's defaults: ``min_resource: auto`` (the trial's round's ``resource.min``
+    when the round gives a resource, else the first complete trial's last step / 100, at least
+    1), ``reduction_factor: 4``, ``min_early_stopping_rate: 0``."""
 
     name = "asha"
 
@@ -51,7 +52,8 @@ class SuccessiveHalvingPruner(Pruner):
         self.bootstrap_count = integer(bootstrap_count, "bootstrap_count", 0)
 
     def prune(self, trial: Trial, history: Sequence[Trial]) -> bool:
-        min_resource = self.min_resource or _auto_min_resource(history, trial)
+        min_resource = self.min_resource or trial.min_resource
+        min_resource = min_resource or _auto_min_resource(history, trial)
         if min_resource is None:
             return False
         return halving_prunes(
@@ -69,7 +71,9 @@ class HyperbandPruner(Pruner):
     """Brackets of ASHA, bracket ``b`` with ``min_early_stopping_rate = b``, a trial's bracket a
     function of its number weighted by the bracket's budget (Optuna's defaults:
     ``min_resource: 1``, ``max_resource: auto`` (the first complete trial's last step + 1),
-    ``reduction_factor: 3``). Trials compete only within their bracket."""
+    ``reduction_factor: 3``). Trials compete only within their bracket. In a round that gives a
+    ``resource``, ``auto`` takes its ``min`` and ``max``: the brackets span what a trial of the
+    round may spend, known before any trial ends."""
 
     name = "hyperband"
 
@@ -77,27 +81,32 @@ class HyperbandPruner(Pruner):
         self,
         direction: Direction,
         *,
-        min_resource: int = 1,
+        min_resource: int | str = "auto",
         max_resource: int | str = "auto",
         reduction_factor: int = 3,
         bootstrap_count: int = 0,
     ) -> None:
         super().__init__(direction)
-        self.min_resource = integer(min_resource, "min_resource", 1)
+        self.min_resource = _resource(min_resource, "min_resource")
         self.max_resource = _resource(max_resource, "max_resource")
-        if self.max_resource is not None and self.max_resource < self.min_resource:
+        if (
+            self.max_resource is not None
+            and self.min_resource is not None
+            and self.max_resource < self.min_resource
+        ):
             raise SpecError("max_resource", "must be at least min_resource")
         self.reduction_factor = integer(reduction_factor, "reduction_factor", 2)
         self.bootstrap_count = integer(bootstrap_count, "bootstrap_count", 0)
 
     def prune(self, trial: Trial, history: Sequence[Trial]) -> bool:
-        max_resource = self.max_resource
+        min_resource = self.min_resource or trial.min_resource or 1
+        max_resource = self.max_resource or trial.resource
         if max_resource is None:
             done = [t for t in completed(history) if t.intermediate and t.number != trial.number]
             if not done:
                 return False
             max_resource = max(s for s, _ in done[0].intermediate) + 1
-        brackets = self.brackets(max_resource)
+        brackets = self.brackets(max_resource, min_resource)
         mine = bracket_of(trial.number, brackets, self.reduction_factor)
         peers = [
             t
@@ -109,15 +118,15 @@ class HyperbandPruner(Pruner):
             trial,
             peers,
             self.direction,
-            self.min_resource,
+            min_resource,
             self.reduction_factor,
             mine,
             self.bootstrap_count,
         )
 
-    def brackets(self, max_resource: int) -> int:
+    def brackets(self, max_resource: int, min_resource: int | None = None) -> int:
         """How many brackets: ``floor(log_rf(max / min)) + 1``."""
-        ratio = max(max_resource / self.min_resource, 1.0)
+        ratio = max(max_resource / (min_resource or self.min_resource or 1), 1.0)
         return int(math.floor(math.log(ratio, self.reduction_factor) + 1e-9)) + 1
 
 

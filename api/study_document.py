@@ -90,6 +90,13 @@ Objective = Annotated[
 ]
 
 
+class Resource(_Strict):
+    """What each trial of a round may spend (boosting rounds, epochs)."""
+
+    min: int = Field(1, ge=1, description="the least a pruner lets a trial spend (first rung)")
+    max: int = Field(ge=1, description="the most a trial may spend: the objective's trial.resource")
+
+
 class Round(_Strict):
     """One step of the plan."""
 
@@ -107,6 +114,11 @@ class Round(_Strict):
         ),
     )
     options: dict[str, Any] | None = Field(None, description="the algorithm's own options")
+    resource: Resource | None = Field(
+        None,
+        description="what each trial may spend, read as trial.resource ($TUNER_RESOURCE for a "
+        "command); asha and hyperband take their rungs from it",
+    )
 
 
 class Executor(BaseModel):

@@ -38,6 +38,9 @@ class Trial:
         self.attempt: int = body["attempt"]
         self.params: dict[str, Any] = body["params"]
         self.round: int = body["round"]
+        # what the trial may spend (boosting rounds, epochs): its round's resource.max, if given
+        resource = (body.get("meta") or {}).get("resource")
+        self.resource: int | None = int(resource["max"]) if isinstance(resource, dict) else None
         self.lease_seconds = lease_seconds
         self._path = f"{study.path}/trials/{self.number}"
         self._ended = False

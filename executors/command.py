@@ -6,7 +6,8 @@ result is the JSON written to ``TUNER_RESULT_FILE``, else the last JSON object p
 else the last line printed if it is a number; lines like ``{"step": 3, "auc": 0.91}`` are
 intermediate values, heard while the command runs; when the study's pruner asks the trial to stop
 early, the file named by ``TUNER_STOP_FILE`` appears: the program may then exit (with or without a
-result), and the trial ends ``pruned``. The last lines of stdout and
+result), and the trial ends ``pruned``. A round's resource (what a trial may spend: boosting
+rounds, epochs) is ``TUNER_RESOURCE``. The last lines of stdout and
 stderr go into the error of a failed attempt, so the user sees why it failed.
 """
 
@@ -96,6 +97,8 @@ class CommandExecutor(PooledExecutor):
             env["TUNER_METRIC"] = job.metric
         if job.artifact_dir:
             env["TUNER_ARTIFACT_DIR"] = job.artifact_dir
+        if job.resource is not None:
+            env["TUNER_RESOURCE"] = str(job.resource)
         with self._lock:
             if self._cancelling:
                 return TrialOutcome.failure(_CANCELLED)

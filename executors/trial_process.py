@@ -198,6 +198,7 @@ class ProcessContext:
         self.attempt: int = job.attempt
         self.params: Params = job.params
         self.artifact_dir: str | None = job.artifact_dir
+        self.resource: int | None = job.resource
         self._channel = channel
         self._extras = dict(extras or {})
         self._made: dict[str, Any] = {}

@@ -1,23 +1,28 @@
-"""The prediction server against a plain FastAPI ``model.predict`` endpoint, side by side in one
-run, load from another process on loopback (``experiments.serving_load``: open loop, latency from
-when each request was due).
+"""The prediction server against a plain FastAPI ``model.predict`` endpoint, ``mlflow models
+serve`` and KServe's model server, side by side in one run, load from another process on loopback
+(``experiments.serving_load``: open loop, latency from when each request was due).
 
-    .venv/bin/python -m experiments.bench_serving --quick     # 3 s per rate: a few minutes
+    .venv/bin/python -m experiments.bench_serving --quick     # 3 s per rate
     # peers, each in its own virtual environment (never Tuner's dependencies):
-    uv venv /tmp/mlflow && uv pip install --python /tmp/mlflow/bin/python mlflow==3.17.2 \
-        xgboost-cpu==3.2.0
-    uv venv /tmp/kserve && uv pip install --python /tmp/kserve/bin/python kserve==0.21.0 \
-        xgboost-cpu==3.2.0
-    .venv/bin/python -m experiments.bench_serving --quick --mlflow-venv /tmp/mlflow \
-        --kserve-venv /tmp/kserve
+    uv venv /tmp/serving-peers && uv pip install --python /tmp/serving-peers/bin/python \
+        mlflow==3.17.2 xgboost-cpu==3.2.0 scikit-learn==1.9.1
+    uv venv /tmp/serving-kserve && uv pip install --python /tmp/serving-kserve/bin/python \
+        kserve==0.21.0 xgboost-cpu==3.2.0 scikit-learn==1.9.1
+    .venv/bin/python -m experiments.bench_serving --quick --mlflow-venv /tmp/serving-peers \
+        --kserve-venv /tmp/serving-kserve
 
-Model: XGBoost on scikit-learn's breast-cancer data (30 float features, 100 trees, depth 4),
-registered and promoted to ``production``; a second version for the swaps. For each server: the
+Models, on scikit-learn's breast-cancer data (30 float features): ``cancer``, XGBoost (100
+trees, depth 4) registered and promoted to ``production``, a second version for the swaps; and
+``gbm``, a scikit-learn pipeline (StandardScaler, GradientBoostingClassifier of 100 trees) trained
+by a study of two trials whose ``promote:`` block registers the best (``experiments.serving_gbm``).
+The prediction server serves both in one process, once with its default batching and once with
+``--max-batch 1`` (off); each peer serves one model per process. For each server and model: the
 highest one-row rate held with p99 under 10 ms (rates rise until p99 passes 10 ms), p50/p99 there,
-rows/s in 256-row batches (closed loop, 4 connections), peak RSS (VmHWM), time to ready. Then
-swaps under load on the prediction server: an alias move by PUSH (PostgreSQL NOTIFY) and one by
-PULL (a second server, ``--no-push --pull 1s``): failed requests and p99 across the swap.
-``OMP_NUM_THREADS=1`` everywhere. Writes experiments/results/bench_serving.{json,md}.
+one-row closed loop at 8 connections, rows/s in 256-row batches (closed loop, 4 connections), peak
+RSS (VmHWM), time to ready. Then swaps under load on the prediction server: an alias move by PUSH
+(PostgreSQL NOTIFY) and one by PULL (a second server, ``--no-push --pull 1s``): failed requests
+and p99 across the swap. ``OMP_NUM_THREADS=1`` everywhere. Writes
+experiments/results/bench_serving.{json,md}.
 """
 
 from __future__ import annotations
@@ -118,25 +123,33 @@ def swap_rate(found: dict[str, Any]) -> float:
 
 
 def contenders(
-    args: argparse.Namespace, bundle: Path, home: Path, names: list[str], rows: list[Any]
+    args: argparse.Namespace,
+    model: str,
+    bundle: Path,
+    home: Path,
+    names: list[str],
+    rows: list[Any],
 ) -> list[tuple[str, list[str], str, str, tuple[Path, Path]]]:
-    """(name, command with {port}, ready URL, predict path, (one-row body, batch body))."""
+    """(name, command with {port}, ready URL, predict path, (one-row body, batch body)) of the
+    peers serving ``model`` (its bundle folder, or a ``.joblib`` estimator for the peers'
+    scikit-learn pipeline)."""
     one, batch = home / "one.json", home / "batch.json"
+    folder = bundle.parent / bundle.stem if bundle.suffix == ".joblib" else bundle
     out: list[tuple[str, list[str], str, str, tuple[Path, Path]]] = [
         (
             "plain FastAPI + model.predict",
-            [sys.executable, "-m", "experiments.serving_plain_fastapi", str(bundle),
+            [sys.executable, "-m", "experiments.serving_plain_fastapi", str(folder),
              "--port", "{port}"],
             "http://127.0.0.1:{port}/healthz", "/predict", (one, batch),
         )
     ]  # fmt: skip
     peers = Path(__file__).resolve().parent / "serving_peers.py"
+    arrays = [[r[n] for n in names] for r in rows]
     if args.mlflow_venv:
-        model_dir = home / "mlflow-model"
+        model_dir = home / f"mlflow-{model}"
         python = f"{args.mlflow_venv}/bin/python"
         subprocess.run([python, str(peers), "mlflow-save", str(bundle), str(model_dir)],
                        check=True, env=ENV, capture_output=True)  # fmt: skip
-        arrays = [[r[n] for n in names] for r in rows]
         bodies = []
         for size, kind in ((1, "one"), (256, "batch")):
             path = home / f"mlflow-{kind}.json"
@@ -152,7 +165,6 @@ def contenders(
             )
         )  # fmt: skip
     if args.kserve_venv:
-        arrays = [[r[n] for n in names] for r in rows]
         bodies = []
         for size, kind in ((1, "one"), (256, "batch")):
             path = home / f"kserve-{kind}.json"
@@ -161,13 +173,50 @@ def contenders(
         out.append(
             (
                 "KServe model server",
-                [f"{args.kserve_venv}/bin/python", str(peers), "kserve", str(bundle),
+                [f"{args.kserve_venv}/bin/python", str(peers), "kserve", str(bundle), model,
                  "--http_port", "{port}", "--enable_grpc", "false"],
-                "http://127.0.0.1:{port}/v1/models/cancer", "/v1/models/cancer:predict",
+                f"http://127.0.0.1:{{port}}/v1/models/{model}", f"/v1/models/{model}:predict",
                 (bodies[0], bodies[1]),
             )
         )  # fmt: skip
     return out
+
+
+def train_by_study(db: str, home: Path, model: str) -> None:
+    """The scikit-learn pipeline: a study of two trials (``experiments.serving_gbm``) whose
+    ``promote:`` block registers the best as ``model@production``."""
+    from experiments.serving_gbm import study
+
+    spec = study(home / f"{model}.yaml", model, trials=2)
+    env = {**ENV, "TUNER_MODEL_STORE": str(home / "store"), "TUNER_ARTIFACTS_DIR": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tuner.cli", "run", str(spec), "--db", db, "--no-progress"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    if done.returncode != 0 or f"registered {model}:1" not in done.stdout:
+        raise SystemExit(f"the study did not promote {model}:\n{done.stdout}\n{done.stderr}")
+    print(f"  {done.stdout.strip().splitlines()[-1]}", flush=True)
+
+
+def peer_bundle(registry: Any, model: str, home: Path) -> Path:
+    """What the peers load for ``model``: the bundle folder (XGBoost: its booster file), or the
+    scikit-learn estimator saved with joblib beside it (the peers hold no skops)."""
+    version = registry.resolve(f"{model}@production")
+    folder = Path(registry.store.fetch(version.uri, version.digest))
+    if version.flavor != "sklearn":
+        return folder
+    import joblib
+
+    from tuner.models import Predictor
+
+    estimator = Predictor.load(folder).model.model  # the sklearn flavor's
+    target = home / f"{model}.joblib"
+    joblib.dump(estimator, target)
+    # serving_plain_fastapi loads the folder: beside the .joblib, under the same stem
+    link = home / model
+    if not link.exists():
+        link.symlink_to(folder)
+    return target
 
 
 def swap_under_load(url: str, one: Path, rate: float, seconds: float, move: Any) -> dict[str, Any]:
@@ -216,50 +265,65 @@ def main() -> None:
         one_array.write_text(json.dumps({"instances": arrays[:1]}))
         batch_array.write_text(json.dumps({"instances": (arrays * 2)[:256]}))
         results: dict[str, Any] = {"seconds_per_rate": seconds, "servers": {}}
+        train_by_study(db, home, "gbm")
+        served = ["cancer", "gbm"]
 
-        port = free_port()
-        ours, ready_s = start(
-            [sys.executable, "-m", "tuner.cli", "serve-models", "cancer", "--db", db,
-             "--store", str(home / "store"), "--port", str(port)],
-            f"http://127.0.0.1:{port}/readyz", home / "ours.log",
-        )  # fmt: skip
-        try:
-            url = f"http://127.0.0.1:{port}/v1/models/cancer:predict"
-            found = sweep("tuner serve-models", url, one_array, batch_array, seconds)
-            objects = load(url, batch, "--closed", "--connections", "4", "--seconds", str(seconds))
-            found.update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(ours.pid), objects=objects)
-            print(f"  256-row batches of objects: {objects['achieved'] * 256:.0f} rows/s")
-            results["servers"]["tuner serve-models"] = found
-            rate = swap_rate(found)
-            push = swap_under_load(
-                url, one_array, rate, max(6.0, seconds),
-                lambda: registry.set_alias("cancer", "production", 2, "bench push"),
-            )  # fmt: skip
-            results["push_swap"] = push
-            print(f"  push swap at {rate}/s: {push['failed']} failed, p99 {push['p99_ms']} ms")
-        finally:
-            ours.terminate()
-            ours.wait(timeout=30)
-
-        version = registry.resolve("cancer:1")
-        bundle = registry.store.fetch(version.uri, version.digest)
-        names = list(X.columns)
-        for name, command, ready, path, bodies in contenders(args, bundle, home, names, rows):
+        for label, extra in (("", []), (" (batching off)", ["--max-batch", "1"])):
             port = free_port()
-            command = [c.replace("{port}", str(port)) for c in command]
+            ours, ready_s = start(
+                [sys.executable, "-m", "tuner.cli", "serve-models", *served, "--db", db,
+                 "--store", str(home / "store"), "--port", str(port), *extra],
+                f"http://127.0.0.1:{port}/readyz", home / f"ours{port}.log",
+            )  # fmt: skip
+            server = f"tuner serve-models{label}"
+            results["servers"][server] = {}
             try:
-                proc, ready_s = start(command, ready.format(port=port), home / f"{name}.log")
-            except SystemExit as exc:
-                print(f"  {name}: did not start ({str(exc)[-300:]})", flush=True)
-                continue
-            try:
-                url = f"http://127.0.0.1:{port}{path}"
-                found = sweep(name, url, bodies[0], bodies[1], seconds)
-                found.update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(proc.pid))
-                results["servers"][name] = found
+                for model in served:
+                    url = f"http://127.0.0.1:{port}/v1/models/{model}:predict"
+                    found = sweep(f"{server} {model}", url, one_array, batch_array, seconds)
+                    found.update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(ours.pid))
+                    results["servers"][server][model] = found
+                if label:
+                    continue
+                url = f"http://127.0.0.1:{port}/v1/models/cancer:predict"
+                objects = load(
+                    url, batch, "--closed", "--connections", "4", "--seconds", str(seconds)
+                )
+                results["servers"][server]["cancer"]["objects"] = objects
+                print(f"  256-row batches of objects: {objects['achieved'] * 256:.0f} rows/s")
+                rate = swap_rate(results["servers"][server]["cancer"])
+                push = swap_under_load(
+                    url, one_array, rate, max(6.0, seconds),
+                    lambda: registry.set_alias("cancer", "production", 2, "bench push"),
+                )  # fmt: skip
+                results["push_swap"] = push
+                print(f"  push swap at {rate}/s: {push['failed']} failed, p99 {push['p99_ms']} ms")
             finally:
-                proc.terminate()
-                proc.wait(timeout=30)
+                ours.terminate()
+                ours.wait(timeout=30)
+        registry.set_alias("cancer", "production", 1, "bench: the peers serve version 1")
+
+        names = list(X.columns)
+        for model in served:
+            bundle = peer_bundle(registry, model, home)
+            for name, command, ready, path, bodies in contenders(
+                args, model, bundle, home, names, rows
+            ):
+                port = free_port()
+                command = [c.replace("{port}", str(port)) for c in command]
+                try:
+                    proc, ready_s = start(command, ready.format(port=port), home / f"{name}.log")
+                except SystemExit as exc:
+                    print(f"  {name} {model}: did not start ({str(exc)[-300:]})", flush=True)
+                    continue
+                try:
+                    url = f"http://127.0.0.1:{port}{path}"
+                    found = sweep(f"{name} {model}", url, bodies[0], bodies[1], seconds)
+                    found.update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(proc.pid))
+                    results["servers"].setdefault(name, {})[model] = found
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
 
         port = free_port()
         pulling, _ = start(
@@ -269,11 +333,11 @@ def main() -> None:
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}/v1/models/cancer:predict"
-            rate = swap_rate(results["servers"]["tuner serve-models"])
+            rate = swap_rate(results["servers"]["tuner serve-models"]["cancer"])
             load(url, one_array, "--rate", "200", "--seconds", "2")
             pull = swap_under_load(
                 url, one_array, rate, max(6.0, seconds),
-                lambda: registry.set_alias("cancer", "production", 1, "bench pull"),
+                lambda: registry.set_alias("cancer", "production", 2, "bench pull"),
             )  # fmt: skip
             results["pull_swap"] = pull
             print(f"  pull swap at {rate}/s: {pull['failed']} failed, p99 {pull['p99_ms']} ms")
@@ -292,21 +356,22 @@ def main() -> None:
 
 def report(results: dict[str, Any]) -> str:
     lines = [
-        "| server | best one-row rate, p99 < 10 ms | p50 / p99 there (ms) | p50 / p99 at "
+        "| server | model | best one-row rate, p99 < 10 ms | p50 / p99 there (ms) | p50 / p99 at "
         f"{RATES[0]} req/s (ms) | one-row closed loop, 8 conns (req/s) | 256-row batches "
         "(rows/s) | peak RSS (MB) | ready after (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, found in results["servers"].items():
-        best = found["best"]
-        low = found["points"][0]
-        rows_s = found["batches"]["achieved"] * 256
-        lines.append(
-            f"| {name} | {best['rate'] if best else 'none'} req/s | "
-            + (f"{best['p50_ms']} / {best['p99_ms']}" if best else "-")
-            + f" | {low['p50_ms']} / {low['p99_ms']} | {found['capacity']['achieved']:,.0f}"
-            + f" | {rows_s:,.0f} | {found['peak_rss_mb']} | {found['ready_s']} |"
-        )
+    for name, models in results["servers"].items():
+        for model, found in models.items():
+            best = found["best"]
+            low = found["points"][0]
+            rows_s = found["batches"]["achieved"] * 256
+            lines.append(
+                f"| {name} | {model} | {best['rate'] if best else 'none'} req/s | "
+                + (f"{best['p50_ms']} / {best['p99_ms']}" if best else "-")
+                + f" | {low['p50_ms']} / {low['p99_ms']} | {found['capacity']['achieved']:,.0f}"
+                + f" | {rows_s:,.0f} | {found['peak_rss_mb']} | {found['ready_s']} |"
+            )
     for kind in ("push_swap", "pull_swap"):
         swap = results.get(kind)
         if swap:

@@ -3,8 +3,10 @@
     python -m experiments.bench_web [--sizes 1000,10000,100000] [--dashboard-sizes 1000,10000]
 
 For each size, a study of that many complete trials (5 floats + 1 categorical) is written once
-into a Tuner SQLite database (``import_study``) and an Optuna SQLite storage (``add_trials``),
-cached under ``build/bench_web/``. Each run starts a fresh server and a fresh browser context
+into a Tuner SQLite database (``import_study``) and an Optuna SQLite storage (``add_trials``,
+then the same rows in bulk: ``optuna_db``),
+cached under ``build/bench_web/`` (``--cache DIR`` or ``TUNER_BENCH_WEB_CACHE``: keep them under
+/tmp to share them between work trees). Each run starts a fresh server and a fresh browser context
 and measures the time from navigation to the frame after the first leaderboard rows (the
 dashboard's trial list) and the first point of the history plot appear, in Debian's chromium
 driven by Playwright. optuna-dashboard
@@ -36,9 +38,11 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-CACHE = REPO / "build" / "bench_web"
+# The built studies are kept here (``--cache``): writing 100,000 Optuna trials takes ~12 minutes.
+CACHE = Path(os.environ.get("TUNER_BENCH_WEB_CACHE", REPO / "build" / "bench_web"))
 CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 180_000
+THROUGH_OPTUNA = 1000  # trials of a built Optuna study written by Optuna itself
 
 
 def _port() -> int:
@@ -119,7 +123,13 @@ def tuner_db(n: int) -> Path:
 
 
 def optuna_db(n: int) -> Path:
-    """An Optuna SQLite storage holding study ``s<n>`` with the same trials."""
+    """An Optuna SQLite storage holding study ``s<n>`` with the same trials. The first
+    ``THROUGH_OPTUNA`` go in through Optuna's own ``add_trials``; the rest (100,000 trials take
+    ~12 minutes that way) are written as the same rows in bulk, copying the first ones' formats
+    (distribution JSON, categorical index, value type); Optuna then counts them and reads the
+    last one back."""
+    import sqlite3
+
     import optuna
 
     path = CACHE / f"optuna-{n}.db"
@@ -129,16 +139,50 @@ def optuna_db(n: int) -> Path:
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=f"s{n}", storage=f"sqlite:///{tmp}")
+    storage = f"sqlite:///{tmp}"
+    study = optuna.create_study(study_name=f"s{n}", storage=storage)
     dists: dict[str, Any] = {
         f"x{k}": optuna.distributions.FloatDistribution(-5, 5) for k in range(5)
     }
     dists["c"] = optuna.distributions.CategoricalDistribution(["a", "b", "c"])
-    batch = [
-        optuna.trial.create_trial(params=p, distributions=dists, value=v) for p, v in _trials(n)
-    ]
-    for i in range(0, n, 5000):
-        study.add_trials(batch[i : i + 5000])
+    trials = _trials(n)
+    head = min(n, THROUGH_OPTUNA)
+    study.add_trials(
+        [
+            optuna.trial.create_trial(params=p, distributions=dists, value=v)
+            for p, v in trials[:head]
+        ]
+    )
+    db = sqlite3.connect(tmp)
+    with db:
+        study_id, last_id, start, end = db.execute(
+            "SELECT study_id, MAX(trial_id), MAX(datetime_start), MAX(datetime_complete) "
+            "FROM trials"
+        ).fetchone()
+        kinds = dict(db.execute("SELECT DISTINCT param_name, distribution_json FROM trial_params"))
+        rows, params, values = [], [], []
+        for i, (p, v) in enumerate(trials[head:], start=head):
+            trial_id = last_id + 1 + i - head
+            rows.append((trial_id, i, study_id, "COMPLETE", start, end))
+            params += [(trial_id, k, dists[k].to_internal_repr(x), kinds[k]) for k, x in p.items()]
+            values.append((trial_id, 0, v, "FINITE"))
+        db.executemany("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.executemany(
+            "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) "
+            "VALUES (?, ?, ?, ?)",
+            params,
+        )
+        db.executemany(
+            "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)",
+            values,
+        )
+    db.close()
+    rdb = optuna.storages.RDBStorage(storage)
+    count = rdb.get_n_trials(study._study_id)
+    last = rdb.get_trial(rdb.get_trial_id_from_study_id_trial_number(study._study_id, n - 1))
+    if count != n or (last.params, last.value) != trials[-1]:
+        raise RuntimeError(f"Optuna reads {count} trials in {tmp}, not the {n} written")
+    rdb.remove_session()
     tmp.rename(path)
     return path
 
@@ -318,22 +362,34 @@ def live_latency(browser: Any, samples: int, minutes: float) -> dict[str, Any]:
 
 
 def main() -> None:
+    global CACHE
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000", help="study sizes for Tuner")
     parser.add_argument(
         "--dashboard-sizes",
-        default="1000,10000",
-        help="sizes for optuna-dashboard (writing 100,000 Optuna trials takes ~12 minutes)",
+        default="1000,10000,100000",
+        help="sizes for optuna-dashboard",
     )
     parser.add_argument("--runs", type=int, default=2, help="fresh server and browser per run")
     parser.add_argument("--latency-samples", type=int, default=10)
     parser.add_argument("--minutes", type=float, default=3.0, help="memory watch on a live page")
     parser.add_argument("--out", type=Path, default=REPO / "experiments" / "results")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where built studies are kept")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the studies of every size and stop"
+    )
     args = parser.parse_args()
+    CACHE = args.cache
     from playwright.sync_api import sync_playwright
 
     sizes = [int(x) for x in args.sizes.split(",") if x]
     dash_sizes = [int(x) for x in args.dashboard_sizes.split(",") if x]
+    if args.build_only:
+        for n in sizes:
+            print(f"tuner {n}: {tuner_db(n)}", flush=True)
+        for n in dash_sizes:
+            print(f"optuna {n}: {optuna_db(n)}", flush=True)
+        return
     results: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "tuner": {},

@@ -81,11 +81,13 @@ XGB_SPACE: dict[str, dict[str, Any]] = {
 
 
 @cache
-def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
+def bundled_data(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and target of a data set that ships with scikit-learn (no download)."""
     from sklearn import datasets
 
     loader = {
         "breast_cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
         "digits": datasets.load_digits,
         "diabetes": datasets.load_diabetes,
     }[name]
@@ -105,7 +107,7 @@ def xgboost_task(name: str, rounds: int = 40) -> Problem:
     }[name]
 
     def evaluate(params: dict[str, Any]) -> float:
-        x, y = _data(name)
+        x, y = bundled_data(name)
         booster = {
             "objective": objective,
             "eval_metric": metric,

@@ -59,3 +59,12 @@ def saves_bundle(params: dict[str, Any], trial: Any) -> float:
     model = LinearRegression().fit(X, X @ [params["x"], float(params["n"])])
     trial.save_model(model, example=X)
     return quadratic(params)
+
+
+def slow_two_metrics(params: dict[str, Any]) -> dict[str, Any]:
+    """``tuner.testing.objectives.two_metrics`` (ZDT1, a constraint) after a sleep of
+    ``$TUNER_TEST_SLEEP`` seconds."""
+    from tuner.testing.objectives import two_metrics
+
+    time.sleep(float(os.environ.get("TUNER_TEST_SLEEP", "0.3")))
+    return two_metrics(params)

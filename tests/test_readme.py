@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,28 @@ def commands(section: str) -> Iterator[Block]:
     return (b for b in of(section) if b.lang == "sh")
 
 
+@contextmanager
+def in_background(
+    command: str, cwd: Path, env: dict[str, str], said: list[str]
+) -> Iterator[subprocess.Popen[str]]:
+    """Run a README command (a server) in the background; on leaving, stop its process group
+    and append what it printed to ``said``."""
+    proc = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        os.killpg(proc.pid, 15)
+        said.append(proc.communicate(timeout=30)[0])
+
+
 def _serving(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -134,34 +157,14 @@ def test_the_service_client_worker_and_curl(folder: Path, env: dict[str, str]) -
         assert s.connect_ex(("127.0.0.1", PORT)) != 0, f"port {PORT} is taken"
     serve, allowing, *rest = list(commands("As a service"))
     assert serve.text.strip().startswith("tuner serve ")
-    server = subprocess.Popen(
-        ["bash", "-c", serve.text],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
+    said: list[str] = []
+    with in_background(serve.text, folder, env, said) as server:
         _serving(f"http://127.0.0.1:{PORT}", server)
         # the operator's variant, on another port (given by the environment)
         port = free_port()
-        other = subprocess.Popen(
-            ["bash", "-c", allowing.text],
-            cwd=folder,
-            env={**env, "TUNER_PORT": str(port)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        try:
+        with in_background(allowing.text, folder, {**env, "TUNER_PORT": str(port)}, said) as other:
             _serving(f"http://127.0.0.1:{port}", other)
-        finally:
-            os.killpg(other.pid, 15)
-            said = other.communicate(timeout=30)[0]
-        assert "server-side runs: on for functions under train" in said, said
+        assert "server-side runs: on for functions under train" in said[0], said
         write_files("As a service", folder)
         for block in rest:
             out = sh(block.text, folder, env)
@@ -170,9 +173,6 @@ def test_the_service_client_worker_and_curl(folder: Path, env: dict[str, str]) -
         states = {s["name"]: (s["state"], s["done"], s["planned"]) for s in yaml.safe_load(runs)}
         assert states["remote"] == ("complete", 40, 40)
         assert states["by-hand"] == ("complete", 3, 3)
-    finally:
-        os.killpg(server.pid, 15)
-        server.communicate(timeout=30)
 
 
 def test_early_stopping_stop_conditions_and_several_metrics(
@@ -255,24 +255,14 @@ def test_the_serving_section(tmp_path: Path, env: dict[str, str]) -> None:
     register, serve, use = commands("Serving")
     sh(register.text, tmp_path, env)
     assert serve.text.strip().startswith("tuner serve-models ")
-    server = subprocess.Popen(
-        ["bash", "-c", serve.text],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
+    said: list[str] = []
+    with in_background(serve.text, tmp_path, env, said):
         out = sh(use.text, tmp_path, env, timeout=300).stdout
-    finally:
-        os.killpg(server.pid, 15)
-        said = server.communicate(timeout=30)[0]
+    (said_text,) = said
     assert out.count('"predictions":[') == 2 and '"model_version":"2"' in out, out
     assert '"field":"rows[0].plan"' in out and "unknown category 'gold'" in out, out
     assert 'tuner_model_version{model="churn"} 1.0' in out, out
-    assert "version 1 swapped" in said, said
+    assert "version 1 swapped" in said_text, said_text
 
 
 def test_the_models_section(tmp_path: Path, env: dict[str, str]) -> None:

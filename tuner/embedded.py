@@ -37,12 +37,13 @@ def load_model(
     store: str | None = None,
     *,
     project: str = DEFAULT_PROJECT,
-    runtime: str = "native",
+    runtime: str = "auto",
 ) -> EmbeddedModel:
     """The version ``ref`` names (``churn``, ``churn:3``, ``churn@production``) of database
     ``db``, loaded, checked and warmed up; ``store``: the artifact store (default
     ``$TUNER_MODEL_STORE``, else ``$TUNER_ARTIFACTS_DIR/models``); ``runtime="onnx"``: score
-    with the version's ONNX export (a new version without one is not swapped in)."""
+    with the version's ONNX export (a new version without one is not swapped in); ``auto``:
+    with it when it predicts the same and was the faster one row at a time, else natively."""
     registry = ModelRegistry.open(db, store, project=project, must_exist=True)
     return EmbeddedModel(registry, ref, runtime)
 
@@ -51,7 +52,7 @@ class EmbeddedModel:
     """A model version in this process, that follows its alias (or the latest version) when
     refreshed; a pinned ``name:N`` never changes."""
 
-    def __init__(self, registry: ModelRegistry, ref: str, runtime: str = "native") -> None:
+    def __init__(self, registry: ModelRegistry, ref: str, runtime: str = "auto") -> None:
         self.registry = registry
         self.ref = ref
         self.runtime = runtime

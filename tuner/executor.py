@@ -29,6 +29,7 @@ class TrialJob:
     workdir: str | None = None  # the objective's working directory (the study file's folder)
     paths: tuple[str, ...] = ()  # where its modules are looked for (that folder, then the cwd)
     artifact_dir: str | None = None  # where the objective may save its model (made on demand)
+    resource: int | None = None  # what the trial may spend (its round's resource.max), if given
 
     @property
     def code_paths(self) -> tuple[str, ...]:
@@ -65,6 +66,7 @@ class TrialContext(Protocol):
     attempt: int
     params: Params
     artifact_dir: str | None  # save the trained model here (the trial's artifact), if set
+    resource: int | None  # the most it may spend (boosting rounds, epochs): its round's resource
 
     def report(self, step: int, value: float) -> None:
         """Record an intermediate value; it reaches the runner while the trial runs."""

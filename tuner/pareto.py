@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tuner.errors import SpecError
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
 
@@ -38,6 +39,19 @@ def costs(trial: Trial, objectives: Sequence[tuple[str, Direction]]) -> tuple[fl
             return None
         out.append(direction.sort_key(float(value)))
     return tuple(out)
+
+
+def objectives_option(
+    metrics: Sequence[Sequence[str]] | None,
+) -> list[tuple[str, Direction]] | None:
+    """A multi-objective algorithm's ``metrics`` option (``[[name, direction], ...]``, given by
+    the scheduler from the study's metrics) as ``(name, Direction)`` pairs; None when absent."""
+    if not metrics:
+        return None
+    try:
+        return [(str(name), Direction(str(d))) for name, d in metrics]
+    except (TypeError, ValueError):
+        raise SpecError("metrics", "must be [[name, direction], ...]") from None
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:

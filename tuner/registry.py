@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from tuner.models.onnx_export import OnnxExport
 
 DIRECTIONS = ("maximize", "minimize")
-RUNTIMES = ("native", "onnx")
 
 
 @dataclass(frozen=True)
@@ -202,18 +201,28 @@ class ModelRegistry:
         name, which = parse_ref(ref)
         return self.storage.model_version(self.project, name, which)
 
-    def load(self, ref: str | ModelVersion, runtime: str = "native") -> Predictor:
+    def load(
+        self, ref: str | ModelVersion, runtime: str = "auto", *, use: str = "row"
+    ) -> Predictor:
         """The Predictor of a version, its bundle checked against the registered digest;
-        ``runtime="onnx"`` scores with the version's ONNX export (see ``export``)."""
-        if runtime not in RUNTIMES:
-            raise SpecError("runtime", f"must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+        ``runtime="onnx"`` scores with the version's ONNX export (see ``export``), ``native``
+        with the framework, ``auto`` with the one that was faster for ``use`` (``row``: one
+        row per call; ``batch``) among those that predict the same (see ``runtimes``)."""
+        from tuner.models.onnx_export import EXPORT, export_uri, read_export
+        from tuner.models.runtimes import checked
+
+        checked(runtime)
         version = self.resolve(ref) if isinstance(ref, str) else ref
         folder = self.store.fetch(version.uri, version.digest)
         onnx = None
+        uri = export_uri(version.uri)
         if runtime == "onnx":
-            from tuner.models.onnx_export import EXPORT, export_uri
-
-            onnx = self._fetch_export(export_uri(version.uri), version.digest, EXPORT)
+            onnx = self._fetch_export(uri, version.digest, EXPORT)
+        elif runtime == "auto" and self.store.exists(uri):
+            found = self._fetch_export(uri, version.digest, EXPORT)
+            manifest = read_manifest(folder, version.digest)
+            if read_export(found, manifest).runtime(use) == "onnx":
+                onnx = found
         return Predictor.load(folder, version.digest, onnx=onnx)
 
     def export(self, ref: str, format: str = "onnx") -> tuple[ModelVersion, OnnxExport]:

@@ -155,6 +155,7 @@ class StudyRunner:
             artifact_dir=None
             if self.artifacts_dir is None
             else os.path.join(self.artifacts_dir, self.study, f"{trial.number}-{trial.attempt}"),
+            resource=trial.resource,
         )
         self._running[self.executor.submit(job, self._listener(trial))] = trial
 

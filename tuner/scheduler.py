@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tuner import plugins
+from tuner.algorithm import Suggestion, as_suggestion
 from tuner.errors import Conflict
 from tuner.space import SearchSpace
 from tuner.storage import LockedStudy, Storage
@@ -24,6 +25,22 @@ from tuner.trial import Trial, TrialState
 
 if TYPE_CHECKING:
     from tuner.algorithm import Algorithm
+    from tuner.plan import Resource
+    from tuner.space import Params
+
+
+def with_resource(
+    points: Sequence[Params | Suggestion], resource: Resource | None
+) -> list[Params | Suggestion]:
+    """The points with their round's resource in their meta (``trial.resource`` reads it there:
+    a trial says what it may spend to the runner, the pruner and a remote worker alike)."""
+    if resource is None:
+        return list(points)
+    out: list[Params | Suggestion] = []
+    for p in points:
+        s = as_suggestion(p)
+        out.append(Suggestion(s.params, {**s.meta, "resource": resource.to_dict()}))
+    return out
 
 
 @dataclass(frozen=True)
@@ -164,7 +181,7 @@ class Scheduler:
             )
             params = algorithm.suggest(history, n)
             if params:
-                added = locked.add_trials(r, params)
+                added = locked.add_trials(r, with_resource(params, rnd.resource))
                 history += added
                 states[TrialState.WAITING] = waiting + len(added)
                 break

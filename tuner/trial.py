@@ -84,6 +84,19 @@ class Trial:
     meta: dict[str, Any] = field(default_factory=dict)  # the algorithm's notes on this point
 
     @property
+    def resource(self) -> int | None:
+        """What this trial may spend (its round's ``resource.max``: boosting rounds, epochs),
+        None when its round gives no resource."""
+        got = (self.meta or {}).get("resource")
+        return int(got["max"]) if isinstance(got, dict) and "max" in got else None
+
+    @property
+    def min_resource(self) -> int | None:
+        """Its round's ``resource.min`` (the first rung of a halving pruner), if any."""
+        got = (self.meta or {}).get("resource")
+        return int(got.get("min", 1)) if isinstance(got, dict) and "max" in got else None
+
+    @property
     def duration(self) -> float | None:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()

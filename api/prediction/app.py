@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tuner.api.errors import error_response
 from tuner.api.limits import BodyLimit
 from tuner.api.prediction import rows, updates
+from tuner.api.prediction.batching import AsyncBatcher
 from tuner.api.prediction.metrics import PredictionMetrics
 from tuner.api.prediction.served import LoadedVersion, ServedModels
 from tuner.api.prediction.settings import PredictionSettings
@@ -107,6 +109,7 @@ def create_prediction_app(
     app.state.models = served
     app.state.metrics = metrics
     app.state.settings = settings
+    batcher = AsyncBatcher(settings.batching, metrics.batch)
     _install_errors(app)
 
     def serving(name: str) -> LoadedVersion:
@@ -147,14 +150,17 @@ def create_prediction_app(
 
     @app.post("/v1/models/{name}:predict", tags=["v1"])
     async def v1_predict(name: str, request: Request) -> Response:
+        return await predict_v1(name, await request.body())
+
+    async def predict_v1(name: str, raw: bytes) -> Response:
         started = time.perf_counter()
         try:
             loaded = serving(name)
-            body = _body(await request.body())
+            body = _body(raw)
             if not isinstance(body, dict) or "instances" not in body:
                 raise InvalidInput('the body must be {"instances": [rows...]}', "instances")
             batch = rows.batch_of_instances(loaded.predictor.signature, body["instances"])
-            predictions = loaded.predict(batch)
+            predictions = await batcher.predict(loaded, batch)
         except TunerError as exc:
             return refused(exc, name, "v1")
         answer = _json({"predictions": predictions.tolist()})
@@ -187,13 +193,13 @@ def create_prediction_app(
 
     @app.post("/v2/models/{name}/infer", tags=["v2"])
     async def v2_infer(name: str, request: Request) -> Response:
-        return await _v2_infer(name, None, request)
+        return await infer_v2(name, None, await request.body())
 
     @app.post("/v2/models/{name}/versions/{version}/infer", tags=["v2"])
     async def v2_infer_version(name: str, version: str, request: Request) -> Response:
-        return await _v2_infer(name, version, request)
+        return await infer_v2(name, version, await request.body())
 
-    async def _v2_infer(name: str, version: str | None, request: Request) -> Response:
+    async def infer_v2(name: str, version: str | None, raw: bytes) -> Response:
         started = time.perf_counter()
         try:
             loaded = serving(name)
@@ -201,11 +207,11 @@ def create_prediction_app(
                 raise NotFound(
                     f"model {name!r} serves version {loaded.version.version}, not {version}"
                 )
-            body = _body(await request.body())
+            body = _body(raw)
             if not isinstance(body, dict) or "inputs" not in body:
                 raise InvalidInput('the body must be {"inputs": [tensors...]}', "inputs")
             batch = rows.batch_of_tensors(loaded.predictor.signature, body["inputs"])
-            predictions = loaded.predict(batch)
+            predictions = await batcher.predict(loaded, batch)
         except TunerError as exc:
             return refused(exc, name, "v2")
         out: dict[str, Any] = {
@@ -219,8 +225,60 @@ def create_prediction_app(
         metrics.observe(name, "v2", time.perf_counter() - started, batch.size)
         return answer
 
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(HotPaths, v1=predict_v1, v2=infer_v2)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outside: HotPaths too
     return app
+
+
+_V1_PREDICT = re.compile(r"^/v1/models/([^/]+):predict$")
+_V2_INFER = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?/infer$")
+
+
+class HotPaths:
+    """ASGI middleware answering the prediction routes (v1 predict, v2 infer) straight from
+    the request, with the same functions as their FastAPI routes, without the router, the
+    dependency resolution and the request object: those were a sixth of the server's time on
+    one-row requests (measured with py-spy). Every other path goes on to the app."""
+
+    def __init__(
+        self,
+        app: Any,
+        v1: Callable[[str, bytes], Awaitable[Response]],
+        v2: Callable[[str, str | None, bytes], Awaitable[Response]],
+    ) -> None:
+        self.app = app
+        self.v1 = v1
+        self.v2 = v2
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            v1 = _V1_PREDICT.match(path)
+            v2 = None if v1 else _V2_INFER.match(path)
+            if v1 is not None or v2 is not None:
+                raw = await _read(receive)
+                if raw is None:  # the client went away
+                    return
+                if v1 is not None:
+                    response = await self.v1(v1.group(1), raw)
+                else:
+                    assert v2 is not None
+                    response = await self.v2(v2.group(1), v2.group(2), raw)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _read(receive: Any) -> bytes | None:
+    """The request's body (its size already capped by ``BodyLimit``), None on a disconnect."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def model_metadata(name: str, loaded: LoadedVersion) -> dict[str, Any]:

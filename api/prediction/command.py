@@ -13,24 +13,33 @@ import logging
 import multiprocessing
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from typing import Any
 
-from tuner.api.prediction.settings import DEFAULT_MAX_BODY, DEFAULT_PORT, PredictionSettings
+from tuner.api.prediction.metrics import MULTIPROCESS_DIR, worker_gone
+from tuner.api.prediction.settings import (
+    DEFAULT_BATCH_WAIT,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY,
+    DEFAULT_PORT,
+    PredictionSettings,
+)
 from tuner.cli import database_option
 from tuner.errors import SpecError, TunerError, Unauthorized
 from tuner.projects import DEFAULT_PROJECT
 
 log = logging.getLogger("tuner.serving")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)?\s*$")
+_UNITS = {"us": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def duration(text: str) -> float:
-    """``10s``, ``500ms``, ``2m``, ``1h`` or a number of seconds."""
+    """``10s``, ``500ms``, ``250us``, ``2m``, ``1h`` or a number of seconds."""
     match = _DURATION.match(text)
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 10s, 500ms or 2m")
@@ -88,10 +97,28 @@ class ServeModelsCommand:
             metavar="BYTES",
             help=f"refuse larger request bodies with 413 (default {DEFAULT_MAX_BODY})",
         )
+        parser.add_argument(
+            "--batch-wait",
+            type=duration,
+            default=DEFAULT_BATCH_WAIT,
+            metavar="WAIT",
+            help="batching: how long a small request waits for others to be scored with "
+            f"(1ms, 500us; default {DEFAULT_BATCH_WAIT * 1000:g}ms)",
+        )
+        parser.add_argument(
+            "--max-batch",
+            type=int,
+            default=DEFAULT_MAX_BATCH,
+            metavar="ROWS",
+            help=f"batching: the most rows scored together; 1 turns batching off "
+            f"(default {DEFAULT_MAX_BATCH})",
+        )
 
     def __call__(self, args: argparse.Namespace) -> int:
         if args.workers < 1:
             raise SpecError("--workers", "must be at least 1")
+        if args.max_batch < 1:
+            raise SpecError("--max-batch", "must be at least 1 (1: no batching)")
         project = _project(args.db, args.token, args.project)
         settings = PredictionSettings(
             database_url=args.db,
@@ -105,6 +132,8 @@ class ServeModelsCommand:
             push=not args.no_push,
             max_body_bytes=args.max_body,
             workers=args.workers,
+            batch_wait=args.batch_wait,
+            max_batch=args.max_batch,
         )
         serve_models(settings)
         return 0
@@ -141,6 +170,18 @@ def serve_models(settings: PredictionSettings) -> None:
         return
     # each worker binds its own socket with SO_REUSEPORT: the kernel spreads connections
     _bind(settings.host, settings.port, reuse_port=True, listen=False).close()  # busy: fail now
+    # one /metrics over every worker: prometheus_client's multiprocess mode, a folder of files
+    own = not os.environ.get(MULTIPROCESS_DIR)
+    if own:
+        os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="tuner-metrics-")
+    try:
+        _run_workers(settings)
+    finally:
+        if own:
+            shutil.rmtree(os.environ.pop(MULTIPROCESS_DIR), ignore_errors=True)
+
+
+def _run_workers(settings: PredictionSettings) -> None:
     context = multiprocessing.get_context("spawn")
     workers = [
         context.Process(target=_worker_main, args=(settings, i), name=f"worker-{i}")
@@ -168,7 +209,10 @@ def _worker_main(settings: PredictionSettings, index: int) -> None:
     )
     grpc_port = settings.grpc_port
     sock = _bind(settings.host, settings.port, reuse_port=True)
-    run_worker(settings, sock, grpc_reuse_port=grpc_port is not None, announce=index == 0)
+    try:
+        run_worker(settings, sock, grpc_reuse_port=grpc_port is not None, announce=index == 0)
+    finally:
+        worker_gone(os.getpid())
 
 
 def run_worker(
@@ -189,7 +233,13 @@ def run_worker(
             from tuner.api.prediction.grpc_service import start_grpc
 
             grpc_server.append(
-                start_grpc(served, settings.host, settings.grpc_port, grpc_reuse_port)
+                start_grpc(
+                    served,
+                    settings.host,
+                    settings.grpc_port,
+                    grpc_reuse_port,
+                    settings.batching,
+                )
             )
         if announce:
             _announce(settings, models.project)

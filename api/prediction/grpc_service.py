@@ -15,9 +15,10 @@ from typing import Any
 import grpc
 
 from tuner.api.prediction import rows
+from tuner.api.prediction.batching import BatchPolicy, ThreadBatcher
 from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2 as pb
 from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2_grpc as pb_grpc
-from tuner.api.prediction.served import LoadedVersion, ServedModels
+from tuner.api.prediction.served import LoadedVersion, ServedModels, parse_served
 from tuner.errors import InvalidInput, NotFound, TunerError, Unavailable
 
 log = logging.getLogger("tuner.serving")
@@ -44,8 +45,9 @@ _CODES = {InvalidInput: grpc.StatusCode.INVALID_ARGUMENT, NotFound: grpc.StatusC
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     """The service over ``models``."""
 
-    def __init__(self, models: ServedModels) -> None:
+    def __init__(self, models: ServedModels, batching: BatchPolicy | None = None) -> None:
         self.models = models
+        self.batcher = ThreadBatcher(batching or BatchPolicy(), models.metrics.batch)
 
     def _serving(self, name: str, context: grpc.ServicerContext) -> LoadedVersion:
         try:
@@ -97,7 +99,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                 )
             tensors = _tensors(request)
             batch = rows.batch_of_tensors(loaded.predictor.signature, tensors)
-            predictions = loaded.predict(batch)
+            predictions = self.batcher.predict(loaded, batch)
         except TunerError as exc:
             metrics.error(name, "grpc", exc.code)
             code = next(
@@ -121,6 +123,86 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             response.raw_output_contents.append(predictions.tobytes())
         metrics.observe(name, "grpc", time.perf_counter() - started, batch.size)
         return response
+
+    # -- the model repository: load and unload need a ``write`` token of the server's project
+
+    def RepositoryModelLoad(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Serve ``model_name`` (``churn``: its production alias, ``churn@staging``,
+        ``churn:3``) through the same load, check, warm and swap as an alias move."""
+        self._authorized(context, "write")
+        ref = _model_name(request, context)
+        try:
+            outcome = self.models.load(ref)
+        except TunerError as exc:
+            code = (
+                grpc.StatusCode.NOT_FOUND
+                if isinstance(exc, NotFound)
+                else grpc.StatusCode.INVALID_ARGUMENT
+            )
+            context.abort(code, str(exc))
+        name = parse_served(ref)[0]
+        model = self.models.get(name)
+        if outcome == "refused":
+            refusal = model.refused
+            reason = refusal.reason if refusal is not None else "refused"
+            serving = model.current
+            still = f"; still serving version {serving.version.version}" if serving else ""
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{ref}: {reason}{still}")
+        return pb.RepositoryModelLoadResponse(model_name=name, isLoaded=model.ready)
+
+    def RepositoryModelUnload(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Stop serving ``model_name`` (this process's server: each worker its own)."""
+        self._authorized(context, "write")
+        name = _model_name(request, context)
+        try:
+            self.models.remove(name)
+        except NotFound as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        return pb.RepositoryModelUnloadResponse(model_name=name, isUnloaded=True)
+
+    def _authorized(self, context: grpc.ServicerContext, role: str) -> None:
+        """The call's ``authorization: Bearer <token>`` metadata must be a live token of this
+        server's project allowing ``role``."""
+        metadata = dict(context.invocation_metadata())
+        header = str(metadata.get("authorization", ""))
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"authorization: send 'Bearer <token>', a {role} token of project "
+                f"{self.models.project!r}",
+            )
+        try:
+            token = self.models.registry.storage.tokens.verify(secret.strip())
+        except Exception:  # the database away: no decision can be made
+            log.warning("repository call: tokens cannot be read now", exc_info=True)
+            context.abort(grpc.StatusCode.UNAVAILABLE, "tokens cannot be checked now; retry")
+        if token is None:
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "authorization: unknown, revoked or expired token"
+            )
+        if token.project != self.models.project or not token.allows(role):
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"authorization: a {token.role} token of project {token.project!r} cannot "
+                f"{'load or unload' if role == 'write' else 'read'} models of project "
+                f"{self.models.project!r} (a {role} token of it can)",
+            )
+
+
+def _model_name(request: Any, context: grpc.ServicerContext) -> str:
+    """A repository request's model: KServe's proto sends it as field 1 (``model_name``),
+    Triton's as field 2 (its field 1 is ``repository_name``), which this proto does not name:
+    read from the request's unknown fields, so that ``tritonclient``'s ``load_model`` works."""
+    from google.protobuf import unknown_fields
+
+    if request.model_name:
+        return str(request.model_name)
+    for found in unknown_fields.UnknownFieldSet(request):
+        if found.field_number == 2 and isinstance(found.data, bytes):
+            return found.data.decode(errors="replace")
+    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "model_name: name the model")
+    raise AssertionError("unreachable: abort raises")
 
 
 def _tensors(request: Any) -> list[dict[str, Any]]:
@@ -177,13 +259,19 @@ def _bytes_of(raw: bytes, where: str) -> list[str]:
     return out
 
 
-def start_grpc(models: ServedModels, host: str, port: int, reuse_port: bool = False) -> grpc.Server:
-    """A started gRPC server on ``host:port`` over ``models``."""
+def start_grpc(
+    models: ServedModels,
+    host: str,
+    port: int,
+    reuse_port: bool = False,
+    batching: BatchPolicy | None = None,
+) -> grpc.Server:
+    """A started gRPC server on ``host:port`` over ``models``, batching by ``batching``."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="grpc"),
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(models), server)
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(models, batching), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if server.add_insecure_port(address) == 0:
         raise TunerError(f"cannot serve gRPC on {address} (in use? choose another --grpc-port)")

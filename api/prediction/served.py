@@ -36,21 +36,24 @@ DEFAULT_ALIAS = "production"
 
 @dataclass(frozen=True)
 class LoadedVersion:
-    """A version loaded, checked and warm: what requests are answered with. ``booster``: an
-    XGBoost model of numbers only is scored straight from the request's float matrix (what
-    the flavor does after building a DataFrame), skipping the DataFrame."""
+    """A version loaded, checked and warm: what requests are answered with. A model of numbers
+    only is checked on the request's float matrix at once (finite numbers) rather than column
+    by column on a DataFrame, then scored: ``booster``, an XGBoost model, straight from the
+    matrix (what the flavor does after building a DataFrame); ``direct``, a scikit-learn
+    flavor's model, on one DataFrame built from the matrix in one block."""
 
     version: ModelVersion
     predictor: Predictor
     loaded_at: datetime
     booster: Any = None
+    direct: Any = None
 
     def predict(self, batch: Batch) -> np.ndarray:
         """Predictions of checked rows; ``InvalidInput`` naming the row and feature of a
         non-finite number or an unknown category (the signature's checks)."""
         import numpy as np
 
-        if self.booster is None:
+        if self.booster is None and self.direct is None:
             return self.predictor.predict(batch.frame())
         names = self.predictor.signature.names
         matrix = batch.matrix
@@ -63,6 +66,10 @@ class LoadedVersion:
                 f"{names[col]!r} is {matrix[row, col]}, not a finite number",
                 f"rows[{row}].{names[col]}",
             )
+        if self.booster is None:
+            import pandas as pd
+
+            return np.asarray(self.direct.predict(pd.DataFrame(matrix, columns=names)))
         out = np.asarray(self.booster.inplace_predict(matrix.astype(np.float32)))
         return out.astype(int) if self.predictor.signature.output.kind == "label" else out
 
@@ -143,15 +150,46 @@ class ServedModels:
             raise TunerError("name at least one model to serve", "models")
         self.registry = registry
         self.metrics = metrics
+        # replaced whole, never changed in place (``add``, ``remove``): threads iterating it
+        # (pull, readiness) keep the one they started with
         self.models: dict[str, ServedModel] = {}
+        self._changing = threading.Lock()
         for ref in refs:
             name, which = parse_served(ref)
             if name in self.models:
                 raise TunerError(f"model {name!r} is named twice", "models")
-            self.models[name] = ServedModel(name, which)
-            metrics.version.labels(name).set(0)
-            metrics.ready.labels(name).set(0)
-            metrics.refused.labels(name).set(0)
+            self._add(name, which)
+
+    def _add(self, name: str, which: int | str) -> ServedModel:
+        model = ServedModel(name, which)
+        self.models = {**self.models, name: model}
+        self.metrics.version.labels(name).set(0)
+        self.metrics.ready.labels(name).set(0)
+        self.metrics.refused.labels(name).set(0)
+        return model
+
+    def load(self, ref: str) -> str:
+        """Serve the version ``ref`` names (``churn``, ``churn@staging``, ``churn:3``) from now
+        on, through the same load, check, warm and swap as an alias move; a model not served
+        yet is added. ``NotFound`` naming what the registry does not have; the outcome as
+        ``refresh``'s (``refused``: the version served before keeps serving, and so does its
+        reference)."""
+        name, which = parse_served(ref)
+        with self._changing:
+            self.registry.storage.model_version(self.project, name, which)  # NotFound: say so
+            if name not in self.models:
+                self._add(name, which)
+        return self.refresh(name, which)
+
+    def remove(self, name: str) -> None:
+        """Stop serving ``name`` (``NotFound`` if it is not served); requests in flight finish
+        on the version they started with."""
+        with self._changing:
+            self.get(name)
+            self.models = {k: m for k, m in self.models.items() if k != name}
+        self.metrics.version.labels(name).set(0)
+        self.metrics.ready.labels(name).set(0)
+        log.info("model %s: unloaded", name)
 
     @property
     def project(self) -> str:
@@ -177,16 +215,26 @@ class ServedModels:
 
     def refresh_all(self) -> dict[str, str]:
         """Bring every model to the version its reference names now (what a pull does)."""
-        return {name: self.refresh(name) for name in self.models}
+        out = {}
+        for name in list(self.models):
+            try:
+                out[name] = self.refresh(name)
+            except NotFound:  # unloaded meanwhile
+                continue
+        return out
 
-    def refresh(self, name: str) -> str:
+    def refresh(self, name: str, which: int | str | None = None) -> str:
         """Load the version ``name``'s reference names if it is new: ``unchanged``,
-        ``loaded`` (the first), ``swapped`` or ``refused``."""
+        ``loaded`` (the first), ``swapped`` or ``refused``. ``which``: a new reference (a
+        version or alias) that the model follows from now on if its version is served."""
         model = self.get(name)
         with model.lock:
+            target = model.which if which is None else which
             try:
-                version = self.registry.storage.model_version(self.project, name, model.which)
+                version = self.registry.storage.model_version(self.project, name, target)
             except Exception as exc:  # not found any more, or the database away: keep serving
+                if which is not None:
+                    raise
                 log.warning("model %s: cannot resolve %s: %s", name, model.ref, exc)
                 return "unchanged"
             current = model.current
@@ -194,8 +242,13 @@ class ServedModels:
                 version.version,
                 version.digest,
             ):
+                model.which = target
                 return "unchanged"
-            if model.refused is not None and model.refused.version == version.version:
+            if (
+                which is None
+                and model.refused is not None
+                and model.refused.version == version.version
+            ):
                 return "unchanged"  # refused already; tried again once the alias moves
             started = time.perf_counter()
             try:
@@ -216,6 +269,7 @@ class ServedModels:
                 )
                 return "refused"
             model.current = loaded  # the swap: one reference assignment
+            model.which = target
             model.refused = None
             outcome = "loaded" if current is None else "swapped"
             self.metrics.swaps.labels(name, outcome).inc()
@@ -247,15 +301,24 @@ class ServedModels:
             if predictions.dtype.kind == "f" and not np.isfinite(predictions).all():
                 raise TunerError("warm-up: the example rows give non-finite predictions")
             predictor.warm_up()
-        booster = None
+        booster = direct = None
         numbers = all(f.type != "category" for f in predictor.signature.inputs)
         if predictor.flavor == "xgboost" and numbers:
             booster = getattr(predictor.model, "booster", None)
-        loaded = LoadedVersion(version, predictor, datetime.now(UTC), booster)
-        if examples and booster is not None:  # the fast path answers what the flavor answers
+        elif predictor.flavor == "sklearn" and numbers:
+            direct = predictor.model
+        loaded = LoadedVersion(version, predictor, datetime.now(UTC), booster, direct)
+        if examples and (booster is not None or direct is not None):
+            # the fast path answers what the flavor answers
             from tuner.api.prediction.rows import batch_of_instances
 
             fast = loaded.predict(batch_of_instances(predictor.signature, examples))
             if not np.allclose(fast, predictions, rtol=1e-6, atol=0):
-                raise TunerError("warm-up: the matrix path disagrees with the flavor's")
+                log.warning(
+                    "model %s: version %d: the matrix path disagrees with the flavor's on the "
+                    "example rows; scoring through the flavor",
+                    version.model,
+                    version.version,
+                )
+                return LoadedVersion(version, predictor, loaded.loaded_at)
         return loaded

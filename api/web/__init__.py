@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from tuner.api.web import model_routes, pages, routes
+from tuner.api.web.assets import STATIC, Assets
 from tuner.api.web.snapshots import Snapshots
 from tuner.storage import Storage
 
-STATIC = Path(__file__).parent / "static"
-
 
 def install(app: FastAPI, storage: Storage) -> None:
-    """Serve the pages at ``/``, their assets at ``/static`` and the page routes in ``/api/v1``."""
+    """Serve the pages at ``/``, their assets at ``/static`` (gzip-compressed when the browser
+    takes it) and the page routes in ``/api/v1``."""
     app.state.snapshots = Snapshots(storage)
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(model_routes.router, prefix="/api/v1")
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    assets = GZipMiddleware(Assets(directory=STATIC), minimum_size=512)
+    app.mount("/static", assets, name="static")

@@ -1,16 +1,44 @@
-"""The leaderboard's first page in its default order (best first) straight from the database,
-for a study whose in-memory table is not built yet: at 100,000 trials the table takes seconds
-to read, the best rows a fraction of one. The table is built meanwhile for the next request."""
+"""A page of the leaderboard, and its first page in its default order (best first) straight from
+the database for a study whose in-memory table is not built yet: at 100,000 trials the table
+takes seconds to read, the best rows a fraction of one. The table is built meanwhile for the
+next request."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tuner.api.web.table import FIXED
+from tuner.api.web.snapshots import Snapshots
+from tuner.api.web.table import FIXED, Filter, page
 from tuner.parameters import CategoricalParameter
 from tuner.storage import Storage
 from tuner.study import StudySpec
 from tuner.trial import Trial, TrialState
+
+
+def leaderboard_page(
+    snapshots: Snapshots,
+    key: str,
+    where: Filter,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+    warm: bool = True,
+) -> dict[str, Any]:
+    """One page of study ``key``'s leaderboard with its columns and the fingerprint it is as of:
+    the default order from an indexed query while the study's table is not built (the table is
+    then built in the background, unless not ``warm``), else from the table."""
+    if not snapshots.has(key) and where == Filter() and sort == "rank" and not descending:
+        fingerprint = snapshots.fingerprint(key)
+        storage = snapshots.storage
+        fast = first_page(storage, key, storage.get_study(key).spec, offset, limit)
+        if fast is not None:
+            if warm:
+                snapshots.warm(key)
+            return {"fingerprint": fingerprint, **fast}
+    snap = snapshots.get(key)
+    out = page(snap.table, where, sort, descending, offset, limit)
+    return {"fingerprint": snap.fingerprint, "columns": snap.table.columns(), **out}
 
 
 def first_page(
@@ -33,10 +61,11 @@ def first_page(
         else:
             column |= {"type": "numeric"}
         columns.append(column)
+    trials_count = storage.count_trials(key)
     return {
         "columns": columns,
-        "total": storage.count_trials(key),
-        "trials": storage.count_trials(key),
+        "total": trials_count,
+        "trials": trials_count,
         "offset": offset,
         "limit": limit,
         "sort": "rank",

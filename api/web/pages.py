@@ -2,11 +2,14 @@
 HttpOnly, SameSite=Strict cookie, Secure over HTTPS), then the project's studies, a study's
 leaderboard and plots, a trial, and a form to submit a study. Pages are shells: the script in
 ``static/`` fills them from the JSON routes, with the same token, and every user string goes in
-as text. Every page forbids inline script (Content-Security-Policy)."""
+as text; the study page comes with its leaderboard's first rows written on the server
+(``rows_html.py``), so they paint before any script runs. Every page forbids inline script
+(Content-Security-Policy)."""
 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from string import Template
 from urllib.parse import parse_qs
@@ -15,6 +18,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tuner.api.auth import COOKIE
+from tuner.api.web.assets import VERSION
+from tuner.api.web.first_page import leaderboard_page
+from tuner.api.web.rows_html import head_html, page_info, rows_html
+from tuner.api.web.table import Filter
 from tuner.errors import NotFound
 from tuner.projects import qualified
 from tuner.storage import Storage
@@ -33,6 +40,7 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 COOKIE_DAYS = 30
+FIRST_ROWS = 50  # the leaderboard's first page, written into the study page (web.js's default)
 # The pages in the navigation bar, in order.
 NAV = (("/", "Studies"), ("/models", "Models"), ("/new", "New study"))
 
@@ -44,10 +52,17 @@ def _template(name: str) -> Template:
 
 
 def render(
-    name: str, title: str, token: Token | None, status: int = 200, **values: str
+    name: str,
+    title: str,
+    token: Token | None,
+    status: int = 200,
+    markup: dict[str, str] | None = None,
+    **values: str,
 ) -> HTMLResponse:
-    """Page ``name`` inside the layout; every value is escaped here, once."""
-    body = _template(name).substitute({k: html.escape(v) for k, v in values.items()})
+    """Page ``name`` inside the layout; every value is escaped here, once (``markup`` is HTML
+    its writer escaped: ``rows_html.py``)."""
+    escaped = {k: html.escape(v) for k, v in values.items()}
+    body = _template(name).substitute({**escaped, **(markup or {})})
     nav = "".join(f'<a href="{href}">{label}</a>' for href, label in NAV) if token else ""
     who = (
         f'<span class="who">{html.escape(token.project)} · {html.escape(token.role)}</span>'
@@ -56,7 +71,12 @@ def render(
         else ""
     )
     page = _template("layout.html").substitute(
-        title=html.escape(title), body=body, nav=nav, who=who, role=token.role if token else ""
+        title=html.escape(title),
+        body=body,
+        nav=nav,
+        who=who,
+        role=token.role if token else "",
+        version=VERSION,
     )
     return HTMLResponse(page, status_code=status, headers=HEADERS)
 
@@ -133,7 +153,28 @@ def study_page(name: str, request: Request) -> Response:
     missing = _missing(request, token, name)
     if missing is not None:
         return missing
-    return render("study.html", name, token, study=name)
+    key = qualified(token.project, name)
+    snapshots = request.app.state.snapshots
+    # not warm: building the table now would slow the page's own assets (one process, one GIL);
+    # the page's history request starts it
+    first = leaderboard_page(snapshots, key, Filter(), "rank", False, 0, FIRST_ROWS, warm=False)
+    last = min(first["offset"] + first["limit"], first["total"])
+    markup = {
+        "head": head_html(first["columns"], first["sort"], first["descending"]),
+        "rows": rows_html(name, first),
+        "prev": "disabled",
+        "next": "disabled" if last >= first["total"] else "",
+    }
+    return render(
+        "study.html",
+        name,
+        token,
+        markup=markup,
+        study=name,
+        fingerprint=first["fingerprint"],
+        columns=json.dumps(first["columns"]),
+        info=page_info(first),
+    )
 
 
 @router.get("/studies/{name}/trials/{number:int}")

@@ -32,7 +32,7 @@ def plots(storage: Storage, study: str, table: StudyTable) -> dict[str, Any]:
         "complete": int(len(complete)),
         "direction": table.spec.direction.value,
         "algorithms": table.algorithms,
-        "history": _history(table),
+        "history": plot_history(table),
         "parallel": _parallel(table, _sample(table, complete, LINES)),
         "importance": _importance(table),
         "slices": _slices(table, _sample(table, complete, SLICE_POINTS)),
@@ -42,35 +42,62 @@ def plots(storage: Storage, study: str, table: StudyTable) -> dict[str, Any]:
 
 
 def _sample(table: StudyTable, rows: np.ndarray, size: int) -> np.ndarray:
-    """At most ``size`` of ``rows``: the ``ALWAYS`` first (the best) and a stable hash sample
-    of the rest, in number order."""
+    """At most ``size`` of ``rows`` (best first): the ``ALWAYS`` first (the best) and a stable
+    hash sample of the rest, in number order."""
+    return _sample_of(table.number, rows, size)
+
+
+def _sample_of(number: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """``_sample`` over the trial numbers ``number`` (``rows`` index it)."""
     if len(rows) <= size:
         return np.sort(rows)
     head, rest = rows[:ALWAYS], rows[ALWAYS:]
     share = (size - len(head)) / len(rest)
-    h = (table.number[rest].astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    h = (number[rest].astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
     picked = rest[h.astype(float) / 2**32 < share][: size - len(head)]
     return np.sort(np.concatenate([head, picked]))
 
 
-def _history(table: StudyTable) -> dict[str, Any]:
-    """Each complete trial's value by number (sampled), coloured by round, and the best so far
-    as a step line (only the steps where it improved, thinned past ``BEST_STEPS``)."""
+def plot_history(table: StudyTable) -> dict[str, Any]:
+    """The history plot from the study's table."""
     done = np.sort(table.complete)
-    points = _sample(table, table.complete, HISTORY_POINTS)
-    v = table.value[done]
-    best = np.maximum.accumulate(v) if table.maximize else np.minimum.accumulate(v)
-    steps = np.flatnonzero(np.concatenate([[True], best[1:] != best[:-1]])) if len(v) else v
+    last = int(table.number.max()) if table.size else 0
+    return history(table.number[done], table.round[done], table.value[done], table.maximize, last)
+
+
+def history(
+    number: np.ndarray, round: np.ndarray, value: np.ndarray, maximize: bool, last: int
+) -> dict[str, Any]:
+    """The history plot from the complete trials in number order (the study's table or
+    ``Storage.complete_values``, the same data either way): each one's value by number
+    (sampled), coloured by round, and the best so far as a step line (only the steps where it
+    improved, thinned past ``BEST_STEPS``); ``last`` is the highest trial number."""
+    best_first = np.lexsort((number, -value if maximize else value))
+    points = _sample_of(number, best_first, HISTORY_POINTS)
+    best = np.maximum.accumulate(value) if maximize else np.minimum.accumulate(value)
+    steps = np.flatnonzero(np.concatenate([[True], best[1:] != best[:-1]])) if len(value) else value
     if len(steps) > BEST_STEPS:
         steps = steps[np.linspace(0, len(steps) - 1, BEST_STEPS).astype(int)]
-    last = int(table.number.max()) if table.size else 0
     return {
-        "points": [
-            [int(table.number[i]), float(table.value[i]), int(table.round[i]) + 1] for i in points
-        ],
-        "best": [[int(table.number[done[i]]), float(best[i])] for i in steps],
-        "last": last,
-        "sampled": len(points) < len(done),
+        "points": [[int(number[i]), float(value[i]), int(round[i]) + 1] for i in points],
+        "best": [[int(number[i]), float(best[i])] for i in steps],
+        "last": max(0, last),
+        "sampled": len(points) < len(number),
+    }
+
+
+def quick_history(storage: Storage, study: str) -> dict[str, Any]:
+    """The history plot's data without the study's table: from an indexed query of the
+    complete trials' number, round and value."""
+    spec = storage.get_study(study).spec
+    got = storage.complete_values(study)
+    value = np.array([np.nan if v is None else v for v in got.value], dtype=float)
+    maximize = spec.direction.value == "maximize"
+    number = np.array(got.number, dtype=np.int64)
+    return {
+        "direction": spec.direction.value,
+        "algorithms": [r.algorithm for r in spec.plan],
+        "history": history(number, np.array(got.round, dtype=np.int32), value, maximize, got.last),
     }
 
 

@@ -17,11 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from tuner.api.auth import Reader, Writer
 from tuner.api.errors import COMMON, described
 from tuner.api.schemas import StudyOut
-from tuner.api.web.first_page import first_page
-from tuner.api.web.plots import plots
+from tuner.api.web.first_page import leaderboard_page
+from tuner.api.web.plots import plot_history, plots, quick_history
 from tuner.api.web.snapshots import Snapshots
 from tuner.api.web.study_yaml import line_of, parse_yaml
-from tuner.api.web.table import Filter, page
+from tuner.api.web.table import Filter
 from tuner.config import Settings
 from tuner.errors import SpecError
 from tuner.projects import qualified, split
@@ -107,17 +107,8 @@ def table(
     token: Token = Reader,
 ) -> dict[str, Any]:
     where = Filter.parse(state, round, param)
-    snapshots, key = _snapshots(request), qualified(token.project, name)
-    if not snapshots.has(key) and where == Filter() and sort == "rank" and not descending:
-        fingerprint = snapshots.fingerprint(key)
-        storage = _storage(request)
-        fast = first_page(storage, key, storage.get_study(key).spec, offset, limit)
-        if fast is not None:
-            snapshots.warm(key)
-            return {"fingerprint": fingerprint, **fast}
-    snap = snapshots.get(key)
-    out = page(snap.table, where, sort, descending, offset, limit)
-    return {"fingerprint": snap.fingerprint, "columns": snap.table.columns(), **out}
+    key = qualified(token.project, name)
+    return leaderboard_page(_snapshots(request), key, where, sort, descending, offset, limit)
 
 
 @router.get(
@@ -131,6 +122,27 @@ def plot_data(name: str, request: Request, token: Token = Reader) -> dict[str, A
     if "plots" not in snap.derived:
         snap.derived["plots"] = plots(_storage(request), key, snap.table)
     return {"fingerprint": snap.fingerprint, **snap.derived["plots"]}
+
+
+@router.get(
+    "/studies/{name}/history",
+    responses=NOT_FOUND,
+    summary="The history plot's data alone (sampled on the server), from an indexed query "
+    "while the study's table is not built: what the page draws first",
+)
+def history_data(name: str, request: Request, token: Token = Reader) -> dict[str, Any]:
+    key = qualified(token.project, name)
+    snapshots = _snapshots(request)
+    fingerprint = snapshots.fingerprint(key)
+    if not snapshots.has(key):
+        quick = snapshots.early(key, fingerprint, lambda: quick_history(_storage(request), key))
+        snapshots.warm(key)
+        return {"fingerprint": fingerprint, **quick}
+    snap = snapshots.get(key)
+    table = snap.table
+    data = snap.derived["plots"]["history"] if "plots" in snap.derived else plot_history(table)
+    out = {"direction": table.spec.direction.value, "algorithms": table.algorithms}
+    return {"fingerprint": snap.fingerprint, **out, "history": data}
 
 
 @router.get(

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ class Snapshots:
         self._tables: OrderedDict[str, Snapshot] = OrderedDict()
         self._prints: dict[str, tuple[float, str]] = {}
         self._warming: set[str] = set()
+        self._early: OrderedDict[str, tuple[str, Any]] = OrderedDict()
 
     def fingerprint(self, study: str) -> str:
         """The study's fingerprint, at most ``FINGERPRINT_SECONDS`` old."""
@@ -58,6 +60,7 @@ class Snapshots:
     def get(self, study: str) -> Snapshot:
         """The study's snapshot as of its current fingerprint (built once per change, by one
         request while the others wait for it)."""
+        self.fingerprint(study)  # NotFound before a lock is kept for a name that is no study
         with self._lock:
             lock = self._study_locks.setdefault(study, threading.Lock())
         with lock:
@@ -79,9 +82,27 @@ class Snapshots:
             with self._lock:
                 self._tables[study] = snap
                 self._tables.move_to_end(study)
+                self._early.pop(study, None)  # the table answers from now on
                 while len(self._tables) > KEPT_STUDIES:
-                    self._tables.popitem(last=False)
+                    dropped, _ = self._tables.popitem(last=False)
+                    self._study_locks.pop(dropped, None)  # bounded too (a waiter keeps its own)
             return snap
+
+    def early(self, study: str, fingerprint: str, compute: Callable[[], Any]) -> Any:
+        """What ``compute`` reads without the study's table (the history plot from an indexed
+        query), kept as of ``fingerprint`` for the next page while the table is being built;
+        one per study, for as many studies as tables."""
+        with self._lock:
+            kept = self._early.get(study)
+        if kept is not None and kept[0] == fingerprint:
+            return kept[1]
+        value = compute()
+        with self._lock:
+            self._early[study] = (fingerprint, value)
+            self._early.move_to_end(study)
+            while len(self._early) > KEPT_STUDIES:
+                self._early.popitem(last=False)
+        return value
 
     def has(self, study: str) -> bool:
         """Whether a table of the study is kept (however old)."""
@@ -110,3 +131,5 @@ class Snapshots:
         with self._lock:
             self._tables.pop(study, None)
             self._prints.pop(study, None)
+            self._study_locks.pop(study, None)
+            self._early.pop(study, None)

@@ -21,7 +21,10 @@ class SklearnTrainer(Trainer):
     name (``roc_auc``, ``accuracy``, ``neg_mean_squared_error``...; every scorer is better
     higher), ``cv`` folds (default 5), ``preprocess``: any of ``scale`` (standardise numeric
     columns, what a LogisticRegression or an SVM needs to converge) and ``impute`` (fill missing
-    values: median, most frequent for text). Text columns are always one-hot encoded."""
+    values: median, most frequent for text). Text columns are always one-hot encoded. An
+    estimator that grows (boosting and forest ensembles by warm start, SGD or MLP by
+    ``partial_fit`` epochs) reports the folds' mean score after every stage and stops when the
+    pruner says (``sklearn_stages``); others report each fold's score."""
 
     name = "sklearn"
     options = frozenset({"data", "label", "metric", "cv", "estimator", "save_model", "preprocess"})
@@ -72,13 +75,21 @@ class SklearnTrainer(Trainer):
         return set(estimator._get_param_names())
 
     def __call__(self, params: Params, trial: TrialContext) -> dict[str, float]:
+        import numpy as np
         from sklearn.model_selection import cross_validate
+
+        from tuner.executors.trainers.sklearn_stages import growth_of, staged_cross_validate
 
         X, y = load_table(self.data, self.label)
         model = self.pipeline(params, X)
-        scores = cross_validate(model, X, y, cv=self.cv or 5, scoring=self.metric)["test_score"]
-        for fold, score in enumerate(scores):
-            trial.report(fold, float(score))
+        growth = growth_of(model.named_steps["model"], params, getattr(trial, "resource", None))
+        if growth is not None:  # reports per stage, so the study's pruner can stop it early
+            staged = staged_cross_validate(model, growth, X, y, self.cv or 5, self.metric, trial)
+            scores = np.asarray(staged)
+        else:
+            scores = cross_validate(model, X, y, cv=self.cv or 5, scoring=self.metric)["test_score"]
+            for fold, score in enumerate(scores):
+                trial.report(fold, float(score))
         if self.save_model and trial.artifact_dir:
             from tuner.models.trial_model import save_trial_model
 

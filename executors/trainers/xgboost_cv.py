@@ -39,8 +39,9 @@ PARAMETERS = frozenset({
 
 class XGBoostTrainer(Trainer):
     """Space params are XGBoost's booster params (``eta``, ``max_depth``...) and
-    ``num_boost_round`` (default 100 rounds); ``metric`` an XGBoost eval metric (``auc``,
-    ``logloss``, ``rmse``...), the mean over ``cv`` folds (default 5) at the last round; the
+    ``num_boost_round`` (default: the round's ``resource``, else 100 rounds); ``metric`` an
+    XGBoost eval metric (``auc``, ``logloss``, ``rmse``...), the mean over ``cv`` folds (default
+    5) at the last round; the
     learning task follows from the labels unless ``objective`` is a param. Fixed: one thread per
     trial (``nthread: 1``, trials run side by side), fold split seed 0."""
 
@@ -70,7 +71,7 @@ class XGBoostTrainer(Trainer):
         import xgboost as xgb
 
         X, y = load_arrays(self.data, self.label)
-        booster, rounds = self.booster_params(params, y)
+        booster, rounds = self.booster_params(params, y, getattr(trial, "resource", None))
         data = xgb.DMatrix(X, label=y)
         per_round = RoundReports(trial, self.metric)
         try:
@@ -94,13 +95,16 @@ class XGBoostTrainer(Trainer):
             save_trial_model(trial, model, "xgboost", example)
         return {self.metric: float(curve[-1]), "rounds": float(len(curve))}
 
-    def booster_params(self, params: Params, y: Any) -> tuple[dict[str, Any], int]:
+    def booster_params(
+        self, params: Params, y: Any, resource: int | None = None
+    ) -> tuple[dict[str, Any], int]:
         """XGBoost's parameters for ``params`` (the task from the labels unless set), and the
-        number of boosting rounds."""
+        number of boosting rounds: a space parameter's, else the round's ``resource``, else
+        100."""
         import numpy as np
 
         booster: dict[str, Any] = {k: v for k, v in params.items() if k not in ROUNDS}
-        rounds = int(next((params[k] for k in ROUNDS if k in params), DEFAULT_ROUNDS))
+        rounds = int(next((params[k] for k in ROUNDS if k in params), resource or DEFAULT_ROUNDS))
         if "objective" not in booster:
             classes = np.unique(y)
             if len(classes) == 2:

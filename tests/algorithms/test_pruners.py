@@ -104,3 +104,31 @@ def test_a_study_names_its_pruner_and_bad_ones_name_the_field() -> None:
         with pytest.raises(SpecError) as err:
             StudySpec.from_dict({**base, "pruner": bad})
         assert err.value.field == field, (bad, err.value)
+
+
+def _budgeted(number: int, points: list[float], least: int, most: int) -> Trial:
+    trial = _trial(number, TrialState.RUNNING, points)
+    return Trial(
+        "s", number, 0, {}, TrialState.RUNNING, 1, trial.value, {}, trial.intermediate,
+        meta={"resource": {"min": least, "max": most}},
+    )  # fmt: skip
+
+
+def test_halving_pruners_take_their_rungs_from_the_rounds_resource() -> None:
+    """With a round resource, ``auto`` needs no complete trial: ASHA's first rung is the
+    resource's min, Hyperband's brackets span min to max."""
+    asha = plugins.pruner("asha").create(Direction.MINIMIZE, {})
+    peers = [_budgeted(i, [0.0, 0.0, float(i)], 2, 27) for i in range(1, 8)]
+    # rung 0 at step 2 (min 2): of 8 values, ours 6.5 is not among the best 2
+    assert asha.prune(_budgeted(0, [0.0, 0.0, 6.5], 2, 27), peers) is True
+    assert asha.prune(_budgeted(0, [0.0, 0.0, 0.5], 2, 27), peers) is False
+    assert asha.prune(_budgeted(0, [0.0, 6.5], 2, 27), peers) is False  # not yet at step 2
+    # without a resource (and no complete trial) auto decides nothing yet
+    plain = [_trial(i, TrialState.RUNNING, [0.0, 0.0, float(i)]) for i in range(1, 8)]
+    assert asha.prune(_trial(0, TrialState.RUNNING, [0.0, 0.0, 6.5]), plain) is False
+    hyperband = plugins.pruner("hyperband").create(Direction.MINIMIZE, {})
+    assert hyperband.brackets(27, 1) == 4 and hyperband.brackets(27, 3) == 3
+    # brackets from the resource with no complete trial: it decides (some trial is pruned)
+    runs = [_budgeted(i, [float(i)] * 10, 1, 27) for i in range(40)]
+    assert any(hyperband.prune(t, runs) for t in runs)
+    assert not any(hyperband.prune(t, plain) for t in plain)

@@ -51,6 +51,7 @@ ROUTES: list[tuple[str, str, dict | None, str]] = [
     ("GET", f"/studies/{N}/changes", None, "read"),
     ("GET", f"/studies/{N}/table", None, "read"),
     ("GET", f"/studies/{N}/plots", None, "read"),
+    ("GET", f"/studies/{N}/history", None, "read"),
     ("GET", f"/studies/{N}/trials/{T}/attempts", None, "read"),
     ("GET", f"/studies/{N}/download", None, "read"),
     ("POST", "/studies/yaml", {}, "write"),

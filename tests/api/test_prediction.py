@@ -7,6 +7,7 @@ one keeps serving; readiness waits for warm models; metrics; tokens keep to thei
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -397,6 +398,15 @@ def test_workers_share_the_port_and_every_one_swaps(
         registry.set_alias("churn", "production", 2)
         _wait(lambda: logged("model churn: version 2 swapped"), server)
         assert versions() == {"2"}
+        # one /metrics over both workers, whichever answers: 80 requests counted in all, and
+        # each live worker's served version (a pid label)
+        for _ in range(4):
+            text = httpx.get(f"{server.url}/metrics").text
+            assert 'tuner_prediction_requests_total{model="churn",protocol="v2"} 80.0' in text
+            served = re.findall(
+                r'^tuner_model_version\{model="churn",pid="\d+"\} (\S+)$', text, re.M
+            )
+            assert served == ["2.0", "2.0"], text
     finally:
         server.stop()
         registry.close()

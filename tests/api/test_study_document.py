@@ -67,6 +67,14 @@ GOOD: list[dict[str, Any]] = [
         executor={"type": "local", "workers": 2},
     ),
     yaml.safe_load((REPO / "experiments" / "demo" / "study.yaml").read_text()),
+    spec_dict(
+        "budgeted",
+        plan=[
+            {"algorithm": "random", "trials": 20, "resource": {"min": 1, "max": 9}},
+            {"algorithm": "bayesian", "trials": 5, "resource": {"max": 81}},
+        ],
+        pruner={"type": "hyperband"},
+    ),
 ]
 
 
@@ -84,6 +92,23 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("plan[0].narrow", spec_dict(plan=[{"algorithm": "random", "trials": 3, "narrow": 2}])),
     ("plan[0].seed", spec_dict(plan=[{"algorithm": "random", "trials": 3, "seed": 1}])),
     ("x.type", spec_dict(space={"x": {"type": "complex"}})),
+    (
+        "plan[1].resource.max",
+        spec_dict(
+            plan=[
+                {"algorithm": "random", "trials": 3},
+                {"algorithm": "random", "trials": 3, "resource": {"min": 1, "max": 0}},
+            ]
+        ),
+    ),
+    (
+        "plan[0].resource.max",
+        spec_dict(plan=[{"algorithm": "random", "trials": 3, "resource": {"min": 2}}]),
+    ),
+    (
+        "plan[0].resource.step",
+        spec_dict(plan=[{"algorithm": "random", "trials": 3, "resource": {"max": 9, "step": 1}}]),
+    ),
     ("retries", spec_dict(retries=-1)),
     ("trial_timeout", spec_dict(trial_timeout=0)),
 ]
@@ -96,3 +121,11 @@ def test_documents_the_parser_refuses_break_the_schema(field: str, doc: dict[str
     assert exc.value.field.endswith(field)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, study_schema())
+
+
+def test_a_resource_whose_min_passes_its_max_names_the_max() -> None:
+    doc = spec_dict(plan=[{"algorithm": "random", "trials": 3, "resource": {"min": 9, "max": 3}}])
+    with pytest.raises(SpecError) as exc:
+        StudySpec.from_dict(doc, check=False)
+    assert exc.value.field.endswith("plan[0].resource.max")
+    assert "at least min (9)" in str(exc.value)

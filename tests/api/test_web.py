@@ -5,6 +5,7 @@ Each page's screenshot is written to build/screenshots/."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from collections.abc import Iterator
@@ -85,6 +86,8 @@ def rows(page: Page) -> list[dict[str, str]]:
 def open_study(page: Page, site: Site) -> None:
     page.goto(f"{site.url}/studies/{site.study}")
     expect(page.locator("#leaderboard tbody tr").first).to_be_visible()
+    # the rows come written by the server; the script takes them over, then the headers sort
+    expect(page.locator("#leaderboard[data-ready='1']")).to_be_attached()
 
 
 def test_login_wrong_token_cookie_and_logout(browser: Browser, site: Site) -> None:
@@ -163,6 +166,35 @@ def test_the_leaderboard_updates_live_keeping_sort_filter_and_scroll(
     assert page.locator("#leaderboard th.sorted.desc").inner_text() == "x"
     assert page.locator("#state-complete").is_checked()
     assert page.evaluate("window.scrollY") == 400
+    assert console.errors == []
+
+
+def test_the_first_rows_come_written_by_the_server_escaped_as_the_script_writes_them(
+    browser: Browser, site: Site
+) -> None:
+    """The study page comes with its first rows (they paint before any script runs): the
+    hostile choice in them is escaped text, and they are the rows the script then writes."""
+    served = httpx.get(f"{site.url}/studies/{site.study}", cookies={"tuner_token": site.read})
+    assert served.status_code == 200 and '<tr data-number="' in served.text
+    assert XSS_CHOICE not in served.text and html.escape(XSS_CHOICE) in served.text
+    static = browser.new_context(java_script_enabled=False)
+    static.add_cookies([{"name": "tuner_token", "value": site.read, "url": site.url}])
+    bare = static.new_page()
+    bare.goto(f"{site.url}/studies/{site.study}")
+    written = rows(bare)
+    assert len(written) >= 13 and XSS_CHOICE in {r["kind"] for r in written}
+    info = bare.locator("#page-info").inner_text()
+    assert info.startswith(f"1-{len(written)} of ")
+    static.close()
+    page, console = logged_in(browser, site, site.read)
+    open_study(page, site)
+    page.select_option("#limit", "100")  # the script writes the rows anew
+    expect(page.locator("#leaderboard")).to_have_attribute("data-limit", "100")
+    page.select_option("#limit", "50")
+    expect(page.locator("#leaderboard")).to_have_attribute("data-limit", "50")
+    assert rows(page) == written
+    assert page.locator("#page-info").inner_text() == info
+    assert page.evaluate("window.__xss") is None
     assert console.errors == []
 
 
@@ -330,3 +362,17 @@ def test_page_writes_need_the_page_header_and_the_cookie_is_secure_over_https(
     assert answer.status_code == 303
     assert "HttpOnly" in answer.headers["set-cookie"]
     assert "SameSite=strict" in answer.headers["set-cookie"]
+
+
+def test_the_page_s_assets_are_named_by_version_compressed_and_cached(site: Site) -> None:
+    page = httpx.get(f"{site.url}/studies/{site.study}", cookies={"tuner_token": site.read})
+    (script,) = re.findall(r'src="(/static/web\.js\?v=[0-9a-f]+)"', page.text)
+    got = httpx.get(site.url + script, headers={"Accept-Encoding": "gzip"})
+    assert got.status_code == 200 and got.headers["content-encoding"] == "gzip"
+    assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert int(got.headers["content-length"]) < len(got.content) / 2  # sent compressed
+    assert "studyPage" in got.text
+    plain = httpx.get(f"{site.url}/static/web.js?v=old")  # not this version's name
+    assert plain.headers["cache-control"] == "no-cache"
+    again = httpx.get(f"{site.url}/static/web.js", headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304

@@ -5,21 +5,26 @@ trials, and the importance estimate on a known function."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tuner.api.web import plots as plot_data
+from tuner.api.web.first_page import first_page
+from tuner.api.web.rows_html import fmt, head_html, page_info, rows_html, seconds
+from tuner.api.web.snapshots import KEPT_STUDIES, Snapshots
 from tuner.api.web.study_yaml import line_of
 from tuner.api.web.table import Filter, StudyTable, page
-from tuner.errors import SpecError
+from tuner.errors import NotFound, SpecError
 from tuner.executor import TrialOutcome
 from tuner.importance import importances
 from tuner.scheduler import Scheduler
 from tuner.storage import Storage
 from tuner.storage.activity import TrialRows
-from tuner.study import StudySpec
-from tuner.trial import TrialState
+from tuner.study import StudySpec, StudyState
+from tuner.trial import Attempt, Trial, TrialState
 
 
 def spec(n: int = 100, direction: str = "minimize") -> StudySpec:
@@ -214,4 +219,109 @@ def test_the_fingerprint_moves_with_the_study_and_light_rows_match(database_url:
     assert storage.curves("t", [claimed.number]) == {claimed.number: [(0, 0.5)]}
     assert storage.round_progress(["t"]) == {"t": {0: 1}}
     assert math.isclose(StudyTable(study, rows).value[at], 1.5)
+    storage.close()
+
+
+def imported(storage: Storage, n: int) -> StudySpec:
+    """Study ``t`` of ``n`` finished trials (``synthetic``: every tenth failed) in ``storage``."""
+    study, rows, t0 = spec(n), synthetic(n), datetime(2026, 1, 1, tzinfo=UTC)
+    trials = []
+    for i in rows.number:
+        start, end = t0 + timedelta(seconds=i), t0 + timedelta(seconds=i + 1.5)
+        outcome = rows.state[i]
+        trials.append(
+            Trial(
+                study="t",
+                number=i,
+                round=rows.round[i],
+                params=rows.params[i],
+                state=TrialState(outcome),
+                attempt=1,
+                value=rows.value[i],
+                values={} if rows.value[i] is None else {"value": rows.value[i]},
+                worker="w",
+                created_at=start,
+                started_at=start,
+                finished_at=end,
+                attempts=(Attempt(1, "w", start, end, outcome),),
+            )
+        )
+    storage.import_study("t", study, StudyState.COMPLETE, 1, t0, trials)
+    return study
+
+
+def test_the_indexed_reads_equal_the_table_s(database_url: str) -> None:
+    """The page's first rows and its history plot, read without the study's table (an indexed
+    query each), are what the table gives: sampled the same way past 2,000 trials."""
+    storage = Storage(database_url)
+    study = imported(storage, 3000)
+    table = StudyTable(study, storage.trial_rows("t"))
+    quick = plot_data.quick_history(storage, "t")
+    assert quick["history"] == plot_data.plot_history(table)
+    assert quick["history"]["sampled"] and quick["algorithms"] == ["random", "random"]
+    for offset in (0, 50):
+        fast = first_page(storage, "t", study, offset, 50)
+        assert fast is not None
+        slow = page(table, Filter(), "rank", False, offset, 50)
+        # durations: the database computes the table's (SQLite's julianday: to ~1e-5 s)
+        durations = [
+            (a.pop("duration"), b.pop("duration"))
+            for a, b in zip(fast["rows"], slow["rows"], strict=True)
+        ]
+        assert all(math.isclose(a, b, abs_tol=1e-3) for a, b in durations)
+        assert fast["rows"] == slow["rows"]
+        assert (fast["total"], fast["trials"]) == (slow["total"], slow["trials"]) == (3000, 3000)
+    assert first_page(storage, "t", study, 2690, 50) is None  # 2,700 complete: not enough
+    storage.close()
+
+
+def test_rows_written_on_the_server_are_escaped_and_formatted_as_the_script_does() -> None:
+    table = StudyTable(spec(30), synthetic(30))
+    got = page(table, Filter(), "rank", False, 0, 50)
+    got["columns"] = table.columns()
+    html = rows_html("a/<b>", got)
+    assert html.count("<tr ") == 30 and html.count('class="best"') == 1
+    assert "&lt;b&gt;" in html and "<b>" not in html  # the hostile choice, as text
+    assert 'href="/studies/a%2F%3Cb%3E/trials/' in html
+    head = head_html([{"key": "param:<i>", "label": "<i>", "kind": "param"}], "param:<i>", True)
+    assert head == (
+        '<th data-key="param:&lt;i&gt;" title="sort by &lt;i&gt;" class="sorted desc">'
+        "&lt;i&gt;</th>"
+    )
+    assert page_info(got) == "1-30 of 30"
+    # what Plots.fmt and seconds() in the page's script write
+    cases = {3.14159: "3.142", 123456.0: "1.23e+5", 0.0001234: "1.23e-4", 12345.6: "12350"}
+    cases |= {0.0: "0", 1.0: "1", -2.5: "-2.5", math.nan: ""}
+    assert {x: fmt(x) for x in cases} == cases
+    assert [seconds(s) for s in (0.25, 61.5, 7300.0, None)] == [
+        "0.2 s",
+        "1 min 2 s",
+        "2 h 2 min",
+        "",
+    ]
+
+
+def test_the_kept_tables_and_their_locks_stay_bounded(tmp_path: Path) -> None:
+    """However many studies pages watch (or names they ask for), the server keeps at most
+    ``KEPT_STUDIES`` tables and as many locks."""
+    storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
+    snapshots = Snapshots(storage)
+    for i in range(KEPT_STUDIES + 5):
+        storage.create_study(StudySpec.from_dict({**spec(4).to_dict(), "name": f"s{i}"}))
+        assert snapshots.get(f"s{i}").table.size == 0
+        with pytest.raises(NotFound):
+            snapshots.get(f"missing-{i}")
+    assert len(snapshots._tables) == len(snapshots._study_locks) == KEPT_STUDIES
+    assert not snapshots.has("s0") and snapshots.has(f"s{KEPT_STUDIES + 4}")
+    # what is read before a table: kept as of a fingerprint, as many as tables, then dropped
+    calls: list[str] = []
+    for i in range(KEPT_STUDIES + 5):
+        for fingerprint in ("a", "a", "b"):
+            got = snapshots.early(f"e{i}", fingerprint, lambda: calls.append("x") or len(calls))
+            assert got == len(calls)
+    assert len(calls) == 2 * (KEPT_STUDIES + 5)  # once per fingerprint
+    assert len(snapshots._early) == KEPT_STUDIES
+    snapshots.early("s0", "a", lambda: 1)
+    snapshots.get("s0")  # the table answers from now on
+    assert "s0" not in snapshots._early
     storage.close()

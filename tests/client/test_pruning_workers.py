@@ -18,12 +18,12 @@ STEPS = 10
 TRIALS = 12
 
 
-def study(name: str) -> dict[str, Any]:
+def study(name: str, pruner: Any = None) -> dict[str, Any]:
     return {
         "name": name,
         "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
         "plan": [{"algorithm": "random", "trials": TRIALS}],
-        "pruner": {"type": "median", "n_startup_trials": 2},
+        "pruner": pruner or {"type": "median", "n_startup_trials": 2},
         "seed": 5,
     }
 
@@ -31,7 +31,7 @@ def study(name: str) -> dict[str, Any]:
 def curve(raise_pruned: bool):  # noqa: ANN201 - a test objective
     def objective(params: dict[str, Any], trial: Trial) -> float | None:
         value = 0.0
-        for step in range(STEPS):
+        for step in range(trial.resource or STEPS):
             value = params["x"] + 1.0 / (step + 1)
             trial.report(step, value)
             if trial.should_prune():
@@ -62,6 +62,41 @@ def test_remote_workers_prune_through_the_client(server: ServerProcess, raise_pr
     for t in trials:
         if t["state"] == "complete":
             assert len(t["intermediate"]) == STEPS
+
+
+@pytest.mark.parametrize(
+    "pruner",
+    [
+        {"type": "percentile", "percentile": 40, "n_startup_trials": 2},
+        {"type": "asha", "min_resource": 1, "reduction_factor": 2},
+        {"type": "hyperband", "min_resource": 1, "max_resource": STEPS, "reduction_factor": 2},
+    ],
+    ids=lambda p: p["type"],
+)
+def test_each_pruner_prunes_remote_workers(server: ServerProcess, pruner: Any) -> None:
+    name = f"prune-{uuid.uuid4().hex[:6]}"
+    with TunerClient(server.url, server.token) as client:
+        handle = client.create_study(study(name, pruner))
+        assert handle.optimize(curve(False), workers=2) == TRIALS
+        trials = list(handle.trials())
+    assert sorted(t["number"] for t in trials) == list(range(TRIALS))
+    assert {t["state"] for t in trials} <= {"complete", "pruned"}
+    assert any(t["state"] == "pruned" for t in trials)
+
+
+def test_a_remote_worker_reads_its_rounds_resource(server: ServerProcess) -> None:
+    """``trial.resource`` is the round's ``resource.max``: the objective spends that much."""
+    name = f"prune-{uuid.uuid4().hex[:6]}"
+    plan = [
+        {"algorithm": "random", "trials": 6, "resource": {"min": 1, "max": 3}},
+        {"algorithm": "random", "trials": 2, "resource": {"max": 7}},
+    ]
+    with TunerClient(server.url, server.token) as client:
+        handle = client.create_study({**study(name), "plan": plan, "pruner": "none"})
+        assert handle.optimize(curve(False), workers=2) == 8
+        trials = list(handle.trials())
+    assert sorted(len(t["intermediate"]) for t in trials) == [3] * 6 + [7] * 2
+    assert all(t["meta"]["resource"]["max"] == len(t["intermediate"]) for t in trials)
 
 
 def test_a_block_raising_trial_pruned_ends_the_trial_pruned(server: ServerProcess) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.specs import runnable, spec_dict
+from tests.tuner.test_pruning_runs import PRUNERS
 from tuner import plugins
 from tuner.errors import SpecError
 from tuner.executor import TrialJob
@@ -115,7 +116,8 @@ def test_spec_with_ray_round_trips() -> None:
     assert StudySpec.from_dict(spec.to_dict()) == spec
 
 
-def test_a_study_on_ray_prunes_trials_while_they_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pruner", PRUNERS, ids=lambda p: p["type"])
+def test_a_study_on_ray_prunes_trials_while_they_run(tmp_path: Path, pruner: Any) -> None:
     """Reports go up through the relay actor while the trial runs, the pruner's stop comes back
     with the answer to a report; some trials end pruned, none is lost."""
     from tests.tuner.test_pruning_runs import check_pruned, pruning_study, run
@@ -123,7 +125,20 @@ def test_a_study_on_ray_prunes_trials_while_they_run(tmp_path: Path) -> None:
 
     storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
     data = pruning_study(
-        {"type": "median", "n_startup_trials": 2},
-        executor={"type": "ray", "workers": 2, "resources": {"num_cpus": 1}},
+        pruner, executor={"type": "ray", "workers": 2, "resources": {"num_cpus": 1}}
     )
     check_pruned(run(storage, data))
+
+
+def test_a_round_resource_reaches_trials_on_ray(tmp_path: Path) -> None:
+    from tests.tuner.test_pruning_runs import BUDGETED, check_budgeted, pruning_study, run
+    from tuner.storage import Storage
+
+    storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
+    data = pruning_study(
+        {"type": "hyperband"},
+        plan=BUDGETED,
+        executor={"type": "ray", "workers": 2, "resources": {"num_cpus": 1}},
+    )
+    del data["space"]["steps"]  # the objective reads trial.resource
+    check_budgeted(run(storage, data), pruned=True)

@@ -178,7 +178,7 @@ def test_an_unknown_flavor_or_a_missing_package_is_refused_naming_it(
     copy = copy_of(predictor, tmp_path)
     manifest = json.loads((copy / MANIFEST).read_text())
     (copy / MANIFEST).write_text(json.dumps({**manifest, "flavor": "h2o"}))
-    with pytest.raises(BundleError, match="unknown flavor 'h2o' .known: sklearn, xgboost"):
+    with pytest.raises(BundleError, match="unknown flavor 'h2o' .known: sklearn, spark, xgboost"):
         Predictor.load(copy)
     requires = {**manifest["requires"], "tuner_missing_framework": "tuner-missing-framework"}
     (copy / MANIFEST).write_text(json.dumps({**manifest, "requires": requires}))

@@ -118,6 +118,7 @@ def test_an_export_beyond_tolerance_is_refused(tmp_path: Path, data: tuple[Any, 
     sidecar.write_text(json.dumps(found))
     with pytest.raises(BundleError, match="differs from the native model by 0.5"):
         registry.load("m", runtime="onnx")
+    assert registry.load("m").runtime == "native"  # auto never picks it
     registry.close()
 
 
@@ -157,6 +158,7 @@ def test_the_cli_exports_a_version(tmp_path: Path, data: tuple[Any, Any]) -> Non
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("churn:1 exported to onnx: max abs difference")
+    assert "one row: native" in done.stdout and "(auto: " in done.stdout
     again = subprocess.run(
         [*tuner, "models", "export", "churn:1", "--db", db],
         capture_output=True, text=True, env=env, check=False,
@@ -180,3 +182,48 @@ def test_the_embedded_predictor_scores_with_the_export(
     with load_model("churn@production", db=db, store=store, runtime="onnx") as m:
         assert type(m.predictor.model).__name__ == "OnnxModel"
         np.testing.assert_allclose(m.predict(X), expected, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("make", [sklearn_model, xgboost_model])
+def test_auto_picks_the_runtime_that_was_faster_at_export(
+    tmp_path: Path, data: tuple[Any, Any], make: Any
+) -> None:
+    X, y = data
+    registry = ModelRegistry(
+        Storage(f"sqlite:///{tmp_path / 'tuner.db'}"), ArtifactStore(str(tmp_path / "store"))
+    )
+    registry.register_model(make(X, y), "m", example=X)
+    assert registry.load("m").runtime == "native"  # no export: nothing to choose from
+    _, made = registry.export("m")
+    assert set(made.timings) == {"native_row", "onnx_row", "native_batch", "onnx_batch"}
+    assert all(t > 0 for t in made.timings.values())
+    for use in ("row", "batch"):
+        faster = "onnx" if made.timings[f"onnx_{use}"] < made.timings[f"native_{use}"] else "native"
+        assert made.runtime(use) == faster
+        assert registry.load("m", use=use).runtime == faster
+    assert registry.load("m", runtime="native").runtime == "native"
+    forced = registry.load("m", runtime="onnx")
+    assert forced.runtime == "onnx" and type(forced.model).__name__ == "OnnxModel"
+    sidecar = json.loads((Path(registry.resolve("m").uri + ".onnx") / EXPORT).read_text())
+    assert sidecar["timings"] == made.timings  # recorded beside the version
+    registry.close()
+
+
+def test_the_choice_needs_the_same_predictions_and_a_faster_time() -> None:
+    from tuner.models.onnx_export import OnnxExport
+    from tuner.models.runtimes import choose
+
+    def export(diff: float, timings: dict[str, float]) -> OnnxExport:
+        return OnnxExport("onnx", "x", FILE, "y", diff, 5, {}, "2026-01-01", timings)
+
+    fast_onnx = {"native_row": 200.0, "onnx_row": 50.0, "native_batch": 9e3, "onnx_batch": 1e4}
+    assert choose(export(1e-7, fast_onnx), "row", TOLERANCE) == "onnx"
+    assert choose(export(1e-7, fast_onnx), "batch", TOLERANCE) == "native"  # slower there
+    assert choose(export(1e-3, fast_onnx), "row", TOLERANCE) == "native"  # not the same
+    assert choose(export(float("nan"), fast_onnx), "row", TOLERANCE) == "native"
+    assert choose(export(1e-7, {}), "row", TOLERANCE) == "native"  # an export without times
+    assert choose(None, "row", TOLERANCE) == "native"
+    from tuner.models.runtimes import checked
+
+    with pytest.raises(Exception, match="runtime"):
+        checked("tensorrt")

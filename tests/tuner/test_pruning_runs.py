@@ -80,16 +80,17 @@ def storage(tmp_path: Path) -> Storage:
     return Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
 
 
-@pytest.mark.parametrize(
-    "pruner",
-    [
-        {"type": "median", "n_startup_trials": 2},
-        {"type": "percentile", "percentile": 40, "n_startup_trials": 2},
-        {"type": "asha", "min_resource": 1, "reduction_factor": 2},
-        {"type": "hyperband", "min_resource": 1, "max_resource": STEPS, "reduction_factor": 2},
-    ],
-    ids=lambda p: p["type"],
-)
+# every pruner, as the local, command, Ray and remote-worker tests run them
+PRUNERS = [
+    {"type": "median", "n_startup_trials": 2},
+    {"type": "percentile", "percentile": 40, "n_startup_trials": 2},
+    {"type": "asha", "min_resource": 1, "reduction_factor": 2},
+    {"type": "hyperband", "min_resource": 1, "max_resource": STEPS, "reduction_factor": 2},
+]
+each_pruner = pytest.mark.parametrize("pruner", PRUNERS, ids=lambda p: p["type"])
+
+
+@each_pruner
 def test_each_pruner_prunes_local_trials_and_loses_none(storage: Storage, pruner: Any) -> None:
     check_pruned(run(storage, pruning_study(pruner)))
 
@@ -118,12 +119,13 @@ print(json.dumps({"loss": x + 1.0 / steps}))
 """
 
 
+@each_pruner
 def test_a_command_objective_sees_the_stop_file_and_ends_pruned(
-    storage: Storage, tmp_path: Path
+    storage: Storage, tmp_path: Path, pruner: Any
 ) -> None:
     (tmp_path / "curve.py").write_text(PROGRAM)
     data = pruning_study(
-        {"type": "median", "n_startup_trials": 2},
+        pruner,
         objective={"command": f"{sys.executable} curve.py {{x}} {{steps}}"},
         executor={"type": "command", "workers": 2},
         metric="loss",
@@ -179,3 +181,59 @@ def test_asha_never_leaves_a_worker_idle_while_trials_wait(storage: Storage) -> 
         following = [s for s in starts if s >= end]
         assert following, end
         assert (following[0] - end).total_seconds() < 3.0
+
+
+BUDGETED = [
+    {"algorithm": "random", "trials": 10, "resource": {"min": 1, "max": 4}},
+    {"algorithm": "random", "trials": 3, "resource": {"max": 12}},
+]
+
+
+def check_budgeted(trials: list[Trial], pruned: bool) -> None:
+    """Each trial spent at most its round's resource (all of it when not pruned), and, with a
+    pruner (its rungs from the resource), some were stopped; none is lost."""
+    assert len(trials) == 13
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    for t in trials:
+        most = 4 if t.round == 0 else 12
+        assert t.resource == most and t.min_resource == 1
+        assert len(t.intermediate) <= most
+        if t.state is TrialState.COMPLETE:
+            assert [s for s, _ in t.intermediate] == list(range(most))
+    assert any(t.state is TrialState.PRUNED for t in trials) is pruned
+
+
+@pytest.mark.parametrize("pruner", [None, {"type": "hyperband"}], ids=["none", "hyperband"])
+def test_a_round_resource_reaches_the_objective_and_the_pruners_rungs(
+    storage: Storage, pruner: Any
+) -> None:
+    data = pruning_study(pruner, plan=BUDGETED)
+    del data["space"]["steps"]  # the objective reads trial.resource
+    check_budgeted(run(storage, data), pruned=pruner is not None)
+
+
+RESOURCE_PROGRAM = """
+import json, os, sys, time
+x, steps = float(sys.argv[1]), int(os.environ["TUNER_RESOURCE"])
+for step in range(steps):
+    print(json.dumps({"step": step, "loss": x + 1.0 / (step + 1)}), flush=True)
+    time.sleep(0.05)
+    if os.path.exists(os.environ["TUNER_STOP_FILE"]):
+        sys.exit(0)
+print(json.dumps({"loss": x + 1.0 / steps}))
+"""
+
+
+def test_a_command_objective_reads_the_resource_from_its_environment(
+    storage: Storage, tmp_path: Path
+) -> None:
+    (tmp_path / "curve.py").write_text(RESOURCE_PROGRAM)
+    data = pruning_study(
+        {"type": "asha", "reduction_factor": 2},
+        plan=BUDGETED,
+        objective={"command": f"{sys.executable} curve.py {{x}}"},
+        executor={"type": "command", "workers": 2},
+        metric="loss",
+    )
+    del data["space"]["steps"]
+    check_budgeted(run(storage, data, tmp_path), pruned=True)

@@ -11,6 +11,7 @@ from tuner.cli import database_option
 from tuner.commands import output
 from tuner.commands.studies import positive
 from tuner.errors import SpecError
+from tuner.models.runtimes import BATCH_ROWS
 from tuner.objective import search_paths
 from tuner.promotion import describe, promote, summary_json
 from tuner.registry import ModelRegistry, default_store_url
@@ -166,6 +167,14 @@ class ModelsCommand:
             f"{version.model}:{version.version} exported to {args.format}: max abs difference "
             f"{made.max_abs_diff:.3g} on {made.rows} example rows"
         )
+        t = made.timings
+        if t:
+            print(
+                f"one row: native {t['native_row']:.0f} µs, onnx {t['onnx_row']:.0f} µs "
+                f"(auto: {made.runtime('row')}); {BATCH_ROWS:,} rows: native "
+                f"{t['native_batch'] / 1000:.1f} ms, onnx {t['onnx_batch'] / 1000:.1f} ms "
+                f"(auto: {made.runtime('batch')})"
+            )
         return 0
 
     def _alias(self, args: argparse.Namespace, words: list[str]) -> int:

@@ -145,9 +145,11 @@ class PredictCommand:
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument(
             "--runtime",
-            choices=["native", "onnx"],
-            default="native",
-            help="onnx: score in-process with the version's ONNX export (tuner models export)",
+            choices=["auto", "native", "onnx"],
+            default="auto",
+            help="onnx: score in-process with the version's ONNX export (tuner models export); "
+            "auto (the default): onnx when the export gave the same predictions and was the "
+            "faster on a batch when exported, else native",
         )
         parser.add_argument(
             "--spark",
@@ -165,9 +167,10 @@ class PredictCommand:
         file_format(args.output, "output")
         registry = open_registry(args)
         version = registry.resolve(args.model)
-        if args.spark and args.runtime != "native":
+        if args.spark and args.runtime == "onnx":
             raise SpecError("runtime", "--spark scores with the native runtime only")
-        predictor = registry.load(version, args.runtime)
+        runtime = "native" if args.spark else args.runtime
+        predictor = registry.load(version, runtime, use="batch")
         if args.spark:
             from tuner.models.spark_batch import predict_on_spark, spark_session
 
@@ -182,6 +185,7 @@ class PredictCommand:
                 id_column=args.id_column,
                 names=predictor.signature.names,
                 output_kind="probability_per_class" if multi else outputs.kind,
+                flavor=predictor.flavor,
             )
             print(
                 f"scored {args.input} with {version.model}:{version.version} on Spark into "

@@ -3,9 +3,10 @@
 A version's bundle is immutable, so the export is its own checked folder *beside* it in the
 artifact store (``<version uri>.onnx``), described by a sidecar manifest, ``EXPORT.json``: the
 format, the SHA-256 of the version's manifest it was made from, the SHA-256 of ``model.onnx``,
-the converter versions and the maximum absolute difference between the ONNX and the native
-predictions on the version's example rows, measured at export. A Predictor uses the export
-(``runtime="onnx"``) only when that difference is within ``tolerance`` and every checksum holds.
+the converter versions, the maximum absolute difference between the ONNX and the native
+predictions on the version's example rows, measured at export, and how long each runtime took
+on them (``runtimes.race``). A Predictor uses the export (``runtime="onnx"``, or ``auto`` when it
+was the faster) only when that difference is within ``tolerance`` and every checksum holds.
 
 Supported: the ``sklearn`` flavor (skl2onnx) and the ``xgboost`` flavor (onnxmltools) for models
 whose features are all numbers (one float tensor in, the signature's columns in order).
@@ -18,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ class OnnxExport:
     rows: int
     versions: dict[str, str]
     created_at: str
+    # median microseconds per call of each runtime, raced at export (see ``runtimes.race``)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,7 +68,14 @@ class OnnxExport:
             int(data["rows"]),
             {str(k): str(v) for k, v in data["versions"].items()},
             str(data["created_at"]),
+            {str(k): float(v) for k, v in (data.get("timings") or {}).items()},
         )
+
+    def runtime(self, use: str, tolerance: float = TOLERANCE) -> str:
+        """The runtime ``auto`` picks for ``use`` (``row`` or ``batch``): see ``runtimes``."""
+        from tuner.models.runtimes import choose
+
+        return choose(self, use, tolerance)
 
 
 def export_uri(version_uri: str) -> str:
@@ -104,6 +114,9 @@ def write_export(bundle: str | os.PathLike[str], folder: str | os.PathLike[str])
         scored = runtime.predict_array(manifest.signature.array(rows))
         expected = np.asarray(native.predict(rows), dtype=float)
         diff = float(np.max(np.abs(np.asarray(scored, dtype=float) - expected)))
+        from tuner.models.runtimes import race
+
+        timings = race(native, Predictor(manifest, runtime, native.folder, "onnx"), rows)
         export = OnnxExport(
             format="onnx",
             source=manifest.digest,
@@ -113,6 +126,7 @@ def write_export(bundle: str | os.PathLike[str], folder: str | os.PathLike[str])
             rows=len(rows),
             versions=_versions(manifest.flavor),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            timings=timings,
         )
         (staging / EXPORT).write_text(json.dumps(export.to_dict(), indent=2, sort_keys=True))
         for p in staging.iterdir():

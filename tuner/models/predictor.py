@@ -15,6 +15,7 @@ of the wrong type, NaN or infinity is an ``InvalidInput`` naming the row and the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +31,25 @@ class Predictor:
     """A loaded model version: its manifest, its signature and ``predict``. Thread-safe to call
     from many threads at once (the frameworks' predict calls are)."""
 
-    def __init__(self, manifest: Manifest, model: LoadedModel, folder: Path) -> None:
+    def __init__(
+        self, manifest: Manifest, model: LoadedModel, folder: Path, runtime: str = "native"
+    ) -> None:
         self.manifest = manifest
         self.model = model
         self.folder = folder
-        # a model that takes a float array skips the DataFrame for all-numeric rows
-        self._fast = manifest.signature.numeric and callable(getattr(model, "predict_array", None))
+        self.runtime = runtime  # "native" (the framework) or "onnx" (onnxruntime)
+        # a model that reads arrays skips the DataFrame: all-numeric rows as one float array,
+        # others (``takes_values``) as an object array of checked values
+        prepare = getattr(model, "prepare_arrays", None)
+        if callable(prepare):
+            prepare(manifest.examples)
+        signature = manifest.signature
+        self._rows: Callable[[Any], Any] | None = None
+        if callable(getattr(model, "predict_array", None)):
+            if signature.numeric:
+                self._rows = signature.array
+            elif getattr(model, "takes_values", False):
+                self._rows = signature.values
 
     @classmethod
     def load(
@@ -55,7 +69,7 @@ class Predictor:
         if onnx is not None:
             from tuner.models.onnx_export import load_onnx
 
-            return cls(manifest, load_onnx(onnx, manifest), root)
+            return cls(manifest, load_onnx(onnx, manifest), root, "onnx")
         flavor = flavor_named(manifest.flavor)
         flavor.check_installed()
         return cls(manifest, flavor.load(root / "model", manifest.signature), root)
@@ -72,8 +86,8 @@ class Predictor:
     def predict(self, rows: Any) -> np.ndarray:
         """Predictions of ``rows``: one dict, a list of dicts, a DataFrame or a 2-D array (the
         signature's columns, in order); one prediction per row (see ``Signature.output``)."""
-        if self._fast:
-            array = self.signature.array(rows)
+        if self._rows is not None:
+            array = self._rows(rows)
             if array is not None:
                 return self.model.predict_array(array)  # type: ignore[attr-defined, no-any-return]
         return self.model.predict(self.signature.frame(rows))

@@ -133,6 +133,31 @@ class Signature:
             return None
         return array if np.isfinite(array).all() else None
 
+    def values(self, rows: Any) -> Any:
+        """``rows`` (one dict, dicts or a 2-D array) as an object array of the features, in
+        order, each value checked as ``frame`` checks it (``InvalidInput`` naming the row and
+        feature); None for other inputs or a missing feature (``frame`` then says which)."""
+        import numpy as np
+
+        if isinstance(rows, Mapping):
+            rows = [rows]
+        inputs = self.inputs
+        if isinstance(rows, list) and rows and isinstance(rows[0], Mapping):
+            try:
+                cells = [[row[f.name] for f in inputs] for row in rows]
+            except (KeyError, TypeError):
+                return None
+        elif isinstance(rows, np.ndarray) and rows.ndim == 2 and rows.shape[1] == len(inputs):
+            cells = rows.tolist()
+        else:
+            return None
+        if any(len(r) != len(inputs) for r in cells):
+            return None
+        out = np.empty((len(cells), len(inputs)), dtype=object)
+        for i, row in enumerate(cells):
+            out[i] = [_checked_value(f, v, i) for f, v in zip(inputs, row, strict=True)]
+        return out
+
     # -- checking rows ---------------------------------------------------------------------
 
     def frame(self, rows: Any) -> pd.DataFrame:

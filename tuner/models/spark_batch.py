@@ -41,17 +41,19 @@ def predict_on_spark(
     id_column: str | None = None,
     names: list[str],
     output_kind: str,
+    flavor: str = "",
 ) -> None:
     """Score the CSV or Parquet ``source`` with the bundle at ``bundle`` into ``target`` (a
     Parquet or CSV folder of part files, as Spark writes): the id column, if asked, and
-    ``prediction``."""
+    ``prediction``. A ``spark`` flavor bundle's pipeline transforms the rows itself (read from
+    the bundle's folder, which the executors must see: a local path on ``local[N]``, shared
+    storage on a cluster); any other flavor's Predictor runs in a pandas UDF."""
     from pyspark import SparkFiles
     from pyspark.sql import functions as F
     from pyspark.sql.functions import pandas_udf
 
     folder = Path(bundle)
     name = folder.name
-    spark.sparkContext.addFile(str(folder), recursive=True)
     is_csv = source.lower().endswith(".csv")
     frame = (
         spark.read.csv(source, header=True, inferSchema=True)
@@ -66,6 +68,21 @@ def predict_on_spark(
     if output_kind == "probability_per_class":
         raise SpecError("spark", "Spark scoring writes one prediction per row: not multi-class")
 
+    id_columns = [F.col(f"`{id_column}`")] if id_column else []
+    if flavor == "spark":
+        from pyspark.ml import PipelineModel
+
+        from tuner.models.flavors.spark import FOLDER, prediction, uri
+        from tuner.models.signature import Output
+
+        pipeline = PipelineModel.load(uri(folder / "model" / FOLDER))
+        output = Output(output_kind, (0, 1) if output_kind == "probability" else ())
+        scored, column = prediction(frame, pipeline, output)
+        _write(scored.select(*id_columns, column.alias("prediction")), target)
+        return
+
+    spark.sparkContext.addFile(str(folder), recursive=True)
+
     @pandas_udf("double")  # type: ignore[call-overload, misc]
     def score(rows: pd.DataFrame) -> pd.Series:
         predictor = _LOADED.get(name)
@@ -76,10 +93,10 @@ def predict_on_spark(
         return pd.Series(predictor.predict_batch(rows), dtype="float64")
 
     columns = [F.col(f"`{n}`") for n in names]
-    out = frame.select(
-        *([F.col(f"`{id_column}`")] if id_column else []),
-        score(F.struct(*columns)).alias("prediction"),
-    )
+    _write(frame.select(*id_columns, score(F.struct(*columns)).alias("prediction")), target)
+
+
+def _write(out: Any, target: str) -> None:
     writer = out.write.mode("overwrite")
     if target.lower().endswith(".csv"):
         writer.option("header", "true").csv(target)

@@ -38,6 +38,17 @@ class TrialRows:
         return len(self.number)
 
 
+@dataclass(frozen=True)
+class CompleteValues:
+    """The complete trials of a study in number order: number, round (from 0) and value; and
+    the highest number of any trial (-1 before the first)."""
+
+    number: list[int]
+    round: list[int]
+    value: list[float | None]
+    last: int
+
+
 _UNFINISHED = (TrialState.WAITING, TrialState.RUNNING)
 
 
@@ -108,6 +119,25 @@ class StudyActivity(StorageBase):
             curve=[bool(c) for c in columns[6]],
             params=_json_list(columns[7]),
             values=_several(columns[8]),
+        )
+
+    def complete_values(self, study: str) -> CompleteValues:
+        """Number, round and value of the complete trials: three columns of the rows the
+        (study, state, number) index finds, in its order; what a history plot needs."""
+        with self._session() as s:
+            study_id = self._study_row(s, study).id
+            rows = s.execute(
+                select(TrialRow.number, TrialRow.round, TrialRow.value)
+                .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.COMPLETE)
+                .order_by(TrialRow.number)
+            ).all()
+            last = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 3
+        return CompleteValues(
+            number=list(columns[0]),
+            round=list(columns[1]),
+            value=list(columns[2]),
+            last=-1 if last is None else int(last),
         )
 
     def round_progress(self, studies: Sequence[str]) -> dict[str, dict[int, int]]:

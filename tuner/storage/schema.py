@@ -52,6 +52,8 @@ class TrialRow(Base):
     __table_args__ = (
         Index("ix_trials_study_number", "study_id", "number", unique=True),
         Index("ix_trials_study_state", "study_id", "state", "number"),
+        # the best complete trials first (migration 0011)
+        Index("ix_trials_study_state_value", "study_id", "state", "value", "number"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

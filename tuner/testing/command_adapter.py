@@ -23,6 +23,8 @@ class _Trial:
         self.attempt = int(os.environ["TUNER_TRIAL_ATTEMPT"])
         self.params = params
         self.artifact_dir = os.environ.get("TUNER_ARTIFACT_DIR")
+        resource = os.environ.get("TUNER_RESOURCE")
+        self.resource = int(resource) if resource else None
         self.key = os.environ.get("TUNER_METRIC", "value")
 
     def report(self, step: int, value: float) -> None:

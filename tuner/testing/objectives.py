@@ -93,13 +93,14 @@ def _write(path: str, text: str, mode: str = "w") -> None:
 
 
 def learning_curve(params: dict[str, Any], trial: TrialContext) -> float:
-    """Reports ``x + 1 / (step + 1)`` for ``steps`` steps (lower is better), returning what it
-    has as soon as ``trial.should_prune()`` says stop; ``raise_pruned`` raises ``TrialPruned``
-    instead, as Optuna users do."""
+    """Reports ``x + 1 / (step + 1)`` for ``steps`` steps (else the trial's ``resource``, else
+    20; lower is better), returning what it has as soon as ``trial.should_prune()`` says stop;
+    ``raise_pruned`` raises ``TrialPruned`` instead, as Optuna users do."""
     from tuner import TrialPruned
 
     value = float("inf")
-    for step in range(int(params.get("steps", 20))):
+    steps = params.get("steps", getattr(trial, "resource", None) or 20)
+    for step in range(int(steps)):
         value = params["x"] + 1.0 / (step + 1)
         trial.report(step, value)
         if trial.should_prune():

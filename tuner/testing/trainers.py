@@ -37,6 +37,7 @@ class RecordingContext:
         self.study, self.number, self.attempt = "conformance", 0, 1
         self.params: dict[str, Any] = {}
         self.artifact_dir = artifact_dir
+        self.resource: int | None = None
         self.reports: list[tuple[int, float]] = []
         for name, value in extras.items():
             setattr(self, name, value)

@@ -212,9 +212,13 @@
       }
     }
 
+    // One table request at a time; a change of view meanwhile (a click, a filter) asks again
+    // once it is answered, so that no click is lost.
+    let again = false;
     async function refresh() {
-      if (busy) return;
+      if (busy) { again = true; return; }
       busy = true;
+      again = false;
       try {
         const page = await api(`${base}/table?${query()}`);
         $("table-error").textContent = "";
@@ -240,11 +244,13 @@
         $("next").disabled = last >= page.total;
         fingerprint = page.fingerprint;
         table.dataset.fingerprint = fingerprint;
+        table.dataset.limit = String(page.limit);
       } catch (e) {
         if (e.body) $("table-error").textContent = `${e.body.error.field ? `${e.body.error.field}: ` : ""}${e.message}`;
       } finally {
         busy = false;
       }
+      if (again) await refresh();
     }
 
     async function loadSummary() {
@@ -256,15 +262,28 @@
       $("resume").hidden = !canWrite || summary.state !== "stopped";
     }
 
+    // the history plot first, from an indexed query: the other plots wait for the study's table
+    async function loadHistory() {
+      const data = await api(`${base}/history`);
+      if (!plotsAt) Plots.history($("plot-history"), $("legend-history"), data, data.algorithms);
+    }
+
+    // one plot per frame, so that drawing them never holds the page for long
+    const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+
     async function loadPlots() {
       const data = await api(`${base}/plots`);
       plotsPrint = data.fingerprint;
       plotsAt = Date.now();
       Plots.history($("plot-history"), $("legend-history"), data, data.algorithms);
+      await nextFrame();
       Plots.importance($("plot-importance"), data);
       $("importance-method").textContent = `How: ${data.importance.method}.`;
+      await nextFrame();
       Plots.parallel($("plot-parallel"), data);
+      await nextFrame();
       Plots.slices($("plot-slices"), data);
+      await nextFrame();
       Plots.rounds($("plot-rounds"), data);
       Plots.curves($("plot-curves"), data.curves);
       const sampled = data.history.sampled || data.parallel.sampled;
@@ -334,8 +353,22 @@
     $("stop").addEventListener("click", () => act("stop"));
     $("resume").addEventListener("click", () => act("resume"));
 
-    // the rows first: on a large study the plots wait for the table the server builds
-    refresh().then(() => Promise.all([loadSummary(), loadPlots()])).catch(() => live(false));
+    // The server wrote the first page of rows (and its columns and fingerprint) into the page:
+    // take them over as they are. Then the history plot, then the rest (on a large study the
+    // other plots wait for the table the server builds meanwhile).
+    const written = table.querySelector("tbody tr") && table.dataset.columns;
+    if (written) {
+      columns = JSON.parse(table.dataset.columns);
+      fingerprint = table.dataset.fingerprint || "";
+      header();
+      filtersFrom(columns);
+    }
+    (written ? Promise.resolve() : refresh())
+      .then(() => {
+        table.dataset.ready = "1"; // sorting, filtering and paging answer from here on
+        return Promise.all([loadSummary(), loadHistory().then(loadPlots)]);
+      })
+      .catch(() => live(false));
     setInterval(poll, POLL_MS);
   }
 

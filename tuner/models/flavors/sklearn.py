@@ -4,6 +4,8 @@ with their names, on saving and on loading."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -78,7 +80,7 @@ class SklearnFlavor(Flavor):
         model = sio.load(path, trusted=found)
         names = list(signature.names)
         by_name = getattr(model, "feature_names_in_", None) is not None
-        return SklearnModel(model, signature.output, by_name, names)
+        return SklearnModel(model, signature, by_name, names)
 
 
 def refused_types(untrusted: list[str]) -> list[str]:
@@ -93,19 +95,49 @@ def untrusted_message(types: list[str], what: str) -> str:
 
 
 class SklearnModel:
-    """A fitted estimator that predicts the signature's output kind."""
+    """A fitted estimator that predicts the signature's output kind: ``predict`` from the
+    signature's DataFrame, and ``predict_array`` from checked arrays (``Signature.array`` for
+    numeric signatures, ``Signature.values`` else: ``takes_values``) when the array copy of the
+    estimator predicts exactly the same on check rows (see ``sklearn_arrays``; the Predictor
+    calls ``prepare_arrays`` with the manifest's examples); until then ``predict_array`` is
+    None."""
 
-    def __init__(self, model: Any, output: Output, by_name: bool, names: list[str]) -> None:
+    def __init__(self, model: Any, signature: Signature, by_name: bool, names: list[str]) -> None:
         self.model = model
-        self.output = output
+        self.signature = signature
+        self.output = signature.output
         self.by_name = by_name
         self.names = names
+        self.takes_values = not signature.numeric
+        self.predict_array: Callable[[Any], Any] | None = None
+
+    def prepare_arrays(self, examples: Sequence[Mapping[str, Any]]) -> None:
+        """Turn the array path on if it predicts exactly what ``predict`` does on ``examples``
+        (and on each category of each category feature)."""
+        from tuner.models.flavors import sklearn_arrays
+
+        fast = sklearn_arrays.array_estimator(self.model) if self.by_name else self.model
+        if fast is None:
+            return
+        candidate = functools.partial(self._predict_array, fast)
+        rows = sklearn_arrays.check_rows(self.signature, list(examples))
+        if sklearn_arrays.same_predictions(self.predict, candidate, self.signature, rows):
+            self.predict_array = candidate
 
     def predict(self, frame: Any) -> Any:
+        return self._predict(self.model, frame if self.by_name else frame.to_numpy())
+
+    def _predict_array(self, model: Any, X: Any) -> Any:
         import numpy as np
 
-        X = frame if self.by_name else frame.to_numpy()
+        # column-major, as a DataFrame's float block reaches scikit-learn: the matrix products
+        # then add in the same order, so that the results agree to the last bit
+        return self._predict(model, np.asfortranarray(X) if X.dtype.kind == "f" else X)
+
+    def _predict(self, model: Any, X: Any) -> Any:
+        import numpy as np
+
         if self.output.kind == "probability":
-            proba = np.asarray(self.model.predict_proba(X))
+            proba = np.asarray(model.predict_proba(X))
             return proba[:, 1] if proba.shape[1] == 2 else proba
-        return np.asarray(self.model.predict(X))
+        return np.asarray(model.predict(X))
