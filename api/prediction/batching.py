@@ -53,7 +53,7 @@ def merge(batches: list[Batch]) -> Batch:
     names = list(batches[0].columns)
     columns = {n: np.concatenate([b.columns[n] for b in batches]) for n in names}
     matrices = [b.matrix for b in batches]
-    matrix = None
+    matrix: np.ndarray | None = None
     if all(m is not None for m in matrices):
         matrix = np.concatenate(matrices)  # type: ignore[arg-type]
     return Batch(columns, sum(b.size for b in batches), matrix)

@@ -181,6 +181,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             context.abort(
                 grpc.StatusCode.UNAUTHENTICATED, "authorization: unknown, revoked or expired token"
             )
+            raise AssertionError("unreachable: abort raises")
         if token.project != self.models.project or not token.allows(role):
             context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
