@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=XGB_ROUNDS, help="XGBoost's resource")
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--contenders", default="tuner,optuna+TPE", help="which to run")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny everything")
     parser.add_argument(
         "--ablation",
@@ -243,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         contenders: list[tuple[str, Any]] = [("tuner", ours), ("optuna+TPE", optuna_run)]
         if args.ablation:
             contenders.insert(1, ("tuner-ablated", ours_pruned_left_out))
-        for contender, run in contenders:
+        wanted = set(args.contenders.split(",")) | {"tuner-ablated"}
+        for contender, run in [(c, r) for c, r in contenders if c in wanted]:
             for name in PRUNERS:
                 if contender == "tuner-ablated" and name == "none":
                     continue  # nothing is pruned: the same as ours
