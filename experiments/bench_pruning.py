@@ -15,8 +15,10 @@ Ours: the default plan's algorithms (10 random, then ``bayesian``) in this proce
 reporting step by step and asking the pruner (``tuner.pruner``) after each report, exactly what a
 study does through the database. Optuna: ``TPESampler`` with ``NopPruner``, ``MedianPruner``,
 ``SuccessiveHalvingPruner`` and ``HyperbandPruner`` (their defaults; Hyperband with
-``max_resource`` = the steps). Run ``python -m experiments.bench_pruning [--problems synthetic,
-xgboost --trials N --seeds K]`` (``--quick`` for a smoke run); it writes
+``max_resource`` = the steps). ``--ablation`` adds ours with pruned trials left out of the
+``bayesian`` model (what it did before they were placed among the complete ones). Run
+``python -m experiments.bench_pruning [--problems synthetic,xgboost --trials N --seeds K]``
+(``--quick`` for a smoke run); it writes
 ``experiments/results/bench_pruning.json`` and prints a Markdown table.
 """
 
@@ -153,6 +155,21 @@ def ours(problem: Problem, pruner_name: str, trials: int, seed: int) -> tuple[fl
     return float(best), spent
 
 
+def ours_pruned_left_out(
+    problem: Problem, pruner_name: str, trials: int, seed: int
+) -> tuple[float, int]:
+    """``ours`` with the model learning from complete trials only (before pruned ones were
+    placed among them): the ablation that measures what learning from pruned trials gives."""
+    from tuner.algorithms import observations
+
+    placed = observations._placed
+    observations._placed = lambda *args: None  # a pruned trial is left out of the model
+    try:
+        return ours(problem, pruner_name, trials, seed)
+    finally:
+        observations._placed = placed
+
+
 def optuna_run(problem: Problem, pruner_name: str, trials: int, seed: int) -> tuple[float, int]:
     import optuna
 
@@ -210,7 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=XGB_ROUNDS, help="XGBoost's resource")
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--contenders", default="tuner,optuna+TPE", help="which to run")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny everything")
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also run ours with pruned trials left out of the model (contender 'tuner-ablated')",
+    )
     parser.add_argument("--out", default="experiments/results/bench_pruning.json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -218,8 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     chosen = problems(args.problems.split(","), args.datasets.split(","), args.rounds)
     rows: list[dict[str, Any]] = []
     for problem in chosen:
-        for contender, run in (("tuner", ours), ("optuna+TPE", optuna_run)):
+        contenders: list[tuple[str, Any]] = [("tuner", ours), ("optuna+TPE", optuna_run)]
+        if args.ablation:
+            contenders.insert(1, ("tuner-ablated", ours_pruned_left_out))
+        wanted = set(args.contenders.split(",")) | {"tuner-ablated"}
+        for contender, run in [(c, r) for c, r in contenders if c in wanted]:
             for name in PRUNERS:
+                if contender == "tuner-ablated" and name == "none":
+                    continue  # nothing is pruned: the same as ours
                 best, spent, seconds = [], [], []
                 for seed in range(args.seeds):
                     start = time.perf_counter()

@@ -14,7 +14,9 @@ from typing import Any
 
 from tuner.executor import TrialContext
 
-MAX_REPORTS = 100  # beyond this many stages, reports are spread evenly over them
+# beyond this many stages, reports are spread evenly over them: each report scores every fold
+# with every member so far, so reports cost predictions growing with their number squared
+MAX_REPORTS = 20
 WARM_COUNTERS = ("n_estimators", "max_iter")  # an ensemble's members, cumulative under warm_start
 
 

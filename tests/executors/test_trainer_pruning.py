@@ -44,11 +44,11 @@ def check(trials: list[Any]) -> None:
     assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     assert pruned, [(t.params, len(t.intermediate)) for t in trials]
-    assert any(len(t.intermediate) < 40 for t in pruned)  # stopped before the last round
+    assert any(max(t.intermediate)[0] < 39 for t in pruned)  # stopped before the last round
     for t in trials:
-        assert len(t.intermediate) <= 40
-        if t.state is TrialState.COMPLETE:
-            assert len(t.intermediate) == 40  # the round's resource: 40 boosting rounds
+        assert max(t.intermediate)[0] <= 40
+        if t.state is TrialState.COMPLETE:  # the round's resource: 40 boosting rounds (from 0
+            assert max(t.intermediate)[0] in (39, 40)  # for xgboost, from 1 for stages)
 
 
 def test_an_xgboost_trainer_study_with_the_median_pruner_prunes(
@@ -126,5 +126,5 @@ def test_stages_follow_the_rounds_resource_and_thin_out_past_a_hundred() -> None
     assert growth_of(SGDRegressor(), {}, None).warm is False  # type: ignore[union-attr]
     assert growth_of(LogisticRegression(), {}, 40) is None  # max_iter is not a stage count
     marks = checkpoints(1000)
-    assert len(marks) == 100 and marks[0] == 10 and marks[-1] == 1000
+    assert len(marks) == 20 and marks[0] == 50 and marks[-1] == 1000
     assert checkpoints(3) == [1, 2, 3]
