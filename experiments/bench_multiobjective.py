@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import plugins
+from tuner.algorithm import as_suggestion
 from tuner.pareto import hypervolume
 from tuner.space import SearchSpace
 from tuner.study import Direction
@@ -87,9 +88,9 @@ def ours(
                 evaluations - 10,
                 {"metrics": metrics, **(options or {})},
             )
-        (s,) = chosen.suggest(history, 1)
-        params = getattr(s, "params", s)
-        meta = getattr(s, "meta", {})
+        (item,) = chosen.suggest(history, 1)
+        s = as_suggestion(item)
+        params, meta = s.params, s.meta
         y = f([params[f"x{i}"] for i in range(dims)])
         values = {f"f{j}": v for j, v in enumerate(y)}
         history.append(
@@ -161,28 +162,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     parser.add_argument("--out", default="experiments/results/bench_multiobjective.json")
+    parser.add_argument(
+        "--report", action="store_true", help="no runs: the table from the runs file alone"
+    )
     args = parser.parse_args(argv)
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from scipy.stats import mannwhitneyu
 
-    tasks = [(c, p, s) for p in PROBLEMS for c in CONTENDERS for s in range(args.seeds)]
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {
-            task: pool.submit(hypervolume_of, task[0], task[1], args.evaluations, task[2])
-            for task in tasks
-        }
-        results = {task: future.result() for task, future in futures.items()}
+    # every finished run is appended to a runs file, so that a long benchmark stopped early
+    # (or resumed) reports the seeds it completed; seeds run in order, all contenders each
+    runs_file = Path(args.out).with_suffix(".runs.jsonl")
+    results: dict[tuple[str, str, int], float | None] = {}
+    if runs_file.exists():
+        for line in runs_file.read_text().splitlines():
+            r = json.loads(line)
+            if r["evaluations"] == args.evaluations:
+                results[(r["contender"], r["problem"], r["seed"])] = r["hypervolume"]
+    tasks = [
+        (c, p, s)
+        for s in range(args.seeds)
+        for p in PROBLEMS
+        for c in CONTENDERS
+        if (c, p, s) not in results
+    ]
+    if not args.report and tasks:
+        runs_file.parent.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool, runs_file.open("a") as fh:
+            futures = {
+                pool.submit(hypervolume_of, c, p, args.evaluations, s): (c, p, s)
+                for c, p, s in tasks
+            }
+            for future in as_completed(futures):
+                c, p, s = futures[future]
+                results[(c, p, s)] = future.result()
+                run = {"contender": c, "problem": p, "seed": s, "evaluations": args.evaluations}
+                fh.write(json.dumps({**run, "hypervolume": results[(c, p, s)]}) + "\n")
+                fh.flush()
     rows = []
     for name in PROBLEMS:
         default = default_for(name)
-        mine = [v for s in range(args.seeds) if (v := results[(default, name, s)]) is not None]
+        found_default = [results.get((default, name, s)) for s in range(args.seeds)]
+        mine = [v for v in found_default if v is not None]
         for c in CONTENDERS:
-            found = [results[(c, name, s)] for s in range(args.seeds)]
+            found = [results.get((c, name, s)) for s in range(args.seeds)]
             v = [x for x in found if x is not None]
-            if not v:
+            if not v or not mine:
                 continue
-            p = None if c == default else float(mannwhitneyu(mine, v, alternative="greater").pvalue)
+            pvalue = (
+                None if c == default else float(mannwhitneyu(mine, v, alternative="greater").pvalue)
+            )
             rows.append(
                 {
                     "problem": name,
@@ -190,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                     "default": c == default,
                     "hypervolumes": v,
                     "median": statistics.median(v),
-                    "p_default_greater": p,
+                    "p_default_greater": pvalue,
                 }  # fmt: skip
             )
     out = Path(args.out)
@@ -201,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| problem | contender | median hypervolume | p (default greater) |")
     print("|---|---|---|---|")
     for r in rows:
-        p = "-" if r["p_default_greater"] is None else f"{r['p_default_greater']:.3f}"
+        shown = "-" if r["p_default_greater"] is None else f"{r['p_default_greater']:.3f}"
         star = " (*)" if r["default"] else ""
-        print(f"| {r['problem']} | {r['contender']}{star} | {r['median']:.4f} | {p} |")
+        print(f"| {r['problem']} | {r['contender']}{star} | {r['median']:.4f} | {shown} |")
     return 0
 
 

@@ -44,6 +44,11 @@ class TestNSGA3(AlgorithmConformance):
     options: ClassVar[dict[str, Any]] = {"population": 6, "metrics": THREE}
 
 
+class TestNSGA3OneMetric(AlgorithmConformance):
+    algorithm = "nsga3"
+    options: ClassVar[dict[str, Any]] = {"population": 5}
+
+
 SPACE = SearchSpace.from_dict(
     {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)}
 )
