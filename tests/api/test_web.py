@@ -13,13 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.api.server import ServerProcess
 from tests.api.web_browser import (
-    CHROMIUM,
     XSS_CHOICE,
+    Console,
     Site,
+    logged_in,
     make_site,
     screenshot,
     web_spec,
@@ -34,40 +35,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield make_site(server)
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-class Console:
-    """Every console error and uncaught exception of a page (the test asserts there are none)."""
-
-    def __init__(self, page: Page, allow: tuple[str, ...] = ()) -> None:
-        self.errors: list[str] = []
-        self.allow = allow
-        page.on("console", lambda m: m.type == "error" and self._add(m.text))
-        page.on("pageerror", lambda e: self._add(f"uncaught: {e}"))
-
-    def _add(self, text: str) -> None:
-        if not any(a in text for a in self.allow):
-            self.errors.append(text)
-
-
-def logged_in(
-    browser: Browser, site: Site, token: str | None = None, allow: tuple[str, ...] = ()
-) -> tuple[Page, Console]:
-    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    console = Console(page, allow)
-    page.goto(f"{site.url}/login")
-    page.fill("#token", token or site.write)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site.url}/")
-    return page, console
 
 
 def rows(page: Page) -> list[dict[str, str]]:
@@ -119,7 +86,7 @@ def test_login_wrong_token_cookie_and_logout(browser: Browser, site: Site) -> No
 def test_the_studies_page_lists_the_project_s_studies_searchable_and_sortable(
     browser: Browser, site: Site
 ) -> None:
-    page, console = logged_in(browser, site)
+    page, console = logged_in(browser, site.url, site.write)
     names = page.locator("#studies tbody tr td:first-child")
     expect(names).to_have_count(1)
     expect(names.first).to_have_text(site.study)
@@ -143,7 +110,7 @@ def test_the_studies_page_lists_the_project_s_studies_searchable_and_sortable(
 def test_the_leaderboard_updates_live_keeping_sort_filter_and_scroll(
     browser: Browser, site: Site
 ) -> None:
-    page, console = logged_in(browser, site)
+    page, console = logged_in(browser, site.url, site.write)
     open_study(page, site)
     expect(page.locator("#page-info")).to_contain_text("1-50 of 52")
     labels = page.locator("#leaderboard thead th").all_inner_texts()
@@ -186,7 +153,7 @@ def test_the_first_rows_come_written_by_the_server_escaped_as_the_script_writes_
     info = bare.locator("#page-info").inner_text()
     assert info.startswith(f"1-{len(written)} of ")
     static.close()
-    page, console = logged_in(browser, site, site.read)
+    page, console = logged_in(browser, site.url, site.read)
     open_study(page, site)
     page.select_option("#limit", "100")  # the script writes the rows anew
     expect(page.locator("#leaderboard")).to_have_attribute("data-limit", "100")
@@ -199,7 +166,7 @@ def test_the_first_rows_come_written_by_the_server_escaped_as_the_script_writes_
 
 
 def test_sorting_filtering_and_paging_happen_on_the_server(browser: Browser, site: Site) -> None:
-    page, console = logged_in(browser, site)
+    page, console = logged_in(browser, site.url, site.write)
     open_study(page, site)
     page.select_option("#limit", "25")
     # rank: best first, the complete ones only ranked
@@ -247,7 +214,7 @@ def test_sorting_filtering_and_paging_happen_on_the_server(browser: Browser, sit
 
 
 def test_each_plot_draws(browser: Browser, site: Site) -> None:
-    page, console = logged_in(browser, site)
+    page, console = logged_in(browser, site.url, site.write)
     open_study(page, site)
     for plot in (
         "#plot-history",
@@ -273,7 +240,7 @@ def test_each_plot_draws(browser: Browser, site: Site) -> None:
 def test_the_trial_page_shows_attempts_errors_and_curves_as_text(
     browser: Browser, site: Site
 ) -> None:
-    page, console = logged_in(browser, site)
+    page, console = logged_in(browser, site.url, site.write)
     with site.client() as c:
         failed = c.get(f"/studies/{site.study}/trials", params={"state": "failed"}).json()
     number = failed["items"][0]["number"]
@@ -317,7 +284,8 @@ def test_another_project_s_study_and_hostile_names_are_not_pages(
 def test_write_tokens_stop_resume_create_from_yaml_and_download(
     browser: Browser, site: Site
 ) -> None:
-    page, console = logged_in(browser, site, allow=("422",))  # the bad YAML's answer
+    # the bad YAML's answer is a 422 in the console
+    page, console = logged_in(browser, site.url, site.write, allow=("422",))
     open_study(page, site)
     page.click("#stop")
     expect(page.locator("#summary")).to_contain_text("stopped")
@@ -344,7 +312,7 @@ def test_write_tokens_stop_resume_create_from_yaml_and_download(
     page.click("#new-study button[type=submit]")
     page.wait_for_url(f"{site.url}/studies/from-yaml")
     # a read token sees no write button, and the API refuses its writes
-    reader, reader_console = logged_in(browser, site, site.read)
+    reader, reader_console = logged_in(browser, site.url, site.read)
     open_study(reader, site)
     expect(reader.locator("#stop")).to_be_hidden()
     assert console.errors == [] and reader_console.errors == []

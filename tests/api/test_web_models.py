@@ -13,12 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.api.server import RUNS_ALLOWED, ServerProcess
 from tests.api.test_api import api, new_token, unique
-from tests.api.test_web import Console
-from tests.api.web_browser import CHROMIUM, screenshot
+from tests.api.web_browser import Console, logged_in, screenshot
 from tests.specs import spec_dict
 
 HOSTILE = "<img src=x onerror=window.__xss=4>"
@@ -89,30 +88,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def logged_in(
-    browser: Browser, site: Registry, token: str, allow: tuple[str, ...] = ()
-) -> tuple[Page, Console]:
-    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    console = Console(page, allow)
-    page.goto(f"{site.url}/login")
-    page.fill("#token", token)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site.url}/")
-    return page, console
-
-
 def test_the_models_page_lists_versions_aliases_latest_metric_and_update(
     browser: Browser, registry: Registry
 ) -> None:
-    page, console = logged_in(browser, registry, registry.read)
+    page, console = logged_in(browser, registry.url, registry.read)
     page.click("nav a[href='/models']")
     page.wait_for_url(f"{registry.url}/models")
     row = page.locator("#models tbody tr[data-name=churn]")
@@ -134,7 +113,7 @@ def test_the_models_page_lists_versions_aliases_latest_metric_and_update(
 def test_the_model_page_shows_lineage_and_moves_an_alias_with_its_history(
     browser: Browser, registry: Registry
 ) -> None:
-    page, console = logged_in(browser, registry, registry.write, allow=("422",))
+    page, console = logged_in(browser, registry.url, registry.write, allow=("422",))
     page.goto(f"{registry.url}/models/churn")
     versions = page.locator("#versions tbody tr")
     expect(versions).to_have_count(2)
@@ -182,7 +161,7 @@ def test_the_model_page_shows_lineage_and_moves_an_alias_with_its_history(
 def test_the_trial_page_shows_its_model_and_promotes_it(
     browser: Browser, registry: Registry
 ) -> None:
-    page, console = logged_in(browser, registry, registry.write, allow=("422",))
+    page, console = logged_in(browser, registry.url, registry.write, allow=("422",))
     trial = f"{registry.url}/studies/{registry.study}/trials/{registry.other_trial}"
     page.goto(trial)
     expect(page.locator("#model")).to_contain_text("Saved model: sklearn")
@@ -203,7 +182,7 @@ def test_the_trial_page_shows_its_model_and_promotes_it(
         (version,) = c.get("/models/from-page").json()
         assert (version["trial"], version["aliases"]) == (registry.other_trial, ["staging"])
     # a read token sees the model, not the button
-    reader, reader_console = logged_in(browser, registry, registry.read)
+    reader, reader_console = logged_in(browser, registry.url, registry.read)
     reader.goto(trial)
     expect(reader.locator("#model")).to_contain_text("Saved model")
     expect(reader.locator("#trial-versions tbody tr")).to_have_count(1)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.sync_api import Browser, Page
 
 from tests.api.server import ServerProcess
 from tests.api.test_api import api, new_token, unique
@@ -119,3 +120,30 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+class Console:
+    """Every console error and uncaught exception of a page (the test asserts there are none)."""
+
+    def __init__(self, page: Page, allow: tuple[str, ...] = ()) -> None:
+        self.errors: list[str] = []
+        self.allow = allow
+        page.on("console", lambda m: m.type == "error" and self._add(m.text))
+        page.on("pageerror", lambda e: self._add(f"uncaught: {e}"))
+
+    def _add(self, text: str) -> None:
+        if not any(a in text for a in self.allow):
+            self.errors.append(text)
+
+
+def logged_in(
+    browser: Browser, url: str, token: str, allow: tuple[str, ...] = ()
+) -> tuple[Page, Console]:
+    """A new page of the site at ``url``, logged in with ``token`` through the login form."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    console = Console(page, allow)
+    page.goto(f"{url}/login")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    return page, console
