@@ -8,6 +8,10 @@ PYTHON ?= python3
 # installed as tuner.api, tuner.client... by pyproject.toml's package-dir)
 TYPES  := build/typecheck
 
+# three test processes, a test file each at a time (a file's module-scoped servers, Ray and Spark
+# sessions stay in one process): most tests wait on servers and subprocesses, so three share 2 cores
+PYTEST_ARGS ?= -n 3 --dist loadfile --durations=25
+
 .PHONY: install run test lint format clean
 
 $(STAMP): pyproject.toml
@@ -30,7 +34,7 @@ run: install
 
 test: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
