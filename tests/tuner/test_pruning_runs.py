@@ -65,8 +65,10 @@ def check_pruned(trials: list[Trial]) -> list[Trial]:
     for t in pruned:
         assert t.value == max(t.intermediate)[1]
         assert t.meta["prune"]["attempt"] == t.attempt
-        # the answer reached the objective, which stopped within a few steps of it
-        assert t.meta["prune"]["step"] <= max(t.intermediate)[0] <= t.meta["prune"]["step"] + 8
+        # reports made after the decision, while the answer travelled, are kept
+        assert t.meta["prune"]["step"] <= max(t.intermediate)[0]
+    # the answer reached the objectives, which stopped before their last step (how many steps
+    # later depends on the machine's load: a test asserts no time)
     assert any(len(t.intermediate) < STEPS for t in pruned)
     for t in trials:
         if t.state is TrialState.COMPLETE:
