@@ -126,6 +126,27 @@ def test_the_xgboost_flavor_is_refused_naming_it(tmp_path: Path) -> None:
     registry.close()
 
 
+def test_a_step_without_a_converter_and_a_missing_java_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.kernel_approximation import Nystroem
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    _, X = numeric_model()
+    model = make_pipeline(Nystroem(n_components=5), Ridge()).fit(X, X["a"] * 2)
+    registry = open_registry(tmp_path)
+    registry.register_model(model, "m", example=X)
+    with pytest.raises(BundleError, match="sklearn2pmml cannot convert .*Nystroem") as err:
+        registry.export("m", "pmml")
+    assert err.value.field == "format"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on it
+    with pytest.raises(BundleError, match="PMML needs Java"):
+        registry.export("m", "pmml")
+    assert not [p for p in (tmp_path / "store" / "m").iterdir() if p.name.endswith(".pmml")]
+    registry.close()
+
+
 def test_the_cli_exports_and_predicts_with_pmml(tmp_path: Path) -> None:
     model, X = categorical_model()
     db, store = f"sqlite:///{tmp_path / 'tuner.db'}", str(tmp_path / "store")

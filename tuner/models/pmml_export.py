@@ -193,7 +193,7 @@ def _java_reason(output: str, exc: Exception) -> str:
     for line in output.splitlines():
         text = line.strip()
         if "Exception: " in text and not text.startswith("at "):
-            return text.split(".")[-1] if text.count(":") == 1 else text
+            return text.partition(": ")[2]  # the reason, without the Java class name
     return " ".join(str(exc).split())
 
 
