@@ -248,7 +248,7 @@ class ModelRegistry:
         uri = module.export_uri(version.uri)
         if self.store.exists(uri):
             raise BundleError(
-                f"{ref} (version {version.version}) is exported to {format} already: {uri}"
+                f"{ref} (version {version.version}) is exported already to {format}: {uri}"
             )
         if self.store.local or "://" not in uri:
             return version, module.write_export(folder, uri.removeprefix("file://"))

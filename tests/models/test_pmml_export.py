@@ -85,7 +85,7 @@ def test_an_export_scores_like_the_native_model(tmp_path: Path, make: Any) -> No
     assert abs(float(pmml.predict(one)[0]) - float(expected[0])) <= TOLERANCE
     # auto never picks the PMML export: it is for portability
     assert registry.load("m:1").runtime == "native"
-    with pytest.raises(BundleError, match="exported to pmml already"):
+    with pytest.raises(BundleError, match="exported already to pmml"):
         registry.export("m:1", "pmml")
     registry.close()
 
@@ -175,5 +175,5 @@ def test_the_cli_exports_and_predicts_with_pmml(tmp_path: Path) -> None:
         [*tuner, "models", "export", "churn:1", "--format", "pmml", "--db", db],
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
-    assert again.returncode != 0 and "exported to pmml already" in again.stderr
+    assert again.returncode != 0 and "exported already to pmml" in again.stderr
     assert "Traceback" not in again.stderr
