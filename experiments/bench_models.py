@@ -118,7 +118,26 @@ def one_row(flavor: str, bundle: Path, n: int) -> dict[str, Any]:
     out["Predictor onnx (dict)"] = latency(onnx.predict, [as_dict], n)
     out["Predictor onnx (numpy row)"] = latency(onnx.predict, array, n)
     out["auto"] = {"row": export.runtime("row"), "batch": export.runtime("batch")}  # type: ignore[dict-item]
+    if flavor == "sklearn":  # the PMML export, in the JPMML evaluator: portability, not speed
+        out.update(pmml_latency(bundle, as_dict, n))
     return out
+
+
+def pmml_latency(bundle: Path, row: dict[str, float], n: int) -> dict[str, dict[str, float]]:
+    """One row (a dict) and one 10,000-row DataFrame through a Predictor on the PMML export."""
+    import pandas as pd
+
+    from tuner.models import Predictor
+    from tuner.models.pmml_export import write_export
+
+    write_export(bundle, f"{bundle}.pmml")
+    pmml = Predictor.load(bundle, pmml=f"{bundle}.pmml")
+    pmml.warm_up()
+    frame = pd.DataFrame([row] * 10_000)
+    return {
+        "Predictor pmml (dict)": latency(pmml.predict, [row], n),
+        "Predictor pmml (10,000-row DataFrame)": latency(pmml.predict_batch, frame, 5),
+    }
 
 
 def _batch(kind: str, flavor: str, bundle: str, source: str, target: str, queue: Any) -> None:

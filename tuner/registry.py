@@ -205,7 +205,8 @@ class ModelRegistry:
         self, ref: str | ModelVersion, runtime: str = "auto", *, use: str = "row"
     ) -> Predictor:
         """The Predictor of a version, its bundle checked against the registered digest;
-        ``runtime="onnx"`` scores with the version's ONNX export (see ``export``), ``native``
+        ``runtime="onnx"`` scores with the version's ONNX export (see ``export``), ``pmml``
+        with its PMML export in the JPMML evaluator (never picked by ``auto``), ``native``
         with the framework, ``auto`` with the one that was faster for ``use`` (``row``: one
         row per call; ``batch``) among those that predict the same (see ``runtimes``)."""
         from tuner.models.onnx_export import EXPORT, export_uri, read_export
@@ -214,6 +215,13 @@ class ModelRegistry:
         checked(runtime)
         version = self.resolve(ref) if isinstance(ref, str) else ref
         folder = self.store.fetch(version.uri, version.digest)
+        if runtime == "pmml":
+            from tuner.models import pmml_export
+
+            found = self._fetch_export(
+                pmml_export.export_uri(version.uri), version.digest, EXPORT, "pmml"
+            )
+            return Predictor.load(folder, version.digest, pmml=found)
         onnx = None
         uri = export_uri(version.uri)
         if runtime == "onnx":
@@ -226,32 +234,37 @@ class ModelRegistry:
         return Predictor.load(folder, version.digest, onnx=onnx)
 
     def export(self, ref: str, format: str = "onnx") -> tuple[ModelVersion, OnnxExport]:
-        """Export a version for onnxruntime, beside its immutable bundle in the store (its own
-        folder with a sidecar manifest); ``BundleError`` when it was exported already."""
-        from tuner.models.onnx_export import export_uri, write_export
+        """Export a version for onnxruntime (``onnx``) or a PMML evaluator (``pmml``), beside
+        its immutable bundle in the store (its own folder with a sidecar manifest);
+        ``BundleError`` when it was exported already in that format."""
+        from tuner.models import onnx_export, pmml_export
 
-        if format != "onnx":
-            raise SpecError("format", f"must be onnx, not {format!r}")
+        formats = {"onnx": onnx_export, "pmml": pmml_export}
+        if format not in formats:
+            raise SpecError("format", f"must be one of {', '.join(formats)}, not {format!r}")
+        module = formats[format]
         version = self.resolve(ref)
         folder = self.store.fetch(version.uri, version.digest)
-        uri = export_uri(version.uri)
+        uri = module.export_uri(version.uri)
         if self.store.exists(uri):
-            raise BundleError(f"{ref} (version {version.version}) is exported already: {uri}")
+            raise BundleError(
+                f"{ref} (version {version.version}) is exported already to {format}: {uri}"
+            )
         if self.store.local or "://" not in uri:
-            return version, write_export(folder, uri.removeprefix("file://"))
+            return version, module.write_export(folder, uri.removeprefix("file://"))
         with tempfile.TemporaryDirectory() as tmp:
-            made = write_export(folder, Path(tmp) / "onnx")
-            self.store.put(Path(tmp) / "onnx", uri)
+            made = module.write_export(folder, Path(tmp) / format)
+            self.store.put(Path(tmp) / format, uri)
         return version, made
 
-    def _fetch_export(self, uri: str, digest: str, marker: str) -> Path:
+    def _fetch_export(self, uri: str, digest: str, marker: str, format: str = "onnx") -> Path:
         if not self.store.exists(uri):
             raise BundleError(
-                f"{uri}: this version has no ONNX export (tuner models export NAME:VERSION "
-                "--format onnx makes one)",
+                f"{uri}: this version has no {format.upper()} export (tuner models export "
+                f"NAME:VERSION --format {format} makes one)",
                 "runtime",
             )
-        return self.store.fetch(uri, f"{digest}.onnx", marker)
+        return self.store.fetch(uri, f"{digest}.{format}", marker)
 
     def close(self) -> None:
         self.storage.close()

@@ -134,8 +134,8 @@ def test_categorical_features_and_other_formats_are_refused(tmp_path: Path) -> N
         registry.export("m")
     assert err.value.field == "format"
     assert not [p for p in (tmp_path / "store" / "m").iterdir() if p.name.endswith(".onnx")]
-    with pytest.raises(Exception, match="must be onnx"):
-        registry.export("m", "pmml")
+    with pytest.raises(Exception, match="must be one of onnx, pmml"):
+        registry.export("m", "h2o")
     with pytest.raises(Exception, match="runtime"):
         registry.load("m", runtime="tensorrt")
     registry.close()

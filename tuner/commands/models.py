@@ -1,6 +1,6 @@
 """Commands of the model registry: ``tuner promote`` (a study's best trial becomes a version),
 ``tuner models`` (models, versions, aliases, the alias history) and ``tuner models alias``
-(move an alias; a rollback is moving it back) and ``tuner models export`` (ONNX)."""
+(move an alias; a rollback is moving it back) and ``tuner models export`` (ONNX or PMML)."""
 
 from __future__ import annotations
 
@@ -85,9 +85,12 @@ class ModelsCommand:
             nargs="*",
             metavar="NAME | alias NAME ALIAS VERSION | export NAME:VERSION",
             help="a model's name, or 'alias' with the model, the alias and the version, or "
-            "'export' with a version (ONNX, scored with onnxruntime: pip install 'tuner[onnx]')",
+            "'export' with a version (ONNX, scored with onnxruntime: pip install 'tuner[onnx]'; "
+            "PMML, scored with the JPMML evaluator: pip install 'tuner[pmml]' and Java)",
         )
-        parser.add_argument("--format", default="onnx", choices=["onnx"], help="of an export")
+        parser.add_argument(
+            "--format", default="onnx", choices=["onnx", "pmml"], help="of an export"
+        )
         parser.add_argument("--history", action="store_true", help="the audit trail of aliases")
         parser.add_argument("--reason", default="", help="why an alias moves (kept in history)")
         parser.add_argument("--json", action="store_true", help="JSON")
@@ -158,7 +161,7 @@ class ModelsCommand:
 
     def _export(self, args: argparse.Namespace, words: list[str]) -> int:
         if len(words) != 1:
-            raise SpecError("models", "usage: tuner models export NAME:VERSION --format onnx")
+            raise SpecError("models", "usage: tuner models export NAME:VERSION --format onnx|pmml")
         version, made = open_registry(args).export(words[0], args.format)
         if args.json:
             print(json.dumps(made.to_dict(), indent=2))

@@ -145,9 +145,10 @@ class PredictCommand:
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument(
             "--runtime",
-            choices=["auto", "native", "onnx"],
+            choices=["auto", "native", "onnx", "pmml"],
             default="auto",
             help="onnx: score in-process with the version's ONNX export (tuner models export); "
+            "pmml: with its PMML export in the JPMML evaluator (portability, not speed); "
             "auto (the default): onnx when the export gave the same predictions and was the "
             "faster on a batch when exported, else native",
         )
@@ -167,7 +168,7 @@ class PredictCommand:
         file_format(args.output, "output")
         registry = open_registry(args)
         version = registry.resolve(args.model)
-        if args.spark and args.runtime == "onnx":
+        if args.spark and args.runtime in ("onnx", "pmml"):
             raise SpecError("runtime", "--spark scores with the native runtime only")
         runtime = "native" if args.spark else args.runtime
         predictor = registry.load(version, runtime, use="batch")

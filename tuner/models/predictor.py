@@ -37,7 +37,7 @@ class Predictor:
         self.manifest = manifest
         self.model = model
         self.folder = folder
-        self.runtime = runtime  # "native" (the framework) or "onnx" (onnxruntime)
+        self.runtime = runtime  # "native" (the framework), "onnx" (onnxruntime) or "pmml"
         # a model that reads arrays skips the DataFrame: all-numeric rows as one float array,
         # others (``takes_values``) as an object array of checked values
         prepare = getattr(model, "prepare_arrays", None)
@@ -58,18 +58,25 @@ class Predictor:
         digest: str | None = None,
         *,
         onnx: str | os.PathLike[str] | None = None,
+        pmml: str | os.PathLike[str] | None = None,
     ) -> Predictor:
         """Load the bundle at ``folder`` (``digest``: the manifest's registered SHA-256);
         ``BundleError`` naming the file that fails its checksum, the unknown flavor or the
         package that is not installed. ``onnx``: the folder of the version's ONNX export, to
         score with onnxruntime instead of the framework (refused unless it was made from this
-        bundle and matched its predictions within ``onnx_export.TOLERANCE``)."""
+        bundle and matched its predictions within ``onnx_export.TOLERANCE``). ``pmml``: the
+        folder of its PMML export, scored in the JPMML evaluator (for portability checks, not
+        speed: see ``pmml_export``)."""
         root = Path(folder)
         manifest = read_manifest(root, digest)
         if onnx is not None:
             from tuner.models.onnx_export import load_onnx
 
             return cls(manifest, load_onnx(onnx, manifest), root, "onnx")
+        if pmml is not None:
+            from tuner.models.pmml_export import load_pmml
+
+            return cls(manifest, load_pmml(pmml, manifest), root, "pmml")
         flavor = flavor_named(manifest.flavor)
         flavor.check_installed()
         return cls(manifest, flavor.load(root / "model", manifest.signature), root)

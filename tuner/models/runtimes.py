@@ -8,7 +8,8 @@ does), the two runtimes taking turns so that a busy machine slows both alike. ``
 (the default everywhere) then picks, per use, the faster one of those that give the same
 predictions: onnx only when its maximum absolute difference from the native predictions is
 within tolerance, it was faster, and onnxruntime is installed here; native otherwise (and
-always for a version without an export). ``native`` and ``onnx`` force one.
+always for a version without an export). ``native``, ``onnx`` and ``pmml`` (the PMML export in
+the JPMML evaluator: for portability, never picked by ``auto``) force one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from tuner.models.onnx_export import OnnxExport
     from tuner.models.predictor import Predictor
 
-RUNTIMES = ("auto", "native", "onnx")
+RUNTIMES = ("auto", "native", "onnx", "pmml")
 USES = ("row", "batch")
 ROW_CALLS = 200  # one-row calls per runtime, in turns of TURN
 TURN = 20
