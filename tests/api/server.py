@@ -77,7 +77,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 text=True,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a loaded machine (parallel test files) starts slowly
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
@@ -87,6 +87,7 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        self.stop()  # never leave a server running behind a failed start
         raise AssertionError(f"server did not start:\n{self.log.read_text()}")
 
     @property
