@@ -69,26 +69,30 @@ def dtlz2(x: list[float]) -> dict[str, float]:
     }
 
 
+def tell(history: list[Trial], suggestion: Suggestion, values: dict[str, float]) -> None:
+    """Append ``suggestion`` to ``history`` as a complete trial with ``values`` (and its meta)."""
+    history.append(
+        Trial(
+            "s",
+            len(history),
+            0,
+            suggestion.params,
+            TrialState.COMPLETE,
+            1,
+            values["f1"],
+            values,
+            meta=suggestion.meta,
+        )  # fmt: skip
+    )
+
+
 def study(algorithm: Algorithm, problem: Any, trials: int, batch: int = 1) -> list[Trial]:
     """A study run by hand: suggestions evaluated in batches, their meta stored."""
     history: list[Trial] = []
     while len(history) < trials:
         for item in algorithm.suggest(history, batch):
             s = as_suggestion(item)
-            values = problem([s.params[f"x{i}"] for i in range(4)])
-            history.append(
-                Trial(
-                    "s",
-                    len(history),
-                    0,
-                    s.params,
-                    TrialState.COMPLETE,
-                    1,
-                    values["f1"],
-                    values,
-                    meta=s.meta,
-                )  # fmt: skip
-            )
+            tell(history, s, problem([s.params[f"x{i}"] for i in range(4)]))
     return history
 
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import yaml
 
+from tests.algorithms.test_multiobjective import tell
 from tests.conftest import REPO
 from tests.tuner.test_cli import TUNER, _wait_for_complete
 from tuner import plugins
@@ -57,20 +58,7 @@ def evolve(generations: int, seed: int | None = 7) -> list[Trial]:
     for _ in range(generations):
         for s in make(seed).suggest(history, 8):
             assert isinstance(s, Suggestion)
-            values = zdt1(s.params)
-            history.append(
-                Trial(
-                    "s",
-                    len(history),
-                    0,
-                    s.params,
-                    TrialState.COMPLETE,
-                    1,
-                    values["f1"],
-                    values,
-                    meta=s.meta,
-                )  # fmt: skip
-            )
+            tell(history, s, zdt1(s.params))
     return history
 
 

@@ -33,7 +33,8 @@ def server(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium driven by Playwright, one per test module (never `playwright install`)."""
+    """Debian's chromium driven by Playwright through executable_path, one per test module
+    (Playwright's own browser download needs the internet)."""
     from playwright.sync_api import sync_playwright
 
     from tests.api.web_browser import CHROMIUM

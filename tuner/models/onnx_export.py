@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +84,25 @@ def export_uri(version_uri: str) -> str:
     return version_uri.rstrip("/") + SUFFIX
 
 
+def publish(folder: Path, build: Callable[[Path], OnnxExport]) -> OnnxExport:
+    """Every export format's way into place: ``build`` writes the converted model into a
+    staging folder beside ``folder`` and returns its record; the record is written as
+    ``EXPORT.json``, the files made read-only and the folder renamed to ``folder`` at once. When
+    ``build`` raises, nothing is left behind."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        export = build(staging)
+        (staging / EXPORT).write_text(json.dumps(export.to_dict(), indent=2, sort_keys=True))
+        for p in staging.iterdir():
+            p.chmod(0o444)
+        os.rename(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return export
+
+
 def write_export(bundle: str | os.PathLike[str], folder: str | os.PathLike[str]) -> OnnxExport:
     """Convert the bundle at ``bundle`` to ONNX into ``folder`` (which must not exist), measure
     the difference on the manifest's example rows and write ``EXPORT.json``; ``BundleError``
@@ -102,22 +122,21 @@ def write_export(bundle: str | os.PathLike[str], folder: str | os.PathLike[str])
             "example",
         )
     proto = _convert(native.model, manifest)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        path = staging / FILE
-        path.write_bytes(proto.SerializeToString())
+
+    def build(staging: Path) -> OnnxExport:
         import numpy as np
 
+        from tuner.models.runtimes import race
+
+        path = staging / FILE
+        path.write_bytes(proto.SerializeToString())
         rows = list(manifest.examples)
         runtime = OnnxModel(path, manifest.signature.output)
         scored = runtime.predict_array(manifest.signature.array(rows))
         expected = np.asarray(native.predict(rows), dtype=float)
         diff = float(np.max(np.abs(np.asarray(scored, dtype=float) - expected)))
-        from tuner.models.runtimes import race
-
         timings = race(native, Predictor(manifest, runtime, native.folder, "onnx"), rows)
-        export = OnnxExport(
+        return OnnxExport(
             format="onnx",
             source=manifest.digest,
             file=FILE,
@@ -128,14 +147,8 @@ def write_export(bundle: str | os.PathLike[str], folder: str | os.PathLike[str])
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             timings=timings,
         )
-        (staging / EXPORT).write_text(json.dumps(export.to_dict(), indent=2, sort_keys=True))
-        for p in staging.iterdir():
-            p.chmod(0o444)
-        os.rename(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return export
+
+    return publish(target, build)
 
 
 def read_export(folder: str | os.PathLike[str], manifest: Manifest) -> OnnxExport:

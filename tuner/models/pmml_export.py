@@ -20,10 +20,8 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import io
-import json
 import os
 import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from typing import Any
 from tuner.errors import BundleError
 from tuner.models.bundle import Manifest, file_digest
 from tuner.models.flavor import check_installed
-from tuner.models.onnx_export import EXPORT, OnnxExport
+from tuner.models.onnx_export import OnnxExport, publish
 from tuner.models.signature import Output
 
 FILE = "model.pmml"
@@ -83,9 +81,8 @@ def write_export(bundle: str | os.PathLike[str], folder: str | os.PathLike[str])
             "with example=",
             "example",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+
+    def build(staging: Path) -> OnnxExport:
         import numpy as np
 
         path = staging / FILE
@@ -101,7 +98,7 @@ def write_export(bundle: str | os.PathLike[str], folder: str | os.PathLike[str])
                 f"{np.ravel(scored)[:3]}): not exported",
                 "format",
             )
-        export = OnnxExport(
+        return OnnxExport(
             format="pmml",
             source=manifest.digest,
             file=FILE,
@@ -111,14 +108,8 @@ def write_export(bundle: str | os.PathLike[str], folder: str | os.PathLike[str])
             versions=_versions(),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        (staging / EXPORT).write_text(json.dumps(export.to_dict(), indent=2, sort_keys=True))
-        for p in staging.iterdir():
-            p.chmod(0o444)
-        os.rename(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return export
+
+    return publish(target, build)
 
 
 def load_pmml(folder: str | os.PathLike[str], manifest: Manifest) -> PmmlModel:
