@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -226,8 +227,8 @@ def breast_cancer_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def trainer_study(path: Path, data: Path, **changes) -> Path:
-    study = {
+def trainer_study(path: Path, data: Path, **changes: Any) -> Path:
+    study: dict[str, Any] = {
         "name": "xgb",
         "objective": {"trainer": "xgboost", "data": str(data), "label": "label", "cv": 3},
         "space": {
