@@ -265,7 +265,10 @@ def _column(feature: Feature, values: Sequence[Any]) -> np.ndarray:
     import numpy as np
 
     if feature.type != "category":
-        array = np.asarray(values)
+        try:
+            array = np.asarray(values)
+        except ValueError:  # a nested value among them: named below
+            array = np.empty(0, dtype=object)
         if array.dtype.kind in _NUMBER_KINDS and array.ndim == 1:
             return array.astype(float, copy=False)
     for i, value in enumerate(values):
