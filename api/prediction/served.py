@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -67,33 +65,6 @@ class LoadedVersion:
 
         names = self.predictor.signature.names
         return np.asarray(self.predictor.model.predict(pd.DataFrame(matrix, columns=names)))
-
-
-_SWITCH_WHILE_LOADING = 0.0005  # seconds: the GIL's switch interval while a version loads
-_switching = threading.Lock()
-_loads = 0
-_interval = 0.0
-
-
-@contextmanager
-def _loading() -> Iterator[None]:
-    """While a version loads (a thread beside the one answering requests): hand the GIL over
-    every 0.5 ms instead of Python's 5 ms, so that a request that arrives waits at most that
-    for the loading thread's pure-Python stretches (unpickling, copying, checking a pipeline),
-    and the loading takes longer instead of the requests."""
-    global _loads, _interval
-    with _switching:
-        if _loads == 0:
-            _interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(_interval, _SWITCH_WHILE_LOADING))
-        _loads += 1
-    try:
-        yield
-    finally:
-        with _switching:
-            _loads -= 1
-            if _loads == 0:
-                sys.setswitchinterval(_interval)
 
 
 @dataclass(frozen=True)
@@ -274,8 +245,7 @@ class ServedModels:
                 return "unchanged"  # refused already; tried again once the alias moves
             started = time.perf_counter()
             try:
-                with _loading():
-                    loaded = self._load(version)
+                loaded = self._load(version)
             except Exception as exc:  # anything a bundle can do wrong: refuse it, keep the old
                 reason = (
                     f"{type(exc).__name__}: {exc}" if not isinstance(exc, TunerError) else str(exc)
@@ -294,7 +264,9 @@ class ServedModels:
             model.current = loaded  # the swap: one reference assignment
             model.which = target
             model.refused = None
-            gc.freeze()  # the new version out of the collector's reach, as the first was
+            # the new version out of the full collections' reach, as the first one was (the old
+            # one is freed by reference counting once its last request is answered)
+            gc.freeze()
             outcome = "loaded" if current is None else "swapped"
             self.metrics.swaps.labels(name, outcome).inc()
             self.metrics.version.labels(name).set(version.version)
