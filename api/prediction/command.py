@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 from typing import TYPE_CHECKING, Any
 
 from tuner.api.prediction.metrics import MULTIPROCESS_DIR, worker_gone
@@ -185,8 +186,6 @@ def serve_models(settings: PredictionSettings) -> None:
 
 
 def _run_workers(settings: PredictionSettings) -> None:
-    import threading
-
     from tuner.api.prediction.workers import relay
 
     context = multiprocessing.get_context("spawn")
@@ -253,8 +252,6 @@ def run_worker(
 ) -> None:
     """Serve ``settings`` on ``sock`` (and gRPC) until stopped; ``peers``: the link to the
     other workers of ``--workers N`` (repository calls made here are made there too)."""
-    import threading
-
     import uvicorn
 
     from tuner.api.prediction.app import PredictionMetrics, create_prediction_app, open_models
