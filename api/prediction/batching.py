@@ -2,10 +2,11 @@
 arrive within ``wait`` seconds of the first are scored in one model call, up to ``cap`` rows
 (a request of ``cap`` rows or more is scored alone, at once). ``cap`` of 1 turns it off.
 
-Each request's rows were parsed and checked for presence and type on their own before they
-join a batch, so a malformed request never reaches the others. The checks made while scoring
-(a non-finite number, an unknown category) can refuse the merged call: then every request of
-the batch is scored alone, and only the one with the bad row fails, naming its own row.
+Each request's rows were parsed and checked on their own before they join a batch (presence
+and type; for a model of numbers, finiteness too), so a malformed request never reaches the
+others. The checks made while scoring (an unknown category, which the signature checks as it
+builds the model's frame) can refuse the merged call: then every request of the batch is scored
+alone, and only the one with the bad row fails, naming its own row.
 
 One policy, two ways to wait: ``AsyncBatcher`` for the REST routes (on the event loop: the
 first request arms a timer, the others await their future) and ``ThreadBatcher`` for gRPC's

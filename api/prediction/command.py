@@ -18,7 +18,8 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 from tuner.api.prediction.metrics import MULTIPROCESS_DIR, worker_gone
 from tuner.api.prediction.settings import (
@@ -31,6 +32,9 @@ from tuner.api.prediction.settings import (
 from tuner.cli import database_option
 from tuner.errors import SpecError, TunerError, Unauthorized
 from tuner.projects import DEFAULT_PROJECT
+
+if TYPE_CHECKING:
+    from tuner.api.prediction.workers import WorkerLink
 
 log = logging.getLogger("tuner.serving")
 
@@ -182,13 +186,26 @@ def serve_models(settings: PredictionSettings) -> None:
 
 
 def _run_workers(settings: PredictionSettings) -> None:
+    from tuner.api.prediction.workers import relay
+
     context = multiprocessing.get_context("spawn")
+    # repository calls (gRPC load, unload) reach one worker: the parent relays them to all
+    to_parent = context.Queue()
+    to_workers = [context.Queue() for _ in range(settings.workers)]
     workers = [
-        context.Process(target=_worker_main, args=(settings, i), name=f"worker-{i}")
+        context.Process(
+            target=_worker_main,
+            args=(settings, i, to_parent, to_workers[i]),
+            name=f"worker-{i}",
+        )
         for i in range(settings.workers)
     ]
     for worker in workers:
         worker.start()
+    stopped = threading.Event()
+    threading.Thread(
+        target=relay, args=(to_parent, to_workers, stopped), daemon=True, name="relay"
+    ).start()
 
     def stop(signum: int, frame: Any) -> None:
         for worker in workers:
@@ -199,9 +216,14 @@ def _run_workers(settings: PredictionSettings) -> None:
     signal.signal(signal.SIGINT, stop)
     for worker in workers:
         worker.join()
+    stopped.set()
 
 
-def _worker_main(settings: PredictionSettings, index: int) -> None:
+def _worker_main(
+    settings: PredictionSettings, index: int, to_parent: Any, from_parent: Any
+) -> None:
+    from tuner.api.prediction.workers import WorkerLink
+
     logging.basicConfig(
         level=logging.INFO,
         format=f"%(asctime)s %(levelname)s [worker {index}] %(message)s",
@@ -210,7 +232,13 @@ def _worker_main(settings: PredictionSettings, index: int) -> None:
     grpc_port = settings.grpc_port
     sock = _bind(settings.host, settings.port, reuse_port=True)
     try:
-        run_worker(settings, sock, grpc_reuse_port=grpc_port is not None, announce=index == 0)
+        run_worker(
+            settings,
+            sock,
+            grpc_reuse_port=grpc_port is not None,
+            announce=index == 0,
+            peers=WorkerLink(index, to_parent, from_parent),
+        )
     finally:
         worker_gone(os.getpid())
 
@@ -220,7 +248,10 @@ def run_worker(
     sock: socket.socket,
     grpc_reuse_port: bool = False,
     announce: bool = True,
+    peers: WorkerLink | None = None,
 ) -> None:
+    """Serve ``settings`` on ``sock`` (and gRPC) until stopped; ``peers``: the link to the
+    other workers of ``--workers N`` (repository calls made here are made there too)."""
     import uvicorn
 
     from tuner.api.prediction.app import PredictionMetrics, create_prediction_app, open_models
@@ -228,7 +259,11 @@ def run_worker(
     models = open_models(settings, PredictionMetrics())
     grpc_server: list[Any] = []
 
+    stop = threading.Event()
+
     def started(served: Any) -> None:
+        if peers is not None:
+            peers.start(served, stop)
         if settings.grpc_port is not None:
             from tuner.api.prediction.grpc_service import start_grpc
 
@@ -239,6 +274,7 @@ def run_worker(
                     settings.grpc_port,
                     grpc_reuse_port,
                     settings.batching,
+                    peers,
                 )
             )
         if announce:
@@ -251,6 +287,7 @@ def run_worker(
     try:
         server.run(sockets=[sock])
     finally:
+        stop.set()
         for g in grpc_server:
             g.stop(grace=2)
 

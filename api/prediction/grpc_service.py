@@ -14,11 +14,12 @@ from typing import Any
 
 import grpc
 
-from tuner.api.prediction import rows
+from tuner.api.prediction import rows, workers
 from tuner.api.prediction.batching import BatchPolicy, ThreadBatcher
 from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2 as pb
 from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2_grpc as pb_grpc
 from tuner.api.prediction.served import LoadedVersion, ServedModels, parse_served
+from tuner.api.prediction.workers import WorkerLink
 from tuner.errors import InvalidInput, NotFound, TunerError, Unavailable
 
 log = logging.getLogger("tuner.serving")
@@ -45,9 +46,15 @@ _CODES = {InvalidInput: grpc.StatusCode.INVALID_ARGUMENT, NotFound: grpc.StatusC
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     """The service over ``models``."""
 
-    def __init__(self, models: ServedModels, batching: BatchPolicy | None = None) -> None:
+    def __init__(
+        self,
+        models: ServedModels,
+        batching: BatchPolicy | None = None,
+        peers: WorkerLink | None = None,
+    ) -> None:
         self.models = models
         self.batcher = ThreadBatcher(batching or BatchPolicy(), models.metrics.batch)
+        self.peers = peers  # the other workers of the server (``--workers N``), if any
 
     def _serving(self, name: str, context: grpc.ServicerContext) -> LoadedVersion:
         try:
@@ -126,39 +133,63 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
 
     # -- the model repository: load and unload need a ``write`` token of the server's project
 
+    def RepositoryIndex(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """The served models (Triton's repository index): name, version, state and the reason
+        of the last refusal; ``ready``: only those serving. Needs a ``read`` token."""
+        self._authorized(context, "read")
+        index = pb.RepositoryIndexResponse()
+        for name, model in self.models.models.items():
+            if request.ready and not model.ready:
+                continue
+            current = model.current
+            index.models.add(
+                name=name,
+                version=str(current.version.version) if current else "",
+                state="READY" if current else "UNAVAILABLE" if model.refused else "LOADING",
+                reason=model.refused.reason if model.refused else "",
+            )
+        return index
+
     def RepositoryModelLoad(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Serve ``model_name`` (``churn``: its production alias, ``churn@staging``,
-        ``churn:3``) through the same load, check, warm and swap as an alias move."""
+        ``churn:3``) through the same load, check, warm and swap as an alias move, in every
+        worker of the server; answered once every one has."""
         self._authorized(context, "write")
         ref = _model_name(request, context)
         try:
-            outcome = self.models.load(ref)
+            name = parse_served(ref)[0]
         except TunerError as exc:
-            code = (
-                grpc.StatusCode.NOT_FOUND
-                if isinstance(exc, NotFound)
-                else grpc.StatusCode.INVALID_ARGUMENT
-            )
-            context.abort(code, str(exc))
-        name = parse_served(ref)[0]
-        model = self.models.get(name)
-        if outcome == "refused":
-            refusal = model.refused
-            reason = refusal.reason if refusal is not None else "refused"
-            serving = model.current
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        here, others = self._everywhere(workers.LOAD, ref)
+        if here.startswith("not found"):
+            context.abort(grpc.StatusCode.NOT_FOUND, here.removeprefix("not found: "))
+        failed = {i: o for i, o in {-2: here, **others}.items() if o.split(":")[0] in _FAILED}
+        if failed:
+            model = self.models.models.get(name)
+            serving = model.current if model is not None else None
             still = f"; still serving version {serving.version.version}" if serving else ""
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{ref}: {reason}{still}")
-        return pb.RepositoryModelLoadResponse(model_name=name, isLoaded=model.ready)
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{ref}: {_said(failed)}{still}")
+        return pb.RepositoryModelLoadResponse(model_name=name, isLoaded=self.models.get(name).ready)
 
     def RepositoryModelUnload(self, request: Any, context: grpc.ServicerContext) -> Any:
-        """Stop serving ``model_name`` (this process's server: each worker its own)."""
+        """Stop serving ``model_name``, in every worker of the server."""
         self._authorized(context, "write")
         name = _model_name(request, context)
-        try:
-            self.models.remove(name)
-        except NotFound as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        here, others = self._everywhere(workers.UNLOAD, name)
+        if here.startswith("not found"):
+            context.abort(grpc.StatusCode.NOT_FOUND, here.removeprefix("not found: "))
+        failed = {i: o for i, o in others.items() if o.split(":")[0] in _FAILED}
+        if failed:
+            context.abort(grpc.StatusCode.INTERNAL, f"{name}: {_said(failed)}")
         return pb.RepositoryModelUnloadResponse(model_name=name, isUnloaded=True)
+
+    def _everywhere(self, op: str, arg: str) -> tuple[str, dict[int, str]]:
+        """``op`` on this worker's models and on every other worker's at once: this one's
+        outcome and theirs (by worker index)."""
+        asked = self.peers.ask(op, arg) if self.peers is not None else None
+        here = workers.apply(self.models, op, arg)
+        others = self.peers.wait(asked) if self.peers is not None and asked else {}
+        return here, others
 
     def _authorized(self, context: grpc.ServicerContext, role: str) -> None:
         """The call's ``authorization: Bearer <token>`` metadata must be a live token of this
@@ -189,6 +220,17 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                 f"{'load or unload' if role == 'write' else 'read'} models of project "
                 f"{self.models.project!r} (a {role} token of it can)",
             )
+
+
+_FAILED = ("refused", "not found", "failed")
+
+
+def _said(failed: dict[int, str]) -> str:
+    """Outcomes by worker (-2: the one answering the call) as one sentence."""
+    return "; ".join(
+        (f"worker {i}: " if i >= 0 else "other workers: " if i == -1 else "") + outcome
+        for i, outcome in sorted(failed.items())
+    )
 
 
 def _model_name(request: Any, context: grpc.ServicerContext) -> str:
@@ -266,13 +308,17 @@ def start_grpc(
     port: int,
     reuse_port: bool = False,
     batching: BatchPolicy | None = None,
+    peers: WorkerLink | None = None,
 ) -> grpc.Server:
-    """A started gRPC server on ``host:port`` over ``models``, batching by ``batching``."""
+    """A started gRPC server on ``host:port`` over ``models``, batching by ``batching``;
+    ``peers``: the link to the server's other workers (repository calls reach every one)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="grpc"),
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(models, batching), server)
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(
+        InferenceService(models, batching, peers), server
+    )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if server.add_insecure_port(address) == 0:
         raise TunerError(f"cannot serve gRPC on {address} (in use? choose another --grpc-port)")

@@ -1,14 +1,20 @@
 """Request bodies to model rows and predictions to response bodies, for KServe v1 and the Open
-Inference Protocol (v2): one pass per feature column, never per field through pydantic.
+Inference Protocol (v2): rows are checked against the signature in one vectorised pass, never
+per field through pydantic.
 
-Each column is turned into a numpy array at once; only a column that fails that fast path is
-walked value by value, to name the row and feature of the first bad value. The signature's own
-checks (``Signature.frame``: non-finite numbers, unknown categories) run after, vectorised too.
-A bad batch is refused whole with an ``InvalidInput`` whose field is ``rows[i].feature``.
+A model of numbers only gets its rows as ONE float matrix, built by one numpy call from the
+parsed body (rows as arrays or objects, a v2 tensor of every feature, a tensor per feature,
+gRPC's raw bytes), its types checked by the array's dtype and its values checked finite by one
+``isfinite`` over the whole matrix. Only when that fails is the batch walked value by value, to
+name the row and feature of the first bad value. A model with categories gets one array per
+feature (objects for the categories, whose values the signature checks as it builds the model's
+frame, vectorised per column). A bad batch is refused whole with an ``InvalidInput`` whose
+field is ``rows[i].feature``.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,7 +32,8 @@ _MISSING = object()
 @dataclass(frozen=True)
 class Batch:
     """Rows checked for presence and type: one array per feature (floats for numbers, objects
-    for categories), and the whole as a float matrix when every feature is a number."""
+    for categories) and, for a signature of numbers only, the whole as a float matrix whose
+    every value is finite (``matrix``: what the model's array path is fed)."""
 
     columns: dict[str, np.ndarray]
     size: int
@@ -61,6 +68,24 @@ _V2_NUMBER = {
     "FP32",
     "FP64",
 }
+_NUMBER_KINDS = "fiub"  # numpy dtype kinds a float matrix is made of
+
+
+def checked_numbers(signature: Signature, matrix: np.ndarray) -> Batch:
+    """A signature of numbers only: ``matrix`` (rows x features, numbers or booleans) as a
+    float batch, every value checked finite in one pass; ``InvalidInput`` naming the row and
+    feature of the first value that is not."""
+    import numpy as np
+
+    matrix = matrix.astype(float, copy=False)
+    names = signature.names
+    if not np.isfinite(matrix).all():
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(matrix))[0])
+        raise InvalidInput(
+            f"{names[col]!r} is {matrix[row, col]}, not a finite number",
+            f"rows[{row}].{names[col]}",
+        )
+    return Batch({n: matrix[:, j] for j, n in enumerate(names)}, len(matrix), matrix)
 
 
 def batch_of_instances(signature: Signature, instances: Any) -> Batch:
@@ -70,9 +95,10 @@ def batch_of_instances(signature: Signature, instances: Any) -> Batch:
         raise InvalidInput("'instances' must be a non-empty list of rows", "instances")
     first = instances[0]
     if isinstance(first, Mapping):
-        numbers = _numbers_only(signature, instances)
-        if numbers is not None:
-            return numbers
+        if signature.numeric:
+            matrix = _matrix_of_objects(signature, instances)
+            if matrix is not None:
+                return checked_numbers(signature, matrix)
         columns: dict[str, list[Any]] = {}
         for feature in signature.inputs:
             name = feature.name
@@ -95,27 +121,29 @@ def batch_of_instances(signature: Signature, instances: Any) -> Batch:
     )
 
 
-def _numbers_only(signature: Signature, instances: list[Any]) -> Batch | None:
-    """Objects of numbers only, all present: the float matrix in one numpy call; None when any
-    row is not so (the column-by-column path then names the first culprit)."""
+def _matrix_of_objects(signature: Signature, instances: list[Any]) -> np.ndarray | None:
+    """Objects of numbers, every feature present: their values in the signature's order as
+    one numeric array (one C-level ``itemgetter`` per row, one numpy call); None when any row
+    is not so (the column-by-column path then names the first culprit)."""
     import numpy as np
 
-    if any(f.type == "category" for f in signature.inputs):
-        return None
     names = signature.names
+    values = operator.itemgetter(*names)
     try:
-        array = np.array([[row[n] for n in names] for row in instances])
+        array = np.array(list(map(values, instances)))
     except (KeyError, TypeError, ValueError):
         return None
-    if array.dtype.kind not in "fiub" or array.shape != (len(instances), len(names)):
+    if len(names) == 1:
+        array = array.reshape(-1, 1)
+    if array.dtype.kind not in _NUMBER_KINDS or array.shape != (len(instances), len(names)):
         return None  # a string, a null, a nested value: named column by column
-    array = array.astype(float, copy=False)
-    return Batch({n: array[:, j] for j, n in enumerate(names)}, len(array), array)
+    return array
 
 
 def batch_of_tensors(signature: Signature, inputs: Any) -> Batch:
     """Open Inference Protocol ``inputs``: one tensor per feature (named after it, shape
-    ``[n]`` or ``[n, 1]``), or a single ``[n, k]`` tensor of the signature's features in order."""
+    ``[n]`` or ``[n, 1]``), or a single ``[n, k]`` tensor of the signature's features in order.
+    A tensor's ``data`` is a (nested) list of values, or a numpy array (gRPC's raw bytes)."""
     if not isinstance(inputs, list) or not inputs:
         raise InvalidInput("'inputs' must be a non-empty list of tensors", "inputs")
     tensors: dict[str, tuple[list[int], str, Any]] = {}
@@ -140,9 +168,11 @@ def batch_of_tensors(signature: Signature, inputs: Any) -> Batch:
                 f"not {shape}",
                 "inputs[0].shape",
             )
-        matrix = _flat(data, datatype, shape, "inputs[0]")
-        return _batch_of_matrix(signature, matrix.reshape(shape).tolist())
-    columns: dict[str, Any] = {}
+        matrix = _flat(data, datatype, shape, "inputs[0]").reshape(shape)
+        if signature.numeric and matrix.dtype.kind in _NUMBER_KINDS:
+            return checked_numbers(signature, matrix)
+        return _batch_of_matrix(signature, matrix.tolist())
+    columns: dict[str, np.ndarray] = {}
     rows = -1
     for feature in signature.inputs:
         if feature.name not in tensors:
@@ -162,8 +192,12 @@ def batch_of_tensors(signature: Signature, inputs: Any) -> Batch:
                 f"inputs.{feature.name}.shape",
             )
         rows = shape[0]
-        columns[feature.name] = _flat(data, datatype, shape, f"inputs.{feature.name}").tolist()
-    return _batch(signature, columns, rows)
+        columns[feature.name] = _flat(data, datatype, shape, f"inputs.{feature.name}")
+    if signature.numeric and all(c.dtype.kind in _NUMBER_KINDS for c in columns.values()):
+        import numpy as np
+
+        return checked_numbers(signature, np.column_stack(list(columns.values())))
+    return _batch(signature, {n: c.tolist() for n, c in columns.items()}, rows)
 
 
 def _flat(data: Any, datatype: str, shape: list[int], where: str) -> np.ndarray:
@@ -194,15 +228,14 @@ def _batch_of_matrix(signature: Signature, matrix: Sequence[Any]) -> Batch:
     import numpy as np
 
     width = len(signature.inputs)
-    if all(f.type != "category" for f in signature.inputs):
+    if signature.numeric:
         try:  # numbers only: the whole matrix in one C call
             array = np.asarray(matrix)
         except ValueError:  # ragged rows: named below
             array = None
-        if array is not None and array.dtype.kind in "fiub" and array.shape[1:] == (width,):
-            array = array.astype(float, copy=False)
-            named = {f.name: array[:, j] for j, f in enumerate(signature.inputs)}
-            return Batch(named, len(array), array)
+        if array is not None and array.dtype.kind in _NUMBER_KINDS and array.ndim == 2:
+            if array.shape[1] == width:
+                return checked_numbers(signature, array)
     for i, row in enumerate(matrix):
         if not isinstance(row, list) or len(row) != width:
             raise InvalidInput(
@@ -215,17 +248,28 @@ def _batch_of_matrix(signature: Signature, matrix: Sequence[Any]) -> Batch:
 
 
 def _batch(signature: Signature, columns: dict[str, Any], rows: int) -> Batch:
-    return Batch({f.name: _column(f, columns[f.name]) for f in signature.inputs}, rows)
+    """The value-by-value path: each column checked for presence and type, naming the first
+    value that fails; a signature of numbers only then gets its matrix checked as a whole."""
+    checked = {f.name: _column(f, columns[f.name]) for f in signature.inputs}
+    if signature.numeric:
+        import numpy as np
+
+        return checked_numbers(signature, np.column_stack(list(checked.values())))
+    return Batch(checked, rows)
 
 
 def _column(feature: Feature, values: Sequence[Any]) -> np.ndarray:
     """The column as an array: floats for numbers and booleans (checked for type here, for
-    finiteness by the signature), objects for categories (checked by the signature)."""
+    finiteness by ``checked_numbers`` or the signature), objects for categories (checked by the
+    signature)."""
     import numpy as np
 
     if feature.type != "category":
-        array = np.asarray(values)
-        if array.dtype.kind in "fiub" and array.ndim == 1:
+        try:
+            array = np.asarray(values)
+        except ValueError:  # a nested value among them: named below
+            array = np.empty(0, dtype=object)
+        if array.dtype.kind in _NUMBER_KINDS and array.ndim == 1:
             return array.astype(float, copy=False)
     for i, value in enumerate(values):
         where = f"rows[{i}].{feature.name}"
@@ -249,17 +293,25 @@ def _column(feature: Feature, values: Sequence[Any]) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-def listed(predictions: np.ndarray) -> list[Any]:
-    """Predictions as JSON values."""
-    return predictions.tolist()  # type: ignore[no-any-return]
+def encodable(predictions: np.ndarray) -> Any:
+    """Predictions as what the JSON encoder writes straight from memory (orjson's numpy
+    support): a contiguous float64 array (float32 widened, so the text is the float64 a client
+    parses, the embedded predictor's value), an integer or boolean array, else a list."""
+    import numpy as np
+
+    kind = predictions.dtype.kind
+    if kind == "f":
+        return predictions.astype(np.float64)  # a contiguous copy
+    if kind in "iub":
+        return np.ascontiguousarray(predictions)
+    return predictions.tolist()
 
 
 def output_tensor(predictions: np.ndarray) -> dict[str, Any]:
     """Predictions as the Open Inference Protocol's output tensor ``predict``."""
     datatype = _V2_TYPES.get(predictions.dtype.name, "BYTES")
-    data = predictions.reshape(-1).tolist()
-    if datatype == "BYTES":
-        data = [str(v) for v in data]
+    flat = predictions.reshape(-1)
+    data = [str(v) for v in flat.tolist()] if datatype == "BYTES" else encodable(flat)
     return {"name": "predict", "shape": list(predictions.shape), "datatype": datatype, "data": data}
 
 

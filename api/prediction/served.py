@@ -11,17 +11,18 @@ until the alias points elsewhere.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tuner.api.prediction.metrics import PredictionMetrics
 from tuner.api.prediction.rows import Batch
-from tuner.errors import InvalidInput, NotFound, TunerError
+from tuner.errors import NotFound, TunerError
 from tuner.models import Predictor
 from tuner.registry import ModelRegistry, parse_ref
 from tuner.storage.models import ModelVersion
@@ -37,41 +38,33 @@ DEFAULT_ALIAS = "production"
 @dataclass(frozen=True)
 class LoadedVersion:
     """A version loaded, checked and warm: what requests are answered with. A model of numbers
-    only is checked on the request's float matrix at once (finite numbers) rather than column
-    by column on a DataFrame, then scored: ``booster``, an XGBoost model, straight from the
-    matrix (what the flavor does after building a DataFrame); ``direct``, a scikit-learn
-    flavor's model, on one DataFrame built from the matrix in one block."""
+    only gets the request's float matrix, already checked by ``rows.checked_numbers``: through
+    the model's array path (``arrays``: XGBoost's ``inplace_predict``, the scikit-learn
+    flavor's array copy of the pipeline; what the embedded predictor calls), else through the
+    flavor's ``predict`` on one DataFrame built from the matrix in one block. ``fast`` is False
+    when the warm-up found the matrix path disagreeing with the flavor's own: then every batch
+    goes through the predictor, checked again on its DataFrame."""
 
     version: ModelVersion
     predictor: Predictor
     loaded_at: datetime
-    booster: Any = None
-    direct: Any = None
+    arrays: Callable[[Any], Any] | None = None
+    fast: bool = True
 
     def predict(self, batch: Batch) -> np.ndarray:
-        """Predictions of checked rows; ``InvalidInput`` naming the row and feature of a
-        non-finite number or an unknown category (the signature's checks)."""
+        """Predictions of checked rows; ``InvalidInput`` naming the row and feature of an
+        unknown category (the signature's check of a model with categories)."""
         import numpy as np
 
-        if self.booster is None and self.direct is None:
-            return self.predictor.predict(batch.frame())
-        names = self.predictor.signature.names
         matrix = batch.matrix
-        if matrix is None:
-            matrix = np.column_stack([batch.columns[n] for n in names])
-        finite = np.isfinite(matrix)
-        if not finite.all():
-            row, col = (int(i) for i in np.argwhere(~finite)[0])
-            raise InvalidInput(
-                f"{names[col]!r} is {matrix[row, col]}, not a finite number",
-                f"rows[{row}].{names[col]}",
-            )
-        if self.booster is None:
-            import pandas as pd
+        if matrix is None or not self.fast:
+            return self.predictor.predict(batch.frame())
+        if self.arrays is not None:
+            return np.asarray(self.arrays(matrix))
+        import pandas as pd
 
-            return np.asarray(self.direct.predict(pd.DataFrame(matrix, columns=names)))
-        out = np.asarray(self.booster.inplace_predict(matrix.astype(np.float32)))
-        return out.astype(int) if self.predictor.signature.output.kind == "label" else out
+        names = self.predictor.signature.names
+        return np.asarray(self.predictor.model.predict(pd.DataFrame(matrix, columns=names)))
 
 
 @dataclass(frozen=True)
@@ -271,6 +264,9 @@ class ServedModels:
             model.current = loaded  # the swap: one reference assignment
             model.which = target
             model.refused = None
+            # the new version out of the full collections' reach, as the first one was (the old
+            # one is freed by reference counting once its last request is answered)
+            gc.freeze()
             outcome = "loaded" if current is None else "swapped"
             self.metrics.swaps.labels(name, outcome).inc()
             self.metrics.version.labels(name).set(version.version)
@@ -301,15 +297,15 @@ class ServedModels:
             if predictions.dtype.kind == "f" and not np.isfinite(predictions).all():
                 raise TunerError("warm-up: the example rows give non-finite predictions")
             predictor.warm_up()
-        booster = direct = None
-        numbers = all(f.type != "category" for f in predictor.signature.inputs)
-        if predictor.flavor == "xgboost" and numbers:
-            booster = getattr(predictor.model, "booster", None)
-        elif predictor.flavor == "sklearn" and numbers:
-            direct = predictor.model
-        loaded = LoadedVersion(version, predictor, datetime.now(UTC), booster, direct)
-        if examples and (booster is not None or direct is not None):
-            # the fast path answers what the flavor answers
+        arrays = getattr(predictor.model, "predict_array", None)
+        loaded = LoadedVersion(
+            version,
+            predictor,
+            datetime.now(UTC),
+            arrays if callable(arrays) and predictor.signature.numeric else None,
+        )
+        if examples and predictor.signature.numeric:
+            # the matrix path answers what the flavor answers
             from tuner.api.prediction.rows import batch_of_instances
 
             fast = loaded.predict(batch_of_instances(predictor.signature, examples))
@@ -320,5 +316,5 @@ class ServedModels:
                     version.model,
                     version.version,
                 )
-                return LoadedVersion(version, predictor, loaded.loaded_at)
+                return LoadedVersion(version, predictor, loaded.loaded_at, fast=False)
         return loaded

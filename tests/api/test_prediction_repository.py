@@ -5,6 +5,7 @@ load; ``unload_model`` stops serving one; both need a ``write`` token of the ser
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,3 +180,64 @@ def test_the_kserve_proto_names_the_model_in_its_own_field(
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == ["churn", "True", "NOT_FOUND"], done.stdout
         assert server.model("churn")["version"] == version
+
+
+def test_with_two_workers_load_and_unload_reach_every_worker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``--workers 2``: a repository call reaches one worker (one gRPC connection), which has
+    the other make it too before answering; new connections, spread by the kernel over both
+    workers, then all see the change. The index lists what every worker serves."""
+    home = tmp_path_factory.mktemp("serving-repository-workers")
+    fitted = fit_models()
+    db = f"sqlite:///{home / 'tuner.db'}"
+    registry = make_registry(db, home / "store", fitted)
+    writer, _ = registry.storage.tokens.create("default", "write", "deploys")
+    server = PredictionServer(db, home / "store", home, "churn", "--workers", "2", grpc=True)
+    row = fitted["X"].head(1).assign(colour=lambda f: f["colour"].astype(str))
+    body = Load(server.url, "churn", row.to_dict(orient="records")[0]).body
+
+    def answers(model: str, n: int = 40) -> list[tuple[int, str]]:
+        """``n`` requests, a new connection each: (status, served version)."""
+        out = []
+        for _ in range(n):
+            r = httpx.post(f"{server.url}/v2/models/{model}/infer", json=body)
+            out.append((r.status_code, r.json().get("model_version", "") if r.is_success else ""))
+        return out
+
+    def logged(text: str) -> bool:
+        return all(f"[worker {i}] {text}" in server.log.read_text() for i in (0, 1))
+
+    try:
+        server.start()
+        deadline = time.monotonic() + 120
+        while not logged("model churn: version 1 loaded") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert set(answers("churn")) == {(200, "1")}
+        repo = client(server)
+        repo.load_model("churn:2", headers=bearer(writer))
+        assert logged("model churn: version 2 swapped"), server.log.read_text()[-3000:]
+        assert set(answers("churn")) == {(200, "2")}  # every worker, at once
+        repo.load_model("fraud", headers=bearer(writer))
+        fraud = {"instances": row.to_dict(orient="records")}
+        for _ in range(40):
+            r = httpx.post(f"{server.url}/v1/models/fraud:predict", json=fraud)
+            assert r.status_code == 200, r.text
+        index = repo.get_model_repository_index(headers=bearer(writer), as_json=True)
+        assert sorted((m["name"], m["version"], m["state"]) for m in index["models"]) == [
+            ("churn", "2", "READY"),
+            ("fraud", "1", "READY"),
+        ]
+        repo.unload_model("fraud", headers=bearer(writer))
+        for _ in range(40):
+            r = httpx.post(f"{server.url}/v1/models/fraud:predict", json=fraud)
+            assert r.status_code == 404, r.text
+        bad = corrupt_version(registry, "churn")
+        error = failure(lambda: repo.load_model(f"churn:{bad}", headers=bearer(writer)))
+        assert error.status() == "StatusCode.FAILED_PRECONDITION"
+        assert "worker" in error.message() and "checksum" in error.message()
+        assert set(answers("churn")) == {(200, "2")}  # both still serve the old version
+        repo.close()
+    finally:
+        server.stop()
+        registry.close()
