@@ -239,15 +239,14 @@ def main(argv: list[str] | None = None) -> int:
                 fh.write(json.dumps(run) + "\n")
                 fh.flush()
                 print(f"[{done}/{len(tasks)}] {json.dumps(run)}", flush=True)
-    budgets = [
-        {"evaluations": e, "rows": table(results, e, args.seeds)} for e in args.evaluations
-    ]
+    budgets = [{"evaluations": e, "rows": table(results, e, args.seeds)} for e in args.evaluations]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"seeds": args.seeds, "budgets": budgets}, indent=2))
     print("p: one-sided Mann-Whitney U that our default (*) is greater")
-    print("| evaluations | problem | contender | seeds | median hypervolume | p (default greater) |")
-    print("|---|---|---|---|---|---|")
+    columns = ["evaluations", "problem", "contender", "seeds", "median hypervolume", "p"]
+    print("| " + " | ".join(columns) + " |")
+    print("|---" * len(columns) + "|")
     for budget in budgets:
         for r in budget["rows"]:
             shown = "-" if r["p_default_greater"] is None else f"{r['p_default_greater']:.3f}"
