@@ -15,7 +15,7 @@ from tests.conftest import REPO
 from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import SpecError
-from tuner.executor import TrialJob
+from tuner.executor import TrialJob, TrialOutcome
 from tuner.executors.spark import SparkExecutor
 from tuner.models.predictor import Predictor
 from tuner.study import ObjectiveSpec, StudySpec
@@ -120,6 +120,15 @@ def parquet_data(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# trainers fit at several checkpoints, and each xgboost.spark fit is a barrier job of its own:
+# tens of seconds each on the loaded machine (a deadline, not a measurement)
+TRAINER_TIMEOUT = 600.0
+
+
+def trainer_outcome(executor: SparkExecutor, job: TrialJob) -> TrialOutcome:
+    return executor.submit(job).result(timeout=TRAINER_TIMEOUT + 60)
+
+
 def _trainer_job(
     trainer: str, data: Path, params: dict[str, Any], tmp_path: Path, **options: Any
 ) -> TrialJob:
@@ -134,7 +143,7 @@ def _trainer_job(
         params,
         objective,
         metric="areaUnderROC",
-        timeout=120,
+        timeout=TRAINER_TIMEOUT,
         artifact_dir=str(tmp_path / "model"),
     )
 
@@ -150,7 +159,7 @@ def test_spark_ml_trainer_fits_evaluates_and_saves(
         estimator="pyspark.ml.classification.GBTClassifier",
         save_model=True,
     )
-    outcome = outcome_of(executor.submit(job))
+    outcome = trainer_outcome(executor, job)
     assert outcome.state is TrialState.COMPLETE, outcome.error
     assert 0.85 < (outcome.value or 0) <= 1.0
     assert outcome.artifact == str(tmp_path / "model")
@@ -168,11 +177,21 @@ def test_spark_ml_trainer_fits_evaluates_and_saves(
 
 def test_xgboost_spark_trainer(executor: SparkExecutor, parquet_data: Path, tmp_path: Path) -> None:
     job = _trainer_job(
-        "xgboost-spark", parquet_data, {"max_depth": 3, "n_estimators": 20}, tmp_path
+        "xgboost-spark",
+        parquet_data,
+        {"max_depth": 3, "n_estimators": 20},
+        tmp_path,
+        save_model=True,
     )
-    outcome = outcome_of(executor.submit(job))
+    outcome = trainer_outcome(executor, job)
     assert outcome.state is TrialState.COMPLETE, outcome.error
     assert 0.85 < (outcome.value or 0) <= 1.0
+    predictor = Predictor.load(tmp_path / "model" / "bundle")
+    assert predictor.manifest.flavor == "spark"
+    import pandas as pd
+
+    rows = pd.read_parquet(parquet_data).drop(columns="label").head(50)
+    assert predictor.predict_batch(rows).shape[0] == 50
 
 
 def test_spark_trainer_needs_the_spark_executor(parquet_data: Path) -> None:
