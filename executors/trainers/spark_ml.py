@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
-from tuner.errors import ObjectiveError
+from tuner.data_files import data_format
+from tuner.errors import ObjectiveError, SpecError
 from tuner.executor import TrialContext
 from tuner.executors.trainers.dataset import load_frame
-from tuner.space import Params
+from tuner.space import Params, SearchSpace
 from tuner.trainer import Trainer, load_class
 
 _BINARY = {"areaUnderROC", "areaUnderPR"}
@@ -32,6 +33,7 @@ _MAXIMIZED = {
     "var",
 }
 HOLDOUT = 0.2
+NO_COLUMNS = "needs CSV or Parquet data: a model bundle names its input columns, LibSVM has none"
 SEED = 7
 
 
@@ -64,6 +66,13 @@ class SparkMLTrainer(Trainer):
         estimator = load_class(ref)
         names = {n for n in dir(estimator) if isinstance(getattr(estimator, n, None), Param)}
         return names or None
+
+    @classmethod
+    def check_study(cls, options: Mapping[str, Any], space: SearchSpace) -> None:
+        """Also: ``save_model`` needs named columns (CSV or Parquet) for its bundle."""
+        super().check_study(options, space)
+        if options.get("save_model") and data_format(options["data"]) == "libsvm":
+            raise SpecError("save_model", NO_COLUMNS)
 
     def estimator_for(self, params: Params) -> Any:
         return load_class(self.estimator or self.default_estimator or "")(
@@ -117,10 +126,7 @@ class SparkMLTrainer(Trainer):
         from pyspark.ml import Pipeline
 
         if assembler is None:
-            raise ObjectiveError(
-                "save_model needs CSV or Parquet data: a model bundle names its input columns, "
-                "and LibSVM rows have none"
-            )
+            raise ObjectiveError(f"save_model {NO_COLUMNS}")
         pipeline = Pipeline(stages=[assembler, self.estimator_for(params)]).fit(frame)
         example = frame.drop("label").limit(100).toPandas()
         trial.save_model(pipeline, "spark", example)

@@ -210,6 +210,20 @@ def test_spark_trainer_needs_the_spark_executor(parquet_data: Path) -> None:
     assert info.value.field == "objective.estimator" and "NoSuchClassifier" in info.value.reason
 
 
+def test_a_spark_bundle_needs_named_columns(tmp_path: Path) -> None:
+    from tuner.space import SearchSpace
+
+    data = tmp_path / "train.libsvm"
+    data.write_text("1 1:0.5 2:0.1\n0 1:-0.5 2:0.2\n")
+    options = {"data": str(data), "estimator": "pyspark.ml.classification.GBTClassifier"}
+    space = SearchSpace.from_dict({"maxDepth": {"type": "int", "low": 1, "high": 3}})
+    trainer = plugins.trainer("spark-ml")
+    trainer.check_study(options, space)
+    with pytest.raises(SpecError) as info:
+        trainer.check_study({**options, "save_model": True}, space)
+    assert info.value.field == "save_model" and "LibSVM" in info.value.reason
+
+
 class TestSparkMLTrainer(TrainerConformance):
     trainer = "spark-ml"
     options = {"estimator": "pyspark.ml.classification.LogisticRegression"}
