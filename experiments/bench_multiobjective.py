@@ -5,8 +5,9 @@ more) and the same warm-up followed by each of ``bayesian``'s acquisitions, ``ns
 ``TPESampler``, several seeds, with a one-sided Mann-Whitney U test that our default's
 hypervolume is greater than each other contender's.
 
-Run ``python -m experiments.bench_multiobjective [--evaluations 100 --seeds 5 --jobs 2]``; it writes
-``experiments/results/bench_multiobjective.json`` and prints a Markdown table.
+Run ``python -m experiments.bench_multiobjective [--evaluations 100 300 --seeds 5 --jobs 1]``; it
+appends each run to ``experiments/results/bench_multiobjective.runs.jsonl`` (and resumes from it),
+writes ``experiments/results/bench_multiobjective.json`` and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import math
 import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -156,56 +158,29 @@ def hypervolume_of(contender: str, problem: str, evaluations: int, seed: int) ->
     return hypervolume(points, chosen[3])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--evaluations", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    parser.add_argument("--out", default="experiments/results/bench_multiobjective.json")
-    parser.add_argument(
-        "--report", action="store_true", help="no runs: the table from the runs file alone"
-    )
-    args = parser.parse_args(argv)
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+def timed_run(contender: str, problem: str, evaluations: int, seed: int) -> dict[str, Any]:
+    """One run's record for the runs file: its hypervolume and the CPU seconds it took (CPU
+    time, not wall time: the machine is shared, so wall time says more about the neighbours)."""
+    start = time.process_time()
+    value = hypervolume_of(contender, problem, evaluations, seed)
+    run = {"contender": contender, "problem": problem, "seed": seed, "evaluations": evaluations}
+    return {**run, "hypervolume": value, "cpu_seconds": round(time.process_time() - start, 2)}
 
+
+def table(
+    results: dict[tuple[str, str, int, int], float | None], evaluations: int, seeds: int
+) -> list[dict[str, Any]]:
+    """Per problem and contender: the hypervolumes of the seeds done, their median, and p of a
+    one-sided Mann-Whitney U test that our default's hypervolumes are greater."""
     from scipy.stats import mannwhitneyu
 
-    # every finished run is appended to a runs file, so that a long benchmark stopped early
-    # (or resumed) reports the seeds it completed; seeds run in order, all contenders each
-    runs_file = Path(args.out).with_suffix(".runs.jsonl")
-    results: dict[tuple[str, str, int], float | None] = {}
-    if runs_file.exists():
-        for line in runs_file.read_text().splitlines():
-            r = json.loads(line)
-            if r["evaluations"] == args.evaluations:
-                results[(r["contender"], r["problem"], r["seed"])] = r["hypervolume"]
-    tasks = [
-        (c, p, s)
-        for s in range(args.seeds)
-        for p in PROBLEMS
-        for c in CONTENDERS
-        if (c, p, s) not in results
-    ]
-    if not args.report and tasks:
-        runs_file.parent.mkdir(parents=True, exist_ok=True)
-        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool, runs_file.open("a") as fh:
-            futures = {
-                pool.submit(hypervolume_of, c, p, args.evaluations, s): (c, p, s)
-                for c, p, s in tasks
-            }
-            for future in as_completed(futures):
-                c, p, s = futures[future]
-                results[(c, p, s)] = future.result()
-                run = {"contender": c, "problem": p, "seed": s, "evaluations": args.evaluations}
-                fh.write(json.dumps({**run, "hypervolume": results[(c, p, s)]}) + "\n")
-                fh.flush()
     rows = []
     for name in PROBLEMS:
         default = default_for(name)
-        found_default = [results.get((default, name, s)) for s in range(args.seeds)]
+        found_default = [results.get((default, name, s, evaluations)) for s in range(seeds)]
         mine = [v for v in found_default if v is not None]
         for c in CONTENDERS:
-            found = [results.get((c, name, s)) for s in range(args.seeds)]
+            found = [results.get((c, name, s, evaluations)) for s in range(seeds)]
             v = [x for x in found if x is not None]
             if not v or not mine:
                 continue
@@ -222,17 +197,64 @@ def main(argv: list[str] | None = None) -> int:
                     "p_default_greater": pvalue,
                 }  # fmt: skip
             )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--evaluations", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    parser.add_argument("--out", default="experiments/results/bench_multiobjective.json")
+    parser.add_argument(
+        "--report", action="store_true", help="no runs: the table from the runs file alone"
+    )
+    args = parser.parse_args(argv)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # every finished run is appended to a runs file, so that a long benchmark stopped early
+    # (or resumed) reports the seeds it completed; budgets in the order given, then seeds in
+    # order, all contenders each
+    runs_file = Path(args.out).with_suffix(".runs.jsonl")
+    results: dict[tuple[str, str, int, int], float | None] = {}
+    if runs_file.exists():
+        for line in runs_file.read_text().splitlines():
+            r = json.loads(line)
+            results[(r["contender"], r["problem"], r["seed"], r["evaluations"])] = r["hypervolume"]
+    tasks = [
+        (c, p, s, e)
+        for e in args.evaluations
+        for s in range(args.seeds)
+        for p in PROBLEMS
+        for c in CONTENDERS
+        if (c, p, s, e) not in results
+    ]
+    if not args.report and tasks:
+        runs_file.parent.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool, runs_file.open("a") as fh:
+            futures = {pool.submit(timed_run, c, p, e, s): (c, p, s, e) for c, p, s, e in tasks}
+            for done, future in enumerate(as_completed(futures), 1):
+                run = future.result()
+                results[futures[future]] = run["hypervolume"]
+                fh.write(json.dumps(run) + "\n")
+                fh.flush()
+                print(f"[{done}/{len(tasks)}] {json.dumps(run)}", flush=True)
+    budgets = [{"evaluations": e, "rows": table(results, e, args.seeds)} for e in args.evaluations]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"evaluations": args.evaluations, "seeds": args.seeds}
-    out.write_text(json.dumps({**summary, "rows": rows}, indent=2))
+    out.write_text(json.dumps({"seeds": args.seeds, "budgets": budgets}, indent=2))
     print("p: one-sided Mann-Whitney U that our default (*) is greater")
-    print("| problem | contender | median hypervolume | p (default greater) |")
-    print("|---|---|---|---|")
-    for r in rows:
-        shown = "-" if r["p_default_greater"] is None else f"{r['p_default_greater']:.3f}"
-        star = " (*)" if r["default"] else ""
-        print(f"| {r['problem']} | {r['contender']}{star} | {r['median']:.4f} | {shown} |")
+    columns = ["evaluations", "problem", "contender", "seeds", "median hypervolume", "p"]
+    print("| " + " | ".join(columns) + " |")
+    print("|---" * len(columns) + "|")
+    for budget in budgets:
+        for r in budget["rows"]:
+            shown = "-" if r["p_default_greater"] is None else f"{r['p_default_greater']:.3f}"
+            star = " (*)" if r["default"] else ""
+            print(
+                f"| {budget['evaluations']} | {r['problem']} | {r['contender']}{star} "
+                f"| {len(r['hypervolumes'])} | {r['median']:.4f} | {shown} |"
+            )
     return 0
 
 

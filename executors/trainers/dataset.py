@@ -41,15 +41,16 @@ def load_table(path: str, label: str) -> tuple[Any, Any]:
     return frame, y
 
 
-def load_frame(spark: Any, path: str, label: str, features: str = "features") -> Any:
-    """A Spark DataFrame with a vector column ``features`` and a double column ``label``."""
+def load_frame(spark: Any, path: str, label: str) -> tuple[Any, Any | None]:
+    """The data set as a Spark DataFrame with its label as the double column ``label``, and the
+    stage that assembles its other columns into the vector column ``features`` (None for
+    LibSVM, read with its ``features`` vector already)."""
     from pyspark.ml.feature import VectorAssembler
     from pyspark.sql import functions as F
 
     fmt = data_format(path)
     if fmt == "libsvm":
-        frame = spark.read.format("libsvm").load(path)
-        return frame.withColumnRenamed("label", label) if label != "label" else frame
+        return spark.read.format("libsvm").load(path), None
     reader = spark.read
     frame = (
         reader.parquet(path)
@@ -61,7 +62,7 @@ def load_frame(spark: Any, path: str, label: str, features: str = "features") ->
             f"the data set has no label column {label!r} (columns: {', '.join(frame.columns[:20])})"
         )
     inputs = [c for c in frame.columns if c != label]
-    assembler = VectorAssembler(inputCols=inputs, outputCol=features, handleInvalid="keep")
-    return assembler.transform(frame.withColumn(label, F.col(label).cast("double"))).select(
-        features, label
-    )
+    assembler = VectorAssembler(inputCols=inputs, outputCol="features", handleInvalid="keep")
+    return frame.withColumn(label, F.col(label).cast("double")).withColumnRenamed(
+        label, "label"
+    ), assembler

@@ -2,19 +2,21 @@
 
 They run on the Spark executor and take its session from ``trial.spark``; space params are the
 estimator's params (``maxDepth``, ``stepSize``... for Spark ML; ``max_depth``, ``learning_rate``...
-for ``xgboost.spark.SparkXGBClassifier``).
+for ``xgboost.spark.SparkXGBClassifier``). Ensembles (boosted trees, random forests, XGBoost)
+train in stages and report the hold-out score after each (``spark_stages``), so they prune with
+no user code; ``save_model`` saves a ``spark`` bundle fitted on all the data.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
-from tuner.errors import ObjectiveError
+from tuner.data_files import data_format
+from tuner.errors import ObjectiveError, SpecError
 from tuner.executor import TrialContext
 from tuner.executors.trainers.dataset import load_frame
-from tuner.space import Params
+from tuner.space import Params, SearchSpace
 from tuner.trainer import Trainer, load_class
 
 _BINARY = {"areaUnderROC", "areaUnderPR"}
@@ -31,6 +33,7 @@ _MAXIMIZED = {
     "var",
 }
 HOLDOUT = 0.2
+NO_COLUMNS = "needs CSV or Parquet data: a model bundle names its input columns, LibSVM has none"
 SEED = 7
 
 
@@ -64,27 +67,69 @@ class SparkMLTrainer(Trainer):
         names = {n for n in dir(estimator) if isinstance(getattr(estimator, n, None), Param)}
         return names or None
 
+    @classmethod
+    def check_study(cls, options: Mapping[str, Any], space: SearchSpace) -> None:
+        """Also: ``save_model`` needs named columns (CSV or Parquet) for its bundle."""
+        super().check_study(options, space)
+        if options.get("save_model") and data_format(options["data"]) == "libsvm":
+            raise SpecError("save_model", NO_COLUMNS)
+
     def estimator_for(self, params: Params) -> Any:
         return load_class(self.estimator or self.default_estimator or "")(
             featuresCol="features", labelCol="label", **params
         )
 
     def __call__(self, params: Params, trial: TrialContext) -> dict[str, float]:
+        from tuner.executors.trainers.spark_stages import growth_of, staged_fit
+
         spark = getattr(trial, "spark", None)
         if spark is None:
             raise ObjectiveError(f"trainer {self.name!r} runs on the spark executor only")
-        frame = load_frame(spark, self.data, self.label)
-        if self.label != "label":
-            frame = frame.withColumnRenamed(self.label, "label")
-        train, test = frame.randomSplit([1 - HOLDOUT, HOLDOUT], seed=SEED)
-        model = self.estimator_for(dict(params)).fit(train)
-        value = float(_evaluator(self.metric).evaluate(model.transform(test)))
+        frame, assembler = load_frame(spark, self.data, self.label)
+        features = assembler.transform(frame) if assembler is not None else frame
+        train, test = features.select("features", "label").randomSplit(
+            [1 - HOLDOUT, HOLDOUT], seed=SEED
+        )
+        evaluator = _evaluator(self.metric)
+
+        def score(model: Any) -> float:
+            return float(evaluator.evaluate(model.transform(test)))
+
+        growth = growth_of(self.estimator_for(params), params, getattr(trial, "resource", None))
+        if growth is None:
+            value = score(self.estimator_for(params).fit(train))
+        else:  # reports per checkpoint, so the study's pruner can stop it early
+            fixed = {**params, growth.counter: growth.total}
+            train.persist()
+            test.persist()
+            try:
+                _, value = staged_fit(
+                    lambda changes: self.estimator_for({**fixed, **changes}),
+                    growth,
+                    train,
+                    score,
+                    trial,
+                )
+            finally:
+                train.unpersist()
+                test.unpersist()
+            params = fixed
+            if trial.should_prune():  # stopped early: no model of its total to keep
+                return {self.metric: value}
         if self.save_model and trial.artifact_dir:
-            os.makedirs(os.path.dirname(trial.artifact_dir) or ".", exist_ok=True)
-            self.estimator_for(dict(params)).fit(frame).write().overwrite().save(
-                os.path.join(trial.artifact_dir, "model")
-            )
+            self.save(trial, params, frame, assembler)
         return {self.metric: value}
+
+    def save(self, trial: TrialContext, params: Params, frame: Any, assembler: Any) -> None:
+        """The estimator fitted on all the data, saved as a ``spark`` bundle: a PipelineModel
+        that assembles the feature columns itself, so raw rows go in."""
+        from pyspark.ml import Pipeline
+
+        if assembler is None:
+            raise ObjectiveError(f"save_model {NO_COLUMNS}")
+        pipeline = Pipeline(stages=[assembler, self.estimator_for(params)]).fit(frame)
+        example = frame.drop("label").limit(100).toPandas()
+        trial.save_model(pipeline, "spark", example)
 
 
 class XGBoostSparkTrainer(SparkMLTrainer):

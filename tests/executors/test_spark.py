@@ -15,8 +15,9 @@ from tests.conftest import REPO
 from tests.specs import runnable, spec_dict
 from tuner import plugins
 from tuner.errors import SpecError
-from tuner.executor import TrialJob
+from tuner.executor import TrialJob, TrialOutcome
 from tuner.executors.spark import SparkExecutor
+from tuner.models.predictor import Predictor
 from tuner.study import ObjectiveSpec, StudySpec
 from tuner.testing.executors import ExecutorConformance, make_job, outcome_of, wait_until
 from tuner.testing.trainers import RecordingContext, TrainerConformance
@@ -119,6 +120,15 @@ def parquet_data(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# trainers fit at several checkpoints, and each xgboost.spark fit is a barrier job of its own:
+# tens of seconds each on the loaded machine (a deadline, not a measurement)
+TRAINER_TIMEOUT = 600.0
+
+
+def trainer_outcome(executor: SparkExecutor, job: TrialJob) -> TrialOutcome:
+    return executor.submit(job).result(timeout=TRAINER_TIMEOUT + 60)
+
+
 def _trainer_job(
     trainer: str, data: Path, params: dict[str, Any], tmp_path: Path, **options: Any
 ) -> TrialJob:
@@ -133,7 +143,7 @@ def _trainer_job(
         params,
         objective,
         metric="areaUnderROC",
-        timeout=120,
+        timeout=TRAINER_TIMEOUT,
         artifact_dir=str(tmp_path / "model"),
     )
 
@@ -149,20 +159,39 @@ def test_spark_ml_trainer_fits_evaluates_and_saves(
         estimator="pyspark.ml.classification.GBTClassifier",
         save_model=True,
     )
-    outcome = outcome_of(executor.submit(job))
+    outcome = trainer_outcome(executor, job)
     assert outcome.state is TrialState.COMPLETE, outcome.error
     assert 0.85 < (outcome.value or 0) <= 1.0
     assert outcome.artifact == str(tmp_path / "model")
-    assert (tmp_path / "model" / "model" / "metadata").exists()
+    # a spark bundle whose pipeline assembles the raw columns itself
+    predictor = Predictor.load(tmp_path / "model" / "bundle")
+    assert predictor.manifest.flavor == "spark"
+    assert predictor.signature.names == ["a", "b", "c", "d"]
+    assert predictor.manifest.lineage.params == {"maxDepth": 3, "maxIter": 5}
+    import pandas as pd
+
+    rows = pd.read_parquet(parquet_data).drop(columns="label").head(50)
+    p = predictor.predict_batch(rows)
+    assert p.shape == (50,) and ((p >= 0) & (p <= 1)).all()
 
 
 def test_xgboost_spark_trainer(executor: SparkExecutor, parquet_data: Path, tmp_path: Path) -> None:
     job = _trainer_job(
-        "xgboost-spark", parquet_data, {"max_depth": 3, "n_estimators": 20}, tmp_path
+        "xgboost-spark",
+        parquet_data,
+        {"max_depth": 3, "n_estimators": 20},
+        tmp_path,
+        save_model=True,
     )
-    outcome = outcome_of(executor.submit(job))
+    outcome = trainer_outcome(executor, job)
     assert outcome.state is TrialState.COMPLETE, outcome.error
     assert 0.85 < (outcome.value or 0) <= 1.0
+    predictor = Predictor.load(tmp_path / "model" / "bundle")
+    assert predictor.manifest.flavor == "spark"
+    import pandas as pd
+
+    rows = pd.read_parquet(parquet_data).drop(columns="label").head(50)
+    assert predictor.predict_batch(rows).shape[0] == 50
 
 
 def test_spark_trainer_needs_the_spark_executor(parquet_data: Path) -> None:
@@ -179,6 +208,20 @@ def test_spark_trainer_needs_the_spark_executor(parquet_data: Path) -> None:
     with pytest.raises(SpecError) as info:
         runnable(spec_dict(objective=bad, executor={"type": "spark"}, direction="maximize"))
     assert info.value.field == "objective.estimator" and "NoSuchClassifier" in info.value.reason
+
+
+def test_a_spark_bundle_needs_named_columns(tmp_path: Path) -> None:
+    from tuner.space import SearchSpace
+
+    data = tmp_path / "train.libsvm"
+    data.write_text("1 1:0.5 2:0.1\n0 1:-0.5 2:0.2\n")
+    options = {"data": str(data), "estimator": "pyspark.ml.classification.GBTClassifier"}
+    space = SearchSpace.from_dict({"maxDepth": {"type": "int", "low": 1, "high": 3}})
+    trainer = plugins.trainer("spark-ml")
+    trainer.check_study(options, space)
+    with pytest.raises(SpecError) as info:
+        trainer.check_study({**options, "save_model": True}, space)
+    assert info.value.field == "save_model" and "LibSVM" in info.value.reason
 
 
 class TestSparkMLTrainer(TrainerConformance):
@@ -205,3 +248,106 @@ def test_a_study_on_spark_prunes_trials_while_they_run(spark: Any, tmp_path: Pat
         executor={"type": "spark", "master": "local[2]", "parallelism": 2},
     )
     check_pruned(run(storage, data))
+
+
+@pytest.mark.parametrize(
+    ("trainer", "options", "params", "counter"),
+    [
+        ("spark-ml", {"estimator": "pyspark.ml.classification.GBTClassifier"},
+         {"maxDepth": 2}, "maxIter"),
+        ("spark-ml", {"estimator": "pyspark.ml.classification.RandomForestClassifier"},
+         {"maxDepth": 3}, "numTrees"),
+        ("xgboost-spark", {}, {"max_depth": 2}, "n_estimators"),
+    ],
+)  # fmt: skip
+def test_spark_ensembles_report_each_checkpoint_with_the_score_of_one_fit(
+    spark: Any,
+    parquet_data: Path,
+    trainer: str,
+    options: dict[str, Any],
+    params: dict[str, Any],
+    counter: str,
+) -> None:
+    """Steps 1, 3 and the total (the round's resource here); the last report is the score
+    of the estimator fitted once with that total (xgboost.spark continues from the booster
+    before, Spark ML fits again)."""
+    objective = {"data": str(parquet_data), "label": "label", "metric": "logLoss", **options}
+    context = RecordingContext(spark=spark)
+    context.resource = 10
+    result = plugins.trainer(trainer)(objective)(dict(params), context)
+    assert [s for s, _ in context.reports] == [1, 3, 10]
+    assert result == {"logLoss": context.reports[-1][1]}
+    last = context.reports[-1][1]
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+
+    from tuner.executors.trainers.dataset import load_frame
+    from tuner.executors.trainers.spark_ml import HOLDOUT, SEED
+
+    frame, assembler = load_frame(spark, str(parquet_data), "label")
+    train, test = (
+        assembler.transform(frame)
+        .select("features", "label")
+        .randomSplit([1 - HOLDOUT, HOLDOUT], seed=SEED)
+    )
+    model = plugins.trainer(trainer)(objective).estimator_for({**params, counter: 10}).fit(train)
+    once = MulticlassClassificationEvaluator(metricName="logLoss").evaluate(model.transform(test))
+    assert once == pytest.approx(last, rel=1e-6)
+
+
+def test_only_ensembles_grow_at_powers_of_three(spark: Any) -> None:
+    from pyspark.ml.classification import GBTClassifier, LogisticRegression
+    from pyspark.ml.regression import RandomForestRegressor
+    from xgboost.spark import SparkXGBRegressor
+
+    from tuner.executors.trainers.spark_stages import Growth, checkpoints, growth_of
+
+    assert checkpoints(1) == [1] and checkpoints(3) == [1, 3] and checkpoints(8) == [1, 8]
+    assert checkpoints(81) == [1, 3, 9, 27, 81] and checkpoints(80) == [1, 3, 9, 80]
+    assert max(sum(checkpoints(n)) / n for n in range(1, 3000)) <= 1.5  # refits cost
+    assert growth_of(GBTClassifier(), {}, None) == Growth("maxIter", 20, False)
+    assert growth_of(GBTClassifier(), {"maxIter": 7}, 40) == Growth("maxIter", 7, False)
+    assert growth_of(RandomForestRegressor(), {}, 40) == Growth("numTrees", 40, False)
+    assert growth_of(SparkXGBRegressor(), {}, None) == Growth("n_estimators", 100, True)
+    assert growth_of(LogisticRegression(), {}, 40) is None  # maxIter bounds a solver
+
+
+def test_a_spark_ml_trainer_study_with_the_median_pruner_prunes(
+    spark: Any, parquet_data: Path, tmp_path: Path
+) -> None:
+    """The trainer's checkpoint reports reach the pruner from the trial process, its stop ends
+    the training: some trials pruned before their last checkpoint, none lost."""
+    from tests.tuner.test_pruning_runs import run
+    from tuner.storage import Storage
+
+    trials = 10
+    data = {
+        "name": "spark-pruned",
+        "objective": {
+            "trainer": "spark-ml",
+            "estimator": "pyspark.ml.classification.GBTClassifier",
+            "data": str(parquet_data),
+            "label": "label",
+            "metric": "logLoss",
+        },
+        "space": {
+            "stepSize": {"type": "float", "low": 0.01, "high": 0.5, "log": True},
+            "maxDepth": {"type": "int", "low": 1, "high": 4},
+        },
+        "plan": [{"algorithm": "random", "trials": trials, "resource": {"min": 1, "max": 27}}],
+        "executor": {"type": "spark", "master": "local[2]", "parallelism": 2},
+        "pruner": {"type": "median", "n_startup_trials": 2},
+        "seed": 1,
+        "retries": 3,
+    }
+    done = run(Storage(f"sqlite:///{tmp_path / 'tuner.db'}"), data, tmp_path)
+    assert len(done) == trials
+    assert {t.state for t in done} <= {TrialState.COMPLETE, TrialState.PRUNED}, [
+        (t.number, t.state.value, (t.error or "")[-300:]) for t in done
+    ]
+    pruned = [t for t in done if t.state is TrialState.PRUNED]
+    assert pruned, [(t.params, t.intermediate) for t in done]
+    assert any(max(t.intermediate)[0] < 27 for t in pruned)  # stopped before its last fit
+    for t in done:
+        assert [s for s, _ in t.intermediate] == [1, 3, 9, 27][: len(t.intermediate)]
+        if t.state is TrialState.COMPLETE:
+            assert max(t.intermediate) == (27, t.value)
