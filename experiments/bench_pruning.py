@@ -1,5 +1,6 @@
-"""Pruning benchmark: best final score against compute (steps trained), our pruners beside
-Optuna's with TPE at the same number of trials, on two kinds of problem.
+"""Pruning benchmark: best validation score against compute (steps trained), our pruners beside
+Optuna's with TPE, every contender given the same compute budget (not the same number of trials:
+a pruning study runs more trials in it), on two kinds of problem.
 
 ``synthetic``: ``x, y`` in [0, 1] and a learning rate ``lr`` in [1e-3, 1] (log); the curve at step
 ``t`` of ``T`` = 27 is ``final + exp(-6 lr (t + 1) / T)`` with ``final = (x - .3)^2 + (y - .7)^2 +
@@ -15,11 +16,13 @@ Ours: the default plan's algorithms (10 random, then ``bayesian``) in this proce
 reporting step by step and asking the pruner (``tuner.pruner``) after each report, exactly what a
 study does through the database. Optuna: ``TPESampler`` with ``NopPruner``, ``MedianPruner``,
 ``SuccessiveHalvingPruner`` and ``HyperbandPruner`` (their defaults; Hyperband with
-``max_resource`` = the steps). ``--ablation`` adds ours with pruned trials left out of the
-``bayesian`` model (what it did before they were placed among the complete ones). Run
-``python -m experiments.bench_pruning [--problems synthetic,xgboost --trials N --seeds K]``
-(``--quick`` for a smoke run); it writes
-``experiments/results/bench_pruning.json`` and prints a Markdown table.
+``max_resource`` = the steps). The measure (``experiments.pruning_measure``): the best final value
+of a completed trial against the compute spent; per row the median best at the whole budget and
+at a third of it, and the share of the budget at which the median best first reaches the unpruned
+run's final best. ``--variant label=pruner:{json options}`` adds ours with other options (A/B in
+one run). Run ``python -m experiments.bench_pruning [--problems synthetic,xgboost --budget N
+--seeds K]`` (``--quick`` for a smoke run); it writes ``experiments/results/bench_pruning.json``
+and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from experiments.pruning_measure import BudgetSpent, Curve, Meter, median, one_sided_p, reach_share
 from tuner import plugins
 from tuner.space import SearchSpace
 from tuner.study import Direction
@@ -122,25 +125,29 @@ def pruner_options(name: str, steps: int) -> dict[str, Any]:
     return {"max_resource": steps} if name == "hyperband" else {}
 
 
-def ours(problem: Problem, pruner_name: str, trials: int, seed: int) -> tuple[float, int]:
-    """(best final value of a complete trial, steps spent)."""
+def ours(
+    problem: Problem, pruner_name: str, budget: int, seed: int, options: dict[str, Any]
+) -> Curve:
+    """Our default plan's algorithms and ``pruner_name`` until ``budget`` steps are spent."""
     space = SearchSpace.from_dict(problem.space)
     pruner = plugins.pruner(pruner_name).create(
-        Direction.MINIMIZE, pruner_options(pruner_name, problem.steps)
+        Direction.MINIMIZE, {**pruner_options(pruner_name, problem.steps), **options}
     )
+    meter = Meter(budget)
     history: list[Trial] = []
-    spent = 0
-    for n in range(trials):
+    while meter.spent < budget:
+        n = len(history)
         name = "random" if n < 10 else "bayesian"
         algorithm = plugins.algorithm(name).create(
-            space, Direction.MINIMIZE, seed * 1000 + (0 if n < 10 else 1), trials, {}
+            space, Direction.MINIMIZE, seed * 1000 + (0 if n < 10 else 1), None, {}
         )
         (params,) = [getattr(s, "params", s) for s in algorithm.suggest(history, 1)]
         state = {"trial": Trial("b", n, 0, params, TrialState.RUNNING, 1), "pruned": False}
+        meter.trials += 1
 
         def report(step: int, value: float, state: dict[str, Any] = state) -> bool:
-            nonlocal spent
-            spent += 1
+            if not meter.take():
+                return True  # the budget is spent: this trial is cut short and does not count
             trial = state["trial"]
             trial = replace(trial, intermediate=(*trial.intermediate, (step, value)))
             state["trial"] = trial
@@ -149,38 +156,30 @@ def ours(problem: Problem, pruner_name: str, trials: int, seed: int) -> tuple[fl
 
         problem.run(params, report)
         trial = state["trial"]
+        if not state["pruned"] and len(trial.intermediate) < problem.steps:
+            break  # cut by the budget
         ended = TrialState.PRUNED if state["pruned"] else TrialState.COMPLETE
-        history.append(replace(trial, state=ended, value=trial.intermediate[-1][1]))
-    best = min(t.value for t in history if t.state is TrialState.COMPLETE and t.value is not None)
-    return float(best), spent
+        value = trial.intermediate[-1][1]
+        history.append(replace(trial, state=ended, value=value))
+        if ended is TrialState.COMPLETE:
+            meter.completed(value)
+    return meter.curve()
 
 
-def ours_pruned_left_out(
-    problem: Problem, pruner_name: str, trials: int, seed: int
-) -> tuple[float, int]:
-    """``ours`` with the model learning from complete trials only (before pruned ones were
-    placed among them): the ablation that measures what learning from pruned trials gives."""
-    from tuner.algorithms import observations
-
-    placed = observations._placed
-    observations._placed = lambda *args: None  # a pruned trial is left out of the model
-    try:
-        return ours(problem, pruner_name, trials, seed)
-    finally:
-        observations._placed = placed
-
-
-def optuna_run(problem: Problem, pruner_name: str, trials: int, seed: int) -> tuple[float, int]:
+def optuna_run(
+    problem: Problem, pruner_name: str, budget: int, seed: int, options: dict[str, Any]
+) -> Curve:
+    """Optuna's TPE with its pruner ``pruner_name`` until ``budget`` steps are spent."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     pruner = {
-        "none": optuna.pruners.NopPruner(),
-        "median": optuna.pruners.MedianPruner(),
-        "asha": optuna.pruners.SuccessiveHalvingPruner(),
-        "hyperband": optuna.pruners.HyperbandPruner(max_resource=problem.steps),
-    }[pruner_name]
-    spent = 0
+        "none": optuna.pruners.NopPruner,
+        "median": optuna.pruners.MedianPruner,
+        "asha": optuna.pruners.SuccessiveHalvingPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+    }[pruner_name](**{**pruner_options(pruner_name, problem.steps), **options})
+    meter = Meter(budget)
 
     def suggest(trial: Any, name: str, p: dict[str, Any]) -> Any:
         if p["type"] == "int":
@@ -190,22 +189,32 @@ def optuna_run(problem: Problem, pruner_name: str, trials: int, seed: int) -> tu
     def objective(trial: Any) -> float:
         params = {name: suggest(trial, name, p) for name, p in problem.space.items()}
         last: list[float] = []
+        meter.trials += 1
 
         def report(step: int, value: float) -> bool:
-            nonlocal spent
-            spent += 1
+            if not meter.take():
+                raise BudgetSpent
             last.append(value)
             trial.report(value, step)
             return bool(trial.should_prune())
 
         problem.run(params, report)
-        if trial.should_prune():
+        if len(last) < problem.steps:
             raise optuna.TrialPruned()
+        meter.completed(last[-1])
         return last[-1]
 
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
-    study.optimize(objective, n_trials=trials)
-    return float(study.best_value), spent
+    # a fixed study name: Hyperband's brackets follow it, so a rerun gives the same run
+    study = optuna.create_study(
+        study_name=f"bench-{seed}",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=pruner,
+    )
+    try:
+        study.optimize(objective, n_trials=budget)
+    except BudgetSpent:
+        pass
+    return meter.curve()
 
 
 def problems(names: list[str], datasets: list[str], rounds: int) -> list[Problem]:
@@ -220,68 +229,133 @@ def problems(names: list[str], datasets: list[str], rounds: int) -> list[Problem
     return out
 
 
+@dataclass(frozen=True)
+class Contender:
+    """A row of the table: who runs (``tuner`` or ``optuna+TPE``), with which pruner and options."""
+
+    contender: str
+    pruner: str
+    label: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, problem: Problem, budget: int, seed: int) -> Curve:
+        runner = ours if self.contender == "tuner" else optuna_run
+        return runner(problem, self.pruner, budget, seed, self.options)
+
+
+def contenders(names: list[str], pruners: list[str], variants: list[str]) -> list[Contender]:
+    """Each contender with each pruner, then ours with each ``label=pruner:{json}`` variant."""
+    out = [Contender(c, p) for c in names for p in pruners]
+    for v in variants:
+        label, _, rest = v.partition("=")
+        pruner, _, raw = rest.partition(":")
+        out.append(Contender("tuner", pruner, label, json.loads(raw) if raw else {}))
+    return out
+
+
+def summarise(rows: list[dict[str, Any]], curves: list[list[Curve]], budget: int) -> None:
+    """Adds to each row of one problem its medians, the share of the budget at which it reaches
+    the unpruned run's final best, and the one-sided p of beating Optuna's Hyperband+TPE."""
+    by = {(r["contender"], r["pruner"], r["label"]): i for i, r in enumerate(rows)}
+    unpruned = by.get(("tuner", "none", ""))
+    peer = by.get(("optuna+TPE", "hyperband", ""))
+    target = median([c.best_at(budget) for c in curves[unpruned]]) if unpruned is not None else None
+    for row, runs in zip(rows, curves, strict=True):
+        finals = [c.best_at(budget) for c in runs]
+        row["best"] = finals
+        row["best_third"] = [c.best_at(budget / 3) for c in runs]
+        row["median_best"] = median(finals)
+        row["median_best_third"] = median(row["best_third"])
+        row["median_trials"] = median([c.trials for c in runs])
+        if target is not None:
+            row["target"] = target
+            row["reach_share"] = reach_share(runs, target, budget)
+        if peer is not None:
+            row["p_better_than_optuna_hyperband"] = one_sided_p(
+                finals, [c.best_at(budget) for c in curves[peer]]
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--problems", default="synthetic,xgboost")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--rounds", type=int, default=XGB_ROUNDS, help="XGBoost's resource")
-    parser.add_argument("--trials", type=int, default=50)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--contenders", default="tuner,optuna+TPE", help="which to run")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: tiny everything")
     parser.add_argument(
-        "--ablation",
-        action="store_true",
-        help="also run ours with pruned trials left out of the model (contender 'tuner-ablated')",
+        "--budget", type=int, default=30, help="the compute budget, in unpruned trials"
     )
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--contenders", default="tuner,optuna+TPE", help="which to run")
+    parser.add_argument("--pruners", default=",".join(PRUNERS))
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help='ours with other options: label=pruner:{"reduction_factor": 3} (repeatable)',
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: tiny everything")
     parser.add_argument("--out", default="experiments/results/bench_pruning.json")
     args = parser.parse_args(argv)
     if args.quick:
-        args.trials, args.seeds, args.rounds, args.datasets = 12, 1, 9, "breast_cancer"
+        args.budget, args.seeds, args.rounds, args.datasets = 6, 1, 9, "breast_cancer"
     chosen = problems(args.problems.split(","), args.datasets.split(","), args.rounds)
     rows: list[dict[str, Any]] = []
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    every = contenders(args.contenders.split(","), args.pruners.split(","), args.variant)
     for problem in chosen:
-        contenders: list[tuple[str, Any]] = [("tuner", ours), ("optuna+TPE", optuna_run)]
-        if args.ablation:
-            contenders.insert(1, ("tuner-ablated", ours_pruned_left_out))
-        wanted = set(args.contenders.split(",")) | {"tuner-ablated"}
-        for contender, run in [(c, r) for c, r in contenders if c in wanted]:
-            for name in PRUNERS:
-                if contender == "tuner-ablated" and name == "none":
-                    continue  # nothing is pruned: the same as ours
-                best, spent, seconds = [], [], []
-                for seed in range(args.seeds):
-                    start = time.perf_counter()
-                    b, s = run(problem, name, args.trials, seed)
-                    seconds.append(time.perf_counter() - start)
-                    best.append(b)
-                    spent.append(s)
-                rows.append(
-                    {
-                        "problem": problem.name,
-                        "contender": contender,
-                        "pruner": name,
-                        "best": best,
-                        "steps": spent,
-                        "full": args.trials * problem.steps,
-                        "median_best": statistics.median(best),
-                        "median_steps": statistics.median(spent),
-                        "seconds": sum(seconds),
-                    }
-                )
-                print(json.dumps(rows[-1]), flush=True)
+        budget = args.budget * problem.steps
+        mine: list[dict[str, Any]] = []
+        curves: list[list[Curve]] = []
+        for who in every:
+            start = time.perf_counter()
+            runs = [who.run(problem, budget, seed) for seed in seeds]
+            curves.append(runs)
+            mine.append(
+                {
+                    "problem": problem.name,
+                    "contender": who.contender,
+                    "pruner": who.pruner,
+                    "label": who.label,
+                    "options": who.options,
+                    "budget": budget,
+                    "seeds": list(seeds),
+                    "runs": [c.to_dict() for c in runs],
+                    "seconds": time.perf_counter() - start,
+                }
+            )
+            finals = [c.best_at(budget) for c in runs]
+            label = f"{who.contender} {who.pruner} {who.label}".strip()
+            print(f"{problem.name} {label}: {finals} {mine[-1]['seconds']:.0f}s", flush=True)
+        summarise(mine, curves, budget)
+        rows += mine
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"trials": args.trials, "seeds": args.seeds, "rows": rows}, indent=2))
-    print("| problem | contender | pruner | median best final value | median steps spent |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        share = r["median_steps"] / r["full"]
-        print(
-            f"| {r['problem']} | {r['contender']} | {r['pruner']} | {r['median_best']:.4f} | "
-            f"{r['median_steps']:.0f} of {r['full']} ({share:.0%}) |"
-        )
+    out.write_text(
+        json.dumps({"budget_trials": args.budget, "seeds": args.seeds, "rows": rows}, indent=1)
+    )
+    print(table(rows))
     return 0
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The Markdown table of a run (``rows`` as the JSON holds them)."""
+    lines = [
+        "| problem | contender | pruner | best at budget (median; per seed) | best at 1/3 "
+        "| compute to reach unpruned best | trials | p vs Optuna HB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        seeds = ", ".join(f"{b:.4f}" for b in r["best"])
+        share = r.get("reach_share", math.nan)
+        reach = "never" if math.isinf(share) else f"{share:.0%}"
+        name = r["pruner"] + (f" ({r['label']})" if r["label"] else "")
+        p = r.get("p_better_than_optuna_hyperband", math.nan)
+        lines.append(
+            f"| {r['problem']} | {r['contender']} | {name} | {r['median_best']:.4f} ({seeds}) "
+            f"| {r['median_best_third']:.4f} | {reach} | {r['median_trials']:.0f} | {p:.3f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,88 @@
+"""The pruning benchmark's measure: best validation score against compute spent.
+
+Every contender gets the same compute budget (steps: boosting rounds, epochs), not the same number
+of trials, so a pruning study runs more trials in it. A run is its ``Curve``: the compute spent
+when each trial completed and that trial's final value (a pruned trial's values do not count: its
+model did not finish training). From it: the best at any compute, and the compute at which the
+best first reaches a target (the unpruned run's final best).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+class BudgetSpent(Exception):
+    """Raised (or answered) when a step would pass the compute budget: the run ends there, and
+    the trial it cut short does not count."""
+
+
+@dataclass
+class Meter:
+    """Counts the steps a run spends against its ``budget`` and records each completed trial."""
+
+    budget: int
+    spent: int = 0
+    trials: int = 0
+    completions: list[tuple[int, float]] = field(default_factory=list)
+
+    def take(self) -> bool:
+        """Spend one step; False (and nothing spent) when the budget is gone."""
+        if self.spent >= self.budget:
+            return False
+        self.spent += 1
+        return True
+
+    def completed(self, value: float) -> None:
+        self.completions.append((self.spent, value))
+
+    def curve(self) -> Curve:
+        return Curve(tuple(self.completions), self.spent, self.trials)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """``points``: (compute spent when a trial completed, its final value), in compute order."""
+
+    points: tuple[tuple[int, float], ...]
+    spent: int
+    trials: int
+
+    def best_at(self, compute: float) -> float:
+        """The best final value of a trial completed within ``compute`` (inf: none yet)."""
+        return min((v for c, v in self.points if c <= compute), default=math.inf)
+
+    def reaches(self, target: float) -> float:
+        """The compute at which the best first reaches ``target`` (inf: never)."""
+        return next((float(c) for c, v in self.points if v <= target), math.inf)
+
+    def to_dict(self) -> dict[str, object]:
+        best = math.inf
+        steps = []
+        for c, v in self.points:  # only the points where the best improved: the step curve
+            if v < best:
+                best = v
+                steps.append([c, v])
+        return {"best_curve": steps, "spent": self.spent, "trials": self.trials}
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def reach_share(curves: Sequence[Curve], target: float, budget: int) -> float:
+    """The median over seeds of the compute at which the best reaches ``target``, as a share of
+    ``budget`` (inf when half the seeds or more never do): where the median curve crosses it."""
+    return median([c.reaches(target) for c in curves]) / budget
+
+
+def one_sided_p(ours: Sequence[float], theirs: Sequence[float]) -> float:
+    """Mann-Whitney U, one-sided: the chance of ``ours`` being this much lower by luck alone."""
+    from scipy.stats import mannwhitneyu
+
+    if len(ours) < 2 or len(theirs) < 2:
+        return math.nan
+    return float(mannwhitneyu(ours, theirs, alternative="less").pvalue)
