@@ -26,7 +26,8 @@ _LOG_LENGTH = (math.log(0.01), math.log(20.0))
 _LOG_SIGNAL = (math.log(0.05), math.log(20.0))
 _LOG_NOISE = (math.log(1e-6), math.log(0.1))
 _JITTER = 1e-8
-_FIT_POINTS = 60
+_FIT_POINTS = 40
+_FIT_FTOL = 1e-3  # relative: hyperparameters need no more digits than this
 _BLOCK = 256  # candidate rows per block of a prediction
 
 
@@ -121,7 +122,7 @@ class GaussianProcess:
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
-                options={"maxiter": 100, "ftol": 1e-7},
+                options={"maxiter": 100, "ftol": _FIT_FTOL},
             )
             if np.isfinite(result.fun) and (best is None or result.fun < best[0]):
                 best = (float(result.fun), result.x)
@@ -181,21 +182,21 @@ class GaussianProcess:
         self, x: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, standard deviation and their gradients (``(m, d)``) at the rows of ``x``."""
-        length = np.exp(self.log_length)
+        inv_sq = np.exp(-2.0 * self.log_length)  # 1 / length^2
         signal = math.exp(self.log_signal)
-        r = _scaled_distance(x, self.x, length)
-        k, g = _matern(r)
-        ks, g = signal * k, signal * g
-        # d k(x, x_i) / d x = -g * (x - x_i) / length^2
-        diff = (x[:, None, :] - self.x[None, :, :]) / (length * length)
-        dks = -g[:, :, None] * diff  # (m, n, d)
+        diff = x[:, None, :] - self.x[None, :, :]  # (m, n, d)
+        r = np.sqrt((diff * diff) @ inv_sq)
+        e = np.exp(-_SQRT5 * r)
+        e *= signal
+        ks = (1.0 + _SQRT5 * r + 5.0 / 3.0 * r * r) * e
+        g = (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e  # d k(x, x_i) / d x = -g (x - x_i) / length^2
         mean = ks @ self._alpha
-        dmean = np.einsum("mnd,n->md", dks, self._alpha)
         w = ks @ self._inverse  # K^-1 k*, (m, n)
-        var = np.maximum(signal - (ks * w).sum(1), 1e-12)
-        std = np.sqrt(var)
-        dvar = -2.0 * np.einsum("mnd,mn->md", dks, w)
-        return mean, std, dmean, dvar / (2.0 * std[:, None])
+        std = np.sqrt(np.maximum(signal - (ks * w).sum(1), 1e-12))
+        # one batched product for both: sum_i g_i alpha_i (x - x_i) and sum_i g_i w_i (x - x_i)
+        both = (np.stack([g * self._alpha, g * w], axis=1) @ diff) * inv_sq  # (m, 2, d)
+        # d var / dx = 2 sum_i g_i w_i (x - x_i) / length^2, and d std = d var / (2 std)
+        return mean, std, -both[:, 0], both[:, 1] / std[:, None]
 
 
 def _inverse(k: np.ndarray) -> np.ndarray:
@@ -240,16 +241,20 @@ def _neg_log_posterior(
     inv, info_inv = dpotri(chol, lower=1)
     if info != 0 or info_inv != 0:
         return 1e10, np.zeros_like(theta)
-    inv = np.tril(inv)
-    inv += np.tril(inv, -1).T
     log_det = 2.0 * float(np.log(chol.diagonal()).sum())
     nll = 0.5 * float(y @ alpha) + 0.5 * log_det + n * _LOG_SQRT_2PI
+    # the gradient's sums run over symmetric matrices, so the lower half of the inverse
+    # (dpotri's output) counted twice stands for the whole: alpha alpha^T - 2 tril(K^-1), with
+    # the diagonal added back where it matters (the signal's term; the distances' is zero)
     inner = np.outer(alpha, alpha)
-    inner -= inv
+    lower = np.tril(inv)
+    inner -= lower
+    inner -= lower
+    trace = float(lower.trace())
     grad = np.empty_like(theta)
     grad[:d] = -0.5 * ((inner * g).ravel() @ sq) * weights
-    grad[d] = -0.5 * float((inner * kern).sum())
-    grad[d + 1] = -0.5 * noise * float(inner.trace())
+    grad[d] = -0.5 * (float((inner * kern).sum()) + signal * trace)
+    grad[d + 1] = -0.5 * noise * (float(alpha @ alpha) - trace)
     # priors: length scales log-normal around 0.5 of the cube, signal near 1, noise small
     centred = theta[:d] - math.log(0.5)
     nll += 0.5 * float(centred @ centred) / 1.5**2

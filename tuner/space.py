@@ -9,6 +9,7 @@ active parameters only.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -183,7 +184,7 @@ class SearchSpace:
                     return None
                 out[i] = p.to_unit(value)
             elif isinstance(p, NumericParameter):
-                if not is_number(value) or not np.isfinite(value):
+                if not is_number(value) or not math.isfinite(value):
                     return None
                 out[i] = p.position(float(value))
         return out
