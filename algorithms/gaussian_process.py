@@ -26,8 +26,8 @@ _LOG_LENGTH = (math.log(0.01), math.log(20.0))
 _LOG_SIGNAL = (math.log(0.05), math.log(20.0))
 _LOG_NOISE = (math.log(1e-6), math.log(0.1))
 _JITTER = 1e-8
-_FIT_POINTS = 40
-_FIT_FTOL = 1e-3  # relative: hyperparameters need no more digits than this
+_FIT_POINTS = 60
+_FIT_FTOL = 1e-4  # relative: the likelihood needs no more digits than this
 _BLOCK = 256  # candidate rows per block of a prediction
 
 

@@ -169,11 +169,11 @@ class SearchSpace:
         may lie outside this space's ranges (the history seen from a narrowed space): None if
         ``params`` do not fit the space's structure (a category it lacks, a parameter active
         here but absent there, or the other way round)."""
-        if any(k not in self for k in params):
+        if not params.keys() <= self._by_name.keys():  # type: ignore[attr-defined]
             return None
         out = np.full(len(self.parameters), np.nan)
         for i, p in enumerate(self.parameters):
-            active = self.is_active(p, params)
+            active = not p.when or self.is_active(p, params)
             if active != (p.name in params):
                 return None
             if not active:
