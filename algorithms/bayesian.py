@@ -38,6 +38,7 @@ from tuner.algorithms.pareto_acquisition import (
     pareto_front,
     penalised,
 )
+from tuner.algorithms.random_search import SEQUENCES, sobol_points
 from tuner.algorithms.skopt_surrogate import ACQUISITIONS, SURROGATES, Surrogate
 from tuner.errors import SpecError
 from tuner.pareto import objectives_option, violation
@@ -49,8 +50,9 @@ _RANDOM_CANDIDATES = 600
 _LOCAL_CANDIDATES = 100  # around each of the best few points
 _LOCAL_CENTRES = 5
 _POLISHED = 3  # candidates polished by L-BFGS-B on the GP's acquisition
-_POLISH_STEPS = 30
+_POLISH_STEPS = 12
 _CACHE_SIZE = 16
+FANTASIES = ("liar", "believer")
 _cache: OrderedDict[tuple[object, ...], Surrogate] = OrderedDict()
 _cache_lock = Lock()
 
@@ -58,8 +60,11 @@ _cache_lock = Lock()
 class BayesianSearch(Algorithm):
     """Surrogate ``GP`` (default), ``RF``, ``ET`` or ``GBRT``; acquisition ``LogEI`` (default: log
     expected improvement, stable where EI underflows; ``xi`` does not apply), ``gp_hedge``,
-    ``EI``, ``PI`` or ``LCB``; a batch is filled by the constant liar (pending points count as
-    the best value seen so far). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected
+    ``EI``, ``PI`` or ``LCB``. A batch (and running trials) is filled by ``fantasy``
+    ``believer`` (default: the kriging believer, pending points count as the model's mean there,
+    or the best value so far where the mean is better; it beat the liar with 2 and 4 workers,
+    experiments/batch_fantasy.py) or ``liar`` (the constant liar: as the best value so far). ``sequence``: the start-up's draws, ``uniform``
+    (default) or ``sobol`` (as the random algorithm's). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected
     hypervolume improvement, two metrics only), ``parego`` (``rho`` weighs the sum in its
     augmented Chebyshev scalarisation) or ``auto`` (default: EHVI for two metrics, else
     ParEGO)."""
@@ -82,6 +87,8 @@ class BayesianSearch(Algorithm):
         metrics: Sequence[Sequence[str]] | None = None,
         mo_acquisition: str = "auto",
         rho: float = 0.05,
+        sequence: str = "uniform",
+        fantasy: str = "believer",
     ) -> None:
         super().__init__(space, direction, seed, budget=budget)
         if surrogate not in SURROGATES:
@@ -113,6 +120,12 @@ class BayesianSearch(Algorithm):
             mo_acquisition = "ehvi" if two else "parego"
         self.mo_acquisition = mo_acquisition
         self.rho = float(rho)
+        if sequence not in SEQUENCES:
+            raise SpecError("sequence", f"must be one of {', '.join(SEQUENCES)}")
+        self.sequence = sequence
+        if fantasy not in FANTASIES:
+            raise SpecError("fantasy", f"must be one of {', '.join(FANTASIES)}")
+        self.fantasy = fantasy
         self._categorical = categorical_columns(space)
         self._categorical_set = {j for j, _ in self._categorical}
 
@@ -127,7 +140,10 @@ class BayesianSearch(Algorithm):
         start_up = max(0, self.initial_points - len(obs) - len(obs.pending))
         if len(obs) < 3:
             start_up = n
-        out = self._random(rng, seen, min(n, start_up))
+        if self.sequence == "sobol":
+            out = sobol_points(self.space, self.seed, len(history), min(n, start_up), seen, rng)
+        else:
+            out = self._random(rng, seen, min(n, start_up))
         if len(out) < n and len(out) == min(n, start_up):
             if self.objectives is None:
                 out += self._guided(rng, seen, obs, n - len(out), out)
@@ -256,16 +272,25 @@ class BayesianSearch(Algorithm):
         rather than learn them on ``obs``."""
         u, y = self._model_data(obs)
         model = self._fitted(u, y) if tuned is None else tuned.refit(self.features(u), y)
-        lie = float(np.min(y))
         pending = np.vstack([obs.pending] + [self.space.to_unit(p)[None, :] for p in chosen])
+        # what pending points are taken to be worth: the best value so far (constant liar), or
+        # the model's own mean there but never better than the best (kriging believer, capped:
+        # a point believed better than the best would draw the next ones next to it); the data
+        # model's mean, so the order in which the points were chosen does not matter
+        best = float(np.min(y))
+        believe: Callable[[np.ndarray], np.ndarray] = (
+            (lambda p: np.maximum(model.predict(self.features(p))[0], best))
+            if self.fantasy == "believer"
+            else (lambda p: np.full(len(p), best))
+        )
         out: list[Params] = []
         for _ in range(n):
+            current = model
             if len(pending):
-                model = model.refit(
-                    self.features(np.vstack([u, pending])),
-                    np.concatenate([y, np.full(len(pending), lie)]),
+                current = model.refit(
+                    self.features(np.vstack([u, pending])), np.concatenate([y, believe(pending)])
                 )
-            point = self._maximise(rng, model, u, y, seen)
+            point = self._maximise(rng, current, u, y, seen)
             if point is None:  # every candidate was taken: fall back on random points
                 return out + self._random(rng, seen, n - len(out))
             params = self.space.from_unit(point)

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dpotri
+from scipy.linalg.lapack import dpotrf, dpotri, dpotrs
 from scipy.optimize import minimize
 from scipy.special import erfcx, ndtr
 
@@ -27,6 +27,8 @@ _LOG_SIGNAL = (math.log(0.05), math.log(20.0))
 _LOG_NOISE = (math.log(1e-6), math.log(0.1))
 _JITTER = 1e-8
 _FIT_POINTS = 60
+_FIT_FTOL = 1e-4  # relative: the likelihood needs no more digits than this
+_BLOCK = 256  # candidate rows per block of a prediction
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class GaussianProcess:
         if restarts > 0:
             starts.append(np.concatenate([np.full(d, math.log(0.15)), [0.0, math.log(1e-4)]]))
         bounds = [_LOG_LENGTH] * d + [_LOG_SIGNAL, _LOG_NOISE]
-        sq = (x[:, None, :] - x[None, :, :]) ** 2  # (n, n, d), the same at every step
+        sq = ((x[:, None, :] - x[None, :, :]) ** 2).reshape(-1, d)  # the same at every step
         best: tuple[float, np.ndarray] | None = None
         for theta0 in starts:
             result = minimize(
@@ -120,7 +122,7 @@ class GaussianProcess:
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
-                options={"maxiter": 100, "ftol": 1e-7},
+                options={"maxiter": 100, "ftol": _FIT_FTOL},
             )
             if np.isfinite(result.fun) and (best is None or result.fun < best[0]):
                 best = (float(result.fun), result.x)
@@ -142,31 +144,59 @@ class GaussianProcess:
         return math.exp(self.log_signal) * k
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation of the latent function at ``x``."""
-        ks = self._kernel(x, self.x)
-        mean = ks @ self._alpha
-        var = math.exp(self.log_signal) - ((ks @ self._inverse) * ks).sum(1)
-        return mean, np.sqrt(np.maximum(var, 1e-12))
+        """Posterior mean and standard deviation of the latent function at ``x``, computed
+        ``_BLOCK`` rows at a time: each block's temporaries are small enough for the allocator
+        to reuse the same memory, where a whole candidate set's would be fresh pages (page
+        faults cost more than the arithmetic here)."""
+        x = np.asarray(x, dtype=float)
+        mean, std = np.empty(len(x)), np.empty(len(x))
+        length = np.exp(self.log_length)
+        signal = math.exp(self.log_signal)
+        scaled = self.x / length
+        norms = (scaled * scaled).sum(1)
+        for start in range(0, len(x), _BLOCK):
+            rows = slice(start, start + _BLOCK)
+            a = x[rows] / length
+            ks = a @ scaled.T  # becomes the kernel in place
+            ks *= -2.0
+            ks += (a * a).sum(1)[:, None]
+            ks += norms
+            np.maximum(ks, 0.0, out=ks)
+            np.sqrt(ks, out=ks)
+            e = np.multiply(ks, -_SQRT5)
+            np.exp(e, out=e)
+            e *= signal
+            poly = np.multiply(ks, 5.0 / 3.0)  # Matern 5/2: (1 + sqrt5 r + 5/3 r^2) e
+            poly += _SQRT5
+            poly *= ks
+            poly += 1.0
+            poly *= e
+            mean[rows] = poly @ self._alpha
+            w = poly @ self._inverse
+            w *= poly
+            std[rows] = signal - w.sum(1)
+        np.maximum(std, 1e-12, out=std)
+        return mean, np.sqrt(std, out=std)
 
     def predict_with_gradient(
         self, x: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, standard deviation and their gradients (``(m, d)``) at the rows of ``x``."""
-        length = np.exp(self.log_length)
+        inv_sq = np.exp(-2.0 * self.log_length)  # 1 / length^2
         signal = math.exp(self.log_signal)
-        r = _scaled_distance(x, self.x, length)
-        k, g = _matern(r)
-        ks, g = signal * k, signal * g
-        # d k(x, x_i) / d x = -g * (x - x_i) / length^2
-        diff = (x[:, None, :] - self.x[None, :, :]) / (length * length)
-        dks = -g[:, :, None] * diff  # (m, n, d)
+        diff = x[:, None, :] - self.x[None, :, :]  # (m, n, d)
+        r = np.sqrt((diff * diff) @ inv_sq)
+        e = np.exp(-_SQRT5 * r)
+        e *= signal
+        ks = (1.0 + _SQRT5 * r + 5.0 / 3.0 * r * r) * e
+        g = (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e  # d k(x, x_i) / d x = -g (x - x_i) / length^2
         mean = ks @ self._alpha
-        dmean = np.einsum("mnd,n->md", dks, self._alpha)
         w = ks @ self._inverse  # K^-1 k*, (m, n)
-        var = np.maximum(signal - (ks * w).sum(1), 1e-12)
-        std = np.sqrt(var)
-        dvar = -2.0 * np.einsum("mnd,mn->md", dks, w)
-        return mean, std, dmean, dvar / (2.0 * std[:, None])
+        std = np.sqrt(np.maximum(signal - (ks * w).sum(1), 1e-12))
+        # one batched product for both: sum_i g_i alpha_i (x - x_i) and sum_i g_i w_i (x - x_i)
+        both = (np.stack([g * self._alpha, g * w], axis=1) @ diff) * inv_sq  # (m, 2, d)
+        # d var / dx = 2 sum_i g_i w_i (x - x_i) / length^2, and d std = d var / (2 std)
+        return mean, std, -both[:, 0], both[:, 1] / std[:, None]
 
 
 def _inverse(k: np.ndarray) -> np.ndarray:
@@ -191,29 +221,45 @@ def _neg_log_posterior(
     theta: np.ndarray, sq: np.ndarray, y: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus log priors, and its gradient in ``theta``;
-    ``sq`` holds the squared coordinate differences of the points, ``(n, n, d)``."""
-    n, _, d = sq.shape
+    ``sq`` holds the squared coordinate differences of the points, ``(n * n, d)``.
+
+    Written for the small matrices of a fit (n <= 60): few numpy calls, the squared scaled
+    distances and the length-scale gradient as matrix-vector products over ``sq``."""
+    n, d = len(y), sq.shape[1]
     signal, noise = math.exp(theta[d]), math.exp(theta[d + 1])
-    scaled = sq * np.exp(-2.0 * theta[:d])  # (x_d - x'_d)^2 / length_d^2
-    k, g = _matern(np.sqrt(scaled.sum(2)))
-    kern = signal * k
+    weights = np.exp(-2.0 * theta[:d])  # 1 / length_d^2
+    r = np.sqrt(sq @ weights).reshape(n, n)
+    e = np.exp(-_SQRT5 * r)
+    kern = signal * e * (1.0 + _SQRT5 * r + 5.0 / 3.0 * r * r)
+    g = (5.0 / 3.0 * signal) * (1.0 + _SQRT5 * r) * e  # -(dk/dr)/r, as in _matern
     kn = kern.copy()
-    kn[np.diag_indices_from(kn)] += noise + _JITTER
-    try:
-        inv, log_det = _inverse_and_log_det(kn)
-    except np.linalg.LinAlgError:
+    kn.flat[:: n + 1] += noise + _JITTER
+    chol, info = dpotrf(kn, lower=1, clean=0)
+    if info != 0:
         return 1e10, np.zeros_like(theta)
-    alpha = inv @ y
-    nll = 0.5 * y @ alpha + 0.5 * log_det + n * _LOG_SQRT_2PI
-    inner = np.outer(alpha, alpha) - inv
+    alpha, info = dpotrs(chol, y, lower=1)
+    inv, info_inv = dpotri(chol, lower=1)
+    if info != 0 or info_inv != 0:
+        return 1e10, np.zeros_like(theta)
+    log_det = 2.0 * float(np.log(chol.diagonal()).sum())
+    nll = 0.5 * float(y @ alpha) + 0.5 * log_det + n * _LOG_SQRT_2PI
+    # the gradient's sums run over symmetric matrices, so the lower half of the inverse
+    # (dpotri's output) counted twice stands for the whole: alpha alpha^T - 2 tril(K^-1), with
+    # the diagonal added back where it matters (the signal's term; the distances' is zero)
+    inner = np.outer(alpha, alpha)
+    lower = np.tril(inv)
+    inner -= lower
+    inner -= lower
+    trace = float(lower.trace())
     grad = np.empty_like(theta)
-    grad[:d] = -0.5 * np.einsum("ij,ijd->d", inner * (signal * g), scaled)
-    grad[d] = -0.5 * (inner * kern).sum()
-    grad[d + 1] = -0.5 * noise * np.trace(inner)
+    grad[:d] = -0.5 * ((inner * g).ravel() @ sq) * weights
+    grad[d] = -0.5 * (float((inner * kern).sum()) + signal * trace)
+    grad[d + 1] = -0.5 * noise * (float(alpha @ alpha) - trace)
     # priors: length scales log-normal around 0.5 of the cube, signal near 1, noise small
-    prior = 0.5 * ((theta[:d] - math.log(0.5)) / 1.5) ** 2
-    nll += prior.sum() + 0.5 * (theta[d] / 1.5) ** 2 + 0.5 * ((theta[d + 1] + 9.0) / 3.0) ** 2
-    grad[:d] += (theta[:d] - math.log(0.5)) / 1.5**2
+    centred = theta[:d] - math.log(0.5)
+    nll += 0.5 * float(centred @ centred) / 1.5**2
+    nll += 0.5 * (theta[d] / 1.5) ** 2 + 0.5 * ((theta[d + 1] + 9.0) / 3.0) ** 2
+    grad[:d] += centred / 1.5**2
     grad[d] += theta[d] / 1.5**2
     grad[d + 1] += (theta[d + 1] + 9.0) / 3.0**2
     return float(nll), grad

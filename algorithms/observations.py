@@ -16,6 +16,7 @@ the model a handful of points, and it would sample again where the pruner alread
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -70,7 +71,7 @@ class Observations:
                     if score is None
                     else score(t)
                 )
-                if value is None or not np.isfinite(value):
+                if value is None or not math.isfinite(value):
                     continue
                 done.append(u)
                 values.append(value)

@@ -1,10 +1,25 @@
 """Suggest latency versus history size: ours (a fresh instance, cold cache, as the scheduler
-makes one per top-up) beside Optuna's samplers (one ``ask`` on a study holding the history)."""
+makes one per top-up) beside Optuna's samplers (one ``ask`` on a study holding the history).
+
+Run on its own it prints and saves the suggest-time table of issue 16 (5-D and 10-D, 100 and
+1,000 trials, ours against Optuna's GPSampler), measured side by side in one run:
+
+    OMP_NUM_THREADS=1 python -m experiments.latency --dims 5,10 --sizes 100,1000
+
+Each contender is timed in turn at each size, ``--repeats`` times, interleaved, and the median
+kept; ``--clock cpu`` counts the process's CPU time instead of the wall clock (on a loaded
+machine the wall clock of a 10 ms call mostly measures the other processes).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -13,64 +28,128 @@ from tuner.space import SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
 
-SPACE = {f"x{i}": {"type": "float", "low": -5.0, "high": 5.0} for i in range(5)}
+DIMS = 5
+Clock = Callable[[], float]
 
 
-def _history(size: int) -> list[tuple[dict[str, float], float]]:
+def space_of(dims: int) -> dict[str, dict[str, object]]:
+    return {f"x{i}": {"type": "float", "low": -5.0, "high": 5.0} for i in range(dims)}
+
+
+SPACE = space_of(DIMS)
+
+
+def _history(size: int, dims: int = DIMS) -> list[tuple[dict[str, float], float]]:
     rng = np.random.default_rng(size)
+    names = list(space_of(dims))
     points = [
-        {k: float(v) for k, v in zip(SPACE, rng.uniform(-5, 5, 5), strict=True)}
+        {k: float(v) for k, v in zip(names, rng.uniform(-5, 5, dims), strict=True)}
         for _ in range(size)
     ]
     return [(p, sum(v * v for v in p.values())) for p in points]
 
 
-def ours(name: str, size: int) -> float:
+def ours(name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter) -> float:
     from tuner.algorithms import bayesian
 
-    space = SearchSpace.from_dict(SPACE)
+    space = SearchSpace.from_dict(space_of(dims))
     history = [
         Trial("lat", i, 0, p, TrialState.COMPLETE, 1, v, {"v": v})
-        for i, (p, v) in enumerate(_history(size))
+        for i, (p, v) in enumerate(_history(size, dims))
     ]
     bayesian._cache.clear()  # measure the cold path: a new history after every finished trial
     algo = plugins.algorithm(name).create(space, Direction.MINIMIZE, 0, size + 10, {})
-    start = time.perf_counter()
+    start = clock()
     algo.suggest(history, 1)
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def optuna_ask(sampler: str, size: int) -> float:
+def optuna_ask(
+    sampler: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter
+) -> float:
     import optuna as op
 
-    op.logging.set_verbosity(op.logging.WARNING)
+    op.logging.set_verbosity(op.logging.ERROR)
     make = {
         "optuna-tpe": op.samplers.TPESampler,
         "optuna-cmaes": op.samplers.CmaEsSampler,
         "optuna-gp": op.samplers.GPSampler,
     }[sampler]
     study = op.create_study(sampler=make(seed=0))
-    dist = {k: op.distributions.FloatDistribution(-5.0, 5.0) for k in SPACE}
+    names = list(space_of(dims))
+    dist = {k: op.distributions.FloatDistribution(-5.0, 5.0) for k in names}
     study.add_trials(
-        [op.trial.create_trial(params=p, distributions=dist, value=v) for p, v in _history(size)]
+        [
+            op.trial.create_trial(params=p, distributions=dist, value=v)
+            for p, v in _history(size, dims)
+        ]
     )
-    start = time.perf_counter()
+    start = clock()
     trial = study.ask()
-    for k in SPACE:
+    for k in names:
         trial.suggest_float(k, -5.0, 5.0)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def latency_table(
-    algorithms: Sequence[str], sizes: Sequence[int], repeats: int = 3
+    algorithms: Sequence[str],
+    sizes: Sequence[int],
+    repeats: int = 3,
+    dims: int = DIMS,
+    peers: Sequence[str] = ("optuna-tpe", "optuna-cmaes", "optuna-gp"),
+    clock: Clock = time.perf_counter,
 ) -> dict[str, dict[int, float]]:
-    """Median seconds of one suggestion, per contender and history size (5-D, floats)."""
-    ours(algorithms[0], 10) if algorithms else None  # imports out of the measurement
-    out: dict[str, dict[int, float]] = {}
-    for name in [*algorithms, "optuna-tpe", "optuna-cmaes", "optuna-gp"]:
-        out[name] = {}
-        for size in sizes:
-            measure = optuna_ask if name.startswith("optuna") else ours
-            out[name][size] = float(np.median([measure(name, size) for _ in range(repeats)]))
-            print(f"latency {name:14s} {size:5d}: {out[name][size] * 1000:.1f} ms", flush=True)
+    """Median seconds of one suggestion, per contender and history size (floats in ``dims``
+    dimensions); at each size the contenders take turns, ``repeats`` rounds."""
+    names = [*algorithms, *peers]
+    for name in names:  # imports and first-call set-up out of the measurement
+        (optuna_ask if name.startswith("optuna") else ours)(name, 10, dims, clock)
+    times: dict[str, dict[int, list[float]]] = {name: {} for name in names}
+    for size in sizes:
+        for _ in range(repeats):
+            for name in names:
+                measure = optuna_ask if name.startswith("optuna") else ours
+                times[name].setdefault(size, []).append(measure(name, size, dims, clock))
+    out = {name: {s: float(np.median(v)) for s, v in by.items()} for name, by in times.items()}
+    for name, by in out.items():
+        for size, seconds in by.items():
+            print(f"latency {dims}-D {name:14s} {size:5d}: {seconds * 1000:.1f} ms", flush=True)
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dims", type=lambda s: [int(x) for x in s.split(",")], default=[5, 10])
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="cpu")
+    parser.add_argument("--peers", type=lambda s: s.split(","), default=["optuna-gp"])
+    parser.add_argument("--out", type=Path, default=Path("experiments/results/suggest_time.json"))
+    a = parser.parse_args(argv)
+    clock = time.process_time if a.clock == "cpu" else time.perf_counter
+    rows = []
+    for dims in a.dims:
+        table = latency_table(["bayesian"], a.sizes, a.repeats, dims, a.peers, clock)
+        for size in a.sizes:
+            ours_s = table["bayesian"][size]
+            row = {"dims": dims, "trials": size, "bayesian_s": ours_s}
+            for peer in a.peers:
+                row[f"{peer}_s"] = table[peer][size]
+                row[f"{peer}_over_ours"] = table[peer][size] / ours_s
+            rows.append(row)
+    print(f"| dims | trials | bayesian (ms) | {' | '.join(f'{p} (ms) | ratio' for p in a.peers)} |")
+    print("|---|---|---|" + "---|---|" * len(a.peers))
+    for row in rows:
+        peers = " | ".join(
+            f"{row[f'{p}_s'] * 1000:.1f} | {row[f'{p}_over_ours']:.1f}" for p in a.peers
+        )
+        print(f"| {row['dims']} | {row['trials']} | {row['bayesian_s'] * 1000:.1f} | {peers} |")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    meta = {"clock": a.clock, "repeats": a.repeats, "argv": argv, "omp": os.environ.get("OMP_NUM_THREADS")}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ active parameters only.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -168,11 +169,11 @@ class SearchSpace:
         may lie outside this space's ranges (the history seen from a narrowed space): None if
         ``params`` do not fit the space's structure (a category it lacks, a parameter active
         here but absent there, or the other way round)."""
-        if any(k not in self for k in params):
+        if not params.keys() <= self._by_name.keys():  # type: ignore[attr-defined]
             return None
         out = np.full(len(self.parameters), np.nan)
         for i, p in enumerate(self.parameters):
-            active = self.is_active(p, params)
+            active = not p.when or self.is_active(p, params)
             if active != (p.name in params):
                 return None
             if not active:
@@ -183,7 +184,7 @@ class SearchSpace:
                     return None
                 out[i] = p.to_unit(value)
             elif isinstance(p, NumericParameter):
-                if not is_number(value) or not np.isfinite(value):
+                if not is_number(value) or not math.isfinite(value):
                     return None
                 out[i] = p.position(float(value))
         return out

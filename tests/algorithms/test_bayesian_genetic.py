@@ -83,11 +83,16 @@ class TestBayesianParticulars:
         points = algo.suggest(history, 1)
         assert bowl(points[0]) < best + 1.0  # exploits what earlier rounds learnt at once
 
-    def test_constant_liar_gives_distinct_spread_points(self) -> None:
+    @pytest.mark.parametrize(
+        ("fantasy", "acquisition"),
+        [("liar", "LCB"), ("believer", "LCB"), ("believer", "LogEI")],
+    )
+    def test_a_batch_holds_distinct_spread_points(self, fantasy: str, acquisition: str) -> None:
         rng = np.random.default_rng(2)
         history = done([BOWL.sample(rng) for _ in range(15)])
         pending = [trial(100, {"x": 1.0, "y": -2.0}, TrialState.RUNNING)]
-        batch = make("bayesian", acquisition="LCB").suggest(history + pending, 4)
+        algo = make("bayesian", acquisition=acquisition, fantasy=fantasy)
+        batch = algo.suggest(history + pending, 4)
         assert len(batch) == 4
         xy = np.array([[p["x"], p["y"]] for p in batch + [{"x": 1.0, "y": -2.0}]])
         gaps = [np.linalg.norm(a - b) for i, a in enumerate(xy) for b in xy[i + 1 :]]
@@ -138,6 +143,8 @@ class TestBayesianParticulars:
             {"xi": -0.1},
             {"kappa": "big"},
             {"initial_points": True},
+            {"fantasy": "kriging"},
+            {"sequence": "halton"},
         ],
     )
     def test_bad_options(self, options: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ def data(n: int = 25, d: int = 3) -> tuple[np.ndarray, np.ndarray]:
 def test_the_fit_s_gradient_is_the_derivative_of_its_objective() -> None:
     x, y = data()
     yt = gpm.Standardiser.of(y)(y)
-    sq = (x[:, None, :] - x[None, :, :]) ** 2
+    sq = ((x[:, None, :] - x[None, :, :]) ** 2).reshape(-1, x.shape[1])
     theta = np.array([math.log(0.3), math.log(0.7), math.log(1.5), 0.2, math.log(1e-3)])
     _, grad = gpm._neg_log_posterior(theta, sq, yt)
     step = 1e-6

@@ -60,6 +60,11 @@ class TestRandom(AlgorithmConformance):
     algorithm = "random"
 
 
+class TestRandomSobol(AlgorithmConformance):
+    algorithm = "random"
+    options = {"sequence": "sobol"}
+
+
 class TestGrid(AlgorithmConformance):
     algorithm = "grid"
 
@@ -93,10 +98,25 @@ class TestRandomParticulars:
         assert set(counts) == {"a", "b", "c", "d"}
         assert all(850 < v < 1150 for v in counts.values()), counts
 
-    def test_takes_no_options(self) -> None:
-        with pytest.raises(SpecError) as info:
-            plugins.algorithm("random").create(MIXED_SPACE, Direction.MINIMIZE, 0, 10, {"foo": 1})
-        assert info.value.field == "foo"
+    def test_takes_no_options_but_its_sequence(self) -> None:
+        for options, field in (({"foo": 1}, "foo"), ({"sequence": "halton"}, "sequence")):
+            with pytest.raises(SpecError) as info:
+                plugins.algorithm("random").create(MIXED_SPACE, Direction.MINIMIZE, 0, 10, options)
+            assert info.value.field == field
+
+    def test_sobol_points_fill_every_stratum_one_at_a_time_or_at_once(self) -> None:
+        space = SearchSpace.from_dict({"x": {"type": "float", "low": 0.0, "high": 8.0}})
+
+        def sobol() -> Algorithm:
+            options = {"sequence": "sobol"}
+            return plugins.algorithm("random").create(space, Direction.MINIMIZE, 3, 8, options)
+
+        at_once = sobol().suggest([], 8)
+        one_by_one: list[Params] = []
+        for _ in range(8):  # a fresh instance per point, as the scheduler asks
+            one_by_one += sobol().suggest(history_of(one_by_one), 1)
+        assert one_by_one == at_once
+        assert sorted(int(p["x"]) for p in at_once) == list(range(8))  # one per eighth
 
 
 class TestGridParticulars:
