@@ -48,8 +48,14 @@ PACKAGES = [
 ]
 
 
-def checkpoints(budget: int) -> list[int]:
-    return [c for c in (10, 25, 50, 100, 200) if c <= budget] or [budget]
+def checkpoints(problem: Problem, budget: int) -> list[int]:
+    """Where the report looks: BBOB at 10, 25, 50, 100, 200 and 10 x dimension evaluations, the
+    real tasks at 10, 30 and 60 (the issue's budgets), each only if within ``budget``."""
+    if problem.optimum is None:
+        marks = {10, 30, 60}
+    else:
+        marks = {10, 25, 50, 100, 200, 10 * len(problem.space)}
+    return sorted(c for c in marks if c <= budget) or [budget]
 
 
 def score(problem: Problem, values: list[float], at: int) -> float:
@@ -92,6 +98,19 @@ def main() -> None:
         help="an earlier runs.json: its runs of contenders not run now join the report "
         "(same problems, seeds and budgets: a slow peer need not run again)",
     )
+    parser.add_argument(
+        "--log",
+        type=Path,
+        action="append",
+        default=[],
+        help="a runs log (JSON lines; repeatable): every finished run is appended to the first, "
+        "runs already in any of them are not run again, so a stopped benchmark resumes",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: report the problems on which the logs hold every contender's seeds",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     a = parser.parse_args()
     quick = a.quick
@@ -111,28 +130,42 @@ def main() -> None:
 
     problems = [(bbob(f, d), budget) for d in dims for f in functions]
     problems += [(xgboost_task(name), ml_budget) for name in ml]
+    logged = _logged(a.log)
     runs: list[dict[str, Any]] = []
     for problem, b in problems:
         for name in a.contenders:
             for seed in range(seeds):
+                key = (problem.name, name, seed, b)
+                if key in logged:
+                    runs.append(logged[key])
+                    continue
+                if a.report_only:
+                    continue
                 values, seconds = timed(CONTENDERS[name], problem, b, seed)
-                runs.append(
-                    {
-                        "problem": problem.name,
-                        "group": problem.group,
-                        "contender": name,
-                        "seed": seed,
-                        "budget": b,
-                        "optimum": problem.optimum,
-                        "values": values,
-                        "seconds": seconds,
-                    }
-                )
+                run = {
+                    "problem": problem.name,
+                    "group": problem.group,
+                    "contender": name,
+                    "seed": seed,
+                    "budget": b,
+                    "optimum": problem.optimum,
+                    "values": values,
+                    "seconds": seconds,
+                }
+                runs.append(run)
+                if a.log:
+                    with a.log[0].open("a") as f:
+                        f.write(json.dumps(run) + "\n")
                 print(
-                    f"{problem.name:22s} {name:18s} seed {seed}: best "
-                    f"{min(values):.4g} in {seconds:.1f}s",
+                    f"{time.strftime('%H:%M:%S')} {problem.name:22s} {name:18s} seed {seed}: "
+                    f"best {min(values):.4g} in {seconds:.1f}s",
                     flush=True,
                 )
+    if a.report_only:
+        problems = _complete(problems, runs, a.contenders, seeds)
+        names = {p.name for p, _ in problems}
+        runs = [r for r in runs if r["problem"] in names]
+        print(f"{len(problems)} problems complete in the logs", flush=True)
     if a.reuse:
         runs += _reused(a.reuse, runs)
     latency = (
@@ -165,6 +198,34 @@ def main() -> None:
     write_report(a.out, problems, runs, latency, meta, checkpoints, score, ranks)
     print(f"wrote {a.out}/results.md, results.json and plots")
     (a.out / "runs.json").write_text(json.dumps({"meta": meta, "runs": runs}))
+
+
+def _logged(paths: list[Path]) -> dict[tuple[str, str, int, int], dict[str, Any]]:
+    """The runs in the logs that exist, by (problem, contender, seed, budget)."""
+    out = {}
+    for path in paths:
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    r = json.loads(line)
+                    out[(r["problem"], r["contender"], r["seed"], r["budget"])] = r
+    return out
+
+
+def _complete(
+    problems: list[tuple[Problem, int]],
+    runs: list[dict[str, Any]],
+    contenders: list[str],
+    seeds: int,
+) -> list[tuple[Problem, int]]:
+    """The problems on which ``runs`` hold every contender's every seed (a partial log's
+    report compares like with like)."""
+    have = {(r["problem"], r["contender"], r["seed"]) for r in runs}
+    return [
+        (p, b)
+        for p, b in problems
+        if all((p.name, n, s) in have for n in contenders for s in range(seeds))
+    ]
 
 
 def _reused(path: Path, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

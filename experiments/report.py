@@ -31,7 +31,7 @@ def write_report(
     runs: list[dict[str, Any]],
     latency: dict[str, dict[int, float]],
     meta: dict[str, Any],
-    checkpoints: Callable[[int], list[int]],
+    checkpoints: Callable[[Problem, int], list[int]],
     score: Callable[[Problem, list[float], int], float],
     ranks: Callable[[dict[str, float]], dict[str, float]],
 ) -> None:
@@ -41,7 +41,7 @@ def write_report(
     scores: dict[tuple[str, str, int], list[float]] = defaultdict(list)
     for r in runs:
         p, b = by_name[r["problem"]]
-        for c in checkpoints(b):
+        for c in checkpoints(p, b):
             scores[(r["problem"], r["contender"], c)].append(score(p, r["values"], c))
     contenders = list(dict.fromkeys(r["contender"] for r in runs))
     medians = {k: float(np.median(v)) for k, v in scores.items()}
@@ -49,7 +49,7 @@ def write_report(
         lambda: defaultdict(list)
     )
     for p, b in problems:
-        for c in checkpoints(b):
+        for c in checkpoints(p, b):
             rk = ranks({n: medians[(p.name, n, c)] for n in contenders})
             for n, v in rk.items():
                 group_ranks[(p.group, c)][n].append(v)
@@ -62,7 +62,7 @@ def write_report(
             continue
         wins = losses = 0
         for p, b in problems:
-            last = checkpoints(b)[-1]
+            last = checkpoints(p, b)[-1]
             x, y = scores[(p.name, a, last)], scores[(p.name, b_, last)]
             if np.ptp(x + y) == 0:
                 continue
@@ -102,7 +102,7 @@ def write_report(
         "|---|" + "---|" * len(contenders),
     ]
     for p, b in problems:
-        c = checkpoints(b)[-1]
+        c = checkpoints(p, b)[-1]
         lines.append(
             f"| {p.name} | "
             + " | ".join(f"{medians[(p.name, n, c)]:.3g}" for n in contenders)
