@@ -280,7 +280,7 @@ def run_worker(
         if announce:
             _announce(settings, models.project)
 
-    app = create_prediction_app(settings, models, on_started=started)
+    app = create_prediction_app(settings, models, on_started=started, peers=peers)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=settings.access_log)
     )
