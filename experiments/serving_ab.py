@@ -8,7 +8,8 @@ ratio of B to A, which a shared, loaded machine keeps far better than absolute f
 
 Bodies (256 rows of 30 float features): KServe v1 ``instances`` as arrays and as objects, a v2
 REST tensor ``[256, 30]`` (FP64), and v2 gRPC ``ModelInfer`` with ``raw_input_contents``
-(FP32, what ``tritonclient`` sends). HTTP load: ``experiments.serving_load`` closed loop, 4
+(FP32, what ``tritonclient`` sends); and one-row v1 requests over 8 connections, to see that
+they lost nothing. HTTP load: ``experiments.serving_load`` closed loop, 4
 connections, in its own process; gRPC: 4 threads of blocking calls in this one. Also checks
 that both servers answer the same predictions. Prints a table of rows/s (the median of the
 rounds) and writes ``experiments/results/serving_ab.json``.
@@ -33,6 +34,7 @@ from experiments.bench_serving import RESULTS, fit, load, start
 from tests.api.server import free_port
 
 ROWS = 256
+ONE = "v1 one row (8 connections)"  # no regression for one-row requests: rows/s = req/s
 V1 = "/v1/models/cancer:predict"
 
 
@@ -46,6 +48,7 @@ def bodies(home: Path, X: Any) -> dict[str, Path]:
         "v1 arrays": {"instances": arrays},
         "v1 objects": {"instances": objects},
         "v2 REST tensor": {"inputs": [tensor]},
+        ONE: {"instances": arrays[:1]},
     }
     paths = {}
     for label, body in out.items():
@@ -134,11 +137,12 @@ def main() -> None:
                     )
                     point = load(
                         f"http://127.0.0.1:{port}{route}", path, "--closed", "--connections",
-                        "4", "--seconds", str(args.seconds),
+                        "8" if label == ONE else "4", "--seconds", str(args.seconds),
                     )  # fmt: skip
                     if point["failed"]:
                         raise SystemExit(f"{name} {label}: {point['failures']}")
-                    found[name].setdefault(label, []).append(point["achieved"] * ROWS)
+                    rows = 1 if label == ONE else ROWS
+                    found[name].setdefault(label, []).append(point["achieved"] * rows)
                 rate = grpc_rows_per_s(grpc_port, np.asarray(matrix), args.seconds)
                 found[name].setdefault("v2 gRPC raw FP32", []).append(rate)
                 print(f"round {r + 1} {name}: " + ", ".join(

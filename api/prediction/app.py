@@ -12,6 +12,7 @@ are logged). Each of these was a measured cost of Python model servers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -28,17 +29,33 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tuner.api.errors import error_response
 from tuner.api.limits import BodyLimit
-from tuner.api.prediction import rows, updates
+from tuner.api.prediction import repository, rows, updates
 from tuner.api.prediction.batching import AsyncBatcher
 from tuner.api.prediction.metrics import PredictionMetrics
 from tuner.api.prediction.served import LoadedVersion, ServedModels
 from tuner.api.prediction.settings import PredictionSettings
-from tuner.errors import InvalidInput, NotFound, TunerError, Unavailable
+from tuner.api.prediction.workers import WorkerLink
+from tuner.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TunerError,
+    Unauthorized,
+    Unavailable,
+)
 from tuner.registry import ModelRegistry
 
 log = logging.getLogger("tuner.serving")
 
-STATUS: dict[type[TunerError], int] = {InvalidInput: 400, NotFound: 404, Unavailable: 503}
+STATUS: dict[type[TunerError], int] = {
+    InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
 
 
 def open_models(settings: PredictionSettings, metrics: PredictionMetrics) -> ServedModels:
@@ -56,9 +73,11 @@ def create_prediction_app(
     settings: PredictionSettings,
     models: ServedModels | None = None,
     on_started: Callable[[ServedModels], None] | None = None,
+    peers: WorkerLink | None = None,
 ) -> FastAPI:
     """The app serving ``settings.models``; it answers at once and is ready (``/readyz``) once
-    every model is loaded and warm. ``on_started`` runs once it answers (gRPC starts there)."""
+    every model is loaded and warm. ``on_started`` runs once it answers (gRPC starts there);
+    ``peers``: the link to the server's other workers (repository calls reach every one)."""
     metrics = models.metrics if models is not None else PredictionMetrics()
     served = models if models is not None else open_models(settings, metrics)
 
@@ -228,6 +247,35 @@ def create_prediction_app(
         answer = _json(out)
         metrics.observe(name, "v2", time.perf_counter() - started, batch.size)
         return answer
+
+    # -- the model repository (the Open Inference repository extension, as Triton serves it
+    # over HTTP): the same calls as gRPC's, with the token in the ``authorization`` header
+
+    async def authorized(request: Request, role: str) -> None:
+        header = request.headers.get("authorization", "")
+        await asyncio.to_thread(repository.authorize, served, header, role)
+
+    @app.post("/v2/repository/index", tags=["repository"])
+    async def repository_index(request: Request) -> Response:
+        await authorized(request, "read")
+        raw = await request.body()
+        body = _body(raw) if raw.strip() else {}
+        ready = isinstance(body, dict) and bool(body.get("ready", False))
+        return _json(repository.index(served, ready))
+
+    @app.post("/v2/repository/models/{name}/load", tags=["repository"])
+    async def repository_load(name: str, request: Request) -> Response:
+        """Load ``name`` (``churn``, ``churn@staging``, ``churn:3``) on every worker; a
+        loading thread, never the event loop, does the work."""
+        await authorized(request, "write")
+        await asyncio.to_thread(repository.load, served, peers, name)
+        return Response(status_code=200)
+
+    @app.post("/v2/repository/models/{name}/unload", tags=["repository"])
+    async def repository_unload(name: str, request: Request) -> Response:
+        await authorized(request, "write")
+        await asyncio.to_thread(repository.unload, served, peers, name)
+        return Response(status_code=200)
 
     app.add_middleware(HotPaths, v1=predict_v1, v2=infer_v2)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outside: HotPaths too

@@ -204,7 +204,10 @@ def _run_workers(settings: PredictionSettings) -> None:
         worker.start()
     stopped = threading.Event()
     threading.Thread(
-        target=relay, args=(to_parent, to_workers, stopped), daemon=True, name="relay"
+        target=relay,
+        args=(to_parent, to_workers, stopped, lambda i: workers[i].is_alive()),
+        daemon=True,
+        name="relay",
     ).start()
 
     def stop(signum: int, frame: Any) -> None:
@@ -280,7 +283,7 @@ def run_worker(
         if announce:
             _announce(settings, models.project)
 
-    app = create_prediction_app(settings, models, on_started=started)
+    app = create_prediction_app(settings, models, on_started=started, peers=peers)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=settings.access_log)
     )

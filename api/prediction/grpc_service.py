@@ -14,13 +14,21 @@ from typing import Any
 
 import grpc
 
-from tuner.api.prediction import rows, workers
+from tuner.api.prediction import repository, rows
 from tuner.api.prediction.batching import BatchPolicy, ThreadBatcher
 from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2 as pb
 from tuner.api.prediction.grpc_v2 import grpc_predict_v2_pb2_grpc as pb_grpc
-from tuner.api.prediction.served import LoadedVersion, ServedModels, parse_served
+from tuner.api.prediction.served import LoadedVersion, ServedModels
 from tuner.api.prediction.workers import WorkerLink
-from tuner.errors import InvalidInput, NotFound, TunerError, Unavailable
+from tuner.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TunerError,
+    Unauthorized,
+    Unavailable,
+)
 
 log = logging.getLogger("tuner.serving")
 
@@ -134,102 +142,58 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     # -- the model repository: load and unload need a ``write`` token of the server's project
 
     def RepositoryIndex(self, request: Any, context: grpc.ServicerContext) -> Any:
-        """The served models (Triton's repository index): name, version, state and the reason
-        of the last refusal; ``ready``: only those serving. Needs a ``read`` token."""
+        """The served models (Triton's repository index); needs a ``read`` token."""
         self._authorized(context, "read")
-        index = pb.RepositoryIndexResponse()
-        for name, model in self.models.models.items():
-            if request.ready and not model.ready:
-                continue
-            current = model.current
-            index.models.add(
-                name=name,
-                version=str(current.version.version) if current else "",
-                state="READY" if current else "UNAVAILABLE" if model.refused else "LOADING",
-                reason=model.refused.reason if model.refused else "",
-            )
-        return index
+        entries = repository.index(self.models, request.ready)
+        response = pb.RepositoryIndexResponse()
+        for entry in entries:
+            response.models.add(**entry)
+        return response
 
     def RepositoryModelLoad(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Serve ``model_name`` (``churn``: its production alias, ``churn@staging``,
-        ``churn:3``) through the same load, check, warm and swap as an alias move, in every
-        worker of the server; answered once every one has."""
+        ``churn:3``) on every worker of the server (``repository.load``)."""
         self._authorized(context, "write")
         ref = _model_name(request, context)
         try:
-            name = parse_served(ref)[0]
+            name = repository.load(self.models, self.peers, ref)
         except TunerError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        here, others = self._everywhere(workers.LOAD, ref)
-        if here.startswith("not found"):
-            context.abort(grpc.StatusCode.NOT_FOUND, here.removeprefix("not found: "))
-        failed = {i: o for i, o in {-2: here, **others}.items() if o.split(":")[0] in _FAILED}
-        if failed:
-            model = self.models.models.get(name)
-            serving = model.current if model is not None else None
-            still = f"; still serving version {serving.version.version}" if serving else ""
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{ref}: {_said(failed)}{still}")
+            context.abort(_repository_code(exc), str(exc))
         return pb.RepositoryModelLoadResponse(model_name=name, isLoaded=self.models.get(name).ready)
 
     def RepositoryModelUnload(self, request: Any, context: grpc.ServicerContext) -> Any:
-        """Stop serving ``model_name``, in every worker of the server."""
+        """Stop serving ``model_name``, on every worker of the server."""
         self._authorized(context, "write")
         name = _model_name(request, context)
-        here, others = self._everywhere(workers.UNLOAD, name)
-        if here.startswith("not found"):
-            context.abort(grpc.StatusCode.NOT_FOUND, here.removeprefix("not found: "))
-        failed = {i: o for i, o in others.items() if o.split(":")[0] in _FAILED}
-        if failed:
-            context.abort(grpc.StatusCode.INTERNAL, f"{name}: {_said(failed)}")
+        try:
+            repository.unload(self.models, self.peers, name)
+        except TunerError as exc:
+            context.abort(_repository_code(exc), str(exc))
         return pb.RepositoryModelUnloadResponse(model_name=name, isUnloaded=True)
-
-    def _everywhere(self, op: str, arg: str) -> tuple[str, dict[int, str]]:
-        """``op`` on this worker's models and on every other worker's at once: this one's
-        outcome and theirs (by worker index)."""
-        asked = self.peers.ask(op, arg) if self.peers is not None else None
-        here = workers.apply(self.models, op, arg)
-        others = self.peers.wait(asked) if self.peers is not None and asked else {}
-        return here, others
 
     def _authorized(self, context: grpc.ServicerContext, role: str) -> None:
         """The call's ``authorization: Bearer <token>`` metadata must be a live token of this
         server's project allowing ``role``."""
         metadata = dict(context.invocation_metadata())
-        header = str(metadata.get("authorization", ""))
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            context.abort(
-                grpc.StatusCode.UNAUTHENTICATED,
-                f"authorization: send 'Bearer <token>', a {role} token of project "
-                f"{self.models.project!r}",
-            )
         try:
-            token = self.models.registry.storage.tokens.verify(secret.strip())
-        except Exception:  # the database away: no decision can be made
-            log.warning("repository call: tokens cannot be read now", exc_info=True)
-            context.abort(grpc.StatusCode.UNAVAILABLE, "tokens cannot be checked now; retry")
-        if token is None:
-            context.abort(
-                grpc.StatusCode.UNAUTHENTICATED, "authorization: unknown, revoked or expired token"
-            )
-            raise AssertionError("unreachable: abort raises")
-        if token.project != self.models.project or not token.allows(role):
-            context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"authorization: a {token.role} token of project {token.project!r} cannot "
-                f"{'load or unload' if role == 'write' else 'read'} models of project "
-                f"{self.models.project!r} (a {role} token of it can)",
-            )
+            repository.authorize(self.models, str(metadata.get("authorization", "")), role)
+        except TunerError as exc:
+            context.abort(_repository_code(exc), str(exc))
 
 
-_FAILED = ("refused", "not found", "failed")
+_REPOSITORY_CODES: dict[type[TunerError], grpc.StatusCode] = {
+    Unauthorized: grpc.StatusCode.UNAUTHENTICATED,
+    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    Conflict: grpc.StatusCode.FAILED_PRECONDITION,
+    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+}
 
 
-def _said(failed: dict[int, str]) -> str:
-    """Outcomes by worker (-2: the one answering the call) as one sentence."""
-    return "; ".join(
-        (f"worker {i}: " if i >= 0 else "other workers: " if i == -1 else "") + outcome
-        for i, outcome in sorted(failed.items())
+def _repository_code(exc: TunerError) -> grpc.StatusCode:
+    return next(
+        (c for k, c in _REPOSITORY_CODES.items() if isinstance(exc, k)), grpc.StatusCode.INTERNAL
     )
 
 

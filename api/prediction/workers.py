@@ -16,6 +16,7 @@ import itertools
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,32 +113,37 @@ class WorkerLink:
         return waiting.outcomes
 
 
-def relay(to_parent: Any, to_workers: list[Any], stop: threading.Event) -> None:
+def relay(
+    to_parent: Any,
+    to_workers: list[Any],
+    stop: threading.Event,
+    alive: Callable[[int], bool] = lambda index: True,
+) -> None:
     """The parent's loop: hand each call to every worker but its sender, gather their
-    outcomes, and hand them to the sender."""
+    outcomes, and hand them to the sender; a worker that died meanwhile (``alive``) is
+    answered for, so that the sender does not wait for it."""
     pending: dict[str, tuple[int, dict[int, str]]] = {}
     while not stop.is_set():
         try:
             message = to_parent.get(timeout=0.5)
         except queue.Empty:
-            continue
+            message = None
         except (EOFError, OSError):
             return
-        if message[0] == "call":
+        if message is not None and message[0] == "call":
             _, call, sender, op, arg = message
-            others = [i for i in range(len(to_workers)) if i != sender]
-            if not others:
-                to_workers[sender].put(("done", call, {}))
-                continue
             pending[call] = (sender, {})
-            for i in others:
-                to_workers[i].put(("apply", call, op, arg))
-        elif message[0] == "result":
+            for i in range(len(to_workers)):
+                if i != sender:
+                    to_workers[i].put(("apply", call, op, arg))
+        elif message is not None and message[0] == "result":
             _, call, index, outcome = message
-            if call not in pending:
-                continue
-            sender, outcomes = pending[call]
-            outcomes[index] = outcome
+            if call in pending:
+                pending[call][1][index] = outcome
+        for call, (sender, outcomes) in list(pending.items()):
+            for i in range(len(to_workers)):
+                if i != sender and i not in outcomes and not alive(i):
+                    outcomes[i] = "failed: the worker is gone"
             if len(outcomes) == len(to_workers) - 1:
                 del pending[call]
                 to_workers[sender].put(("done", call, outcomes))

@@ -228,15 +228,34 @@ def test_with_two_workers_load_and_unload_reach_every_worker(
             ("churn", "2", "READY"),
             ("fraud", "1", "READY"),
         ]
-        repo.unload_model("fraud", headers=bearer(writer))
+        # the REST form (Triton's HTTP repository extension) reaches every worker the same way
+        rest = f"{server.url}/v2/repository"
+        r = httpx.post(f"{rest}/models/fraud/unload", headers=bearer(writer), timeout=300)
+        assert r.status_code == 200, r.text
         for _ in range(40):
             r = httpx.post(f"{server.url}/v1/models/fraud:predict", json=fraud)
             assert r.status_code == 404, r.text
+        r = httpx.post(
+            f"{rest}/models/churn%40production/load", headers=bearer(writer), timeout=300
+        )
+        assert r.status_code == 200, r.text
+        assert set(answers("churn")) == {(200, "1")}
+        reader, _ = registry.storage.tokens.create("default", "read", "reads")
+        r = httpx.post(f"{rest}/index", headers=bearer(reader), json={"ready": True})
+        assert r.status_code == 200, r.text
+        assert r.json() == [{"name": "churn", "version": "1", "state": "READY", "reason": ""}]
+        r = httpx.post(f"{rest}/models/churn%3A2/load", headers=bearer(reader))
+        assert r.status_code == 403 and "read token" in r.json()["error"]["message"], r.text
+        r = httpx.post(f"{rest}/models/churn%3A2/load")
+        assert r.status_code == 401 and "Bearer" in r.json()["error"]["message"], r.text
+        r = httpx.post(f"{rest}/models/nosuch/load", headers=bearer(writer), timeout=300)
+        assert r.status_code == 404, r.text
         bad = corrupt_version(registry, "churn")
         error = failure(lambda: repo.load_model(f"churn:{bad}", headers=bearer(writer)))
         assert error.status() == "StatusCode.FAILED_PRECONDITION"
         assert "worker" in error.message() and "checksum" in error.message()
-        assert set(answers("churn")) == {(200, "2")}  # both still serve the old version
+        assert "still serving version 1" in error.message()
+        assert set(answers("churn")) == {(200, "1")}  # both still serve the old version
         repo.close()
     finally:
         server.stop()
