@@ -370,13 +370,7 @@ class BayesianSearch(Algorithm):
         numeric coordinates (one problem for all: the sum of separate terms), then snapped to
         legal points; a point whose active parameters changed is dropped. Empty for the trees."""
         numeric = [j for j in range(rows.shape[1]) if j not in self._categorical_set]
-        if (
-            not numeric
-            or model.acquisition_gradient(
-                self.features(rows[:1]), kind, y_best, self.xi, self.kappa
-            )
-            is None
-        ):
+        if not numeric or not model.has_gradient:
             return rows[:0]
         x0 = self.features(rows)
         m = len(numeric)
