@@ -63,9 +63,10 @@ class BayesianSearch(Algorithm):
     ``EI``, ``PI`` or ``LCB``. A batch (and running trials) is filled by ``fantasy``
     ``believer`` (default: the kriging believer, pending points count as the model's mean there,
     or the best value so far where the mean is better; it beat the liar with 2 and 4 workers,
-    experiments/batch_fantasy.py) or ``liar`` (the constant liar: as the best value so far). ``sequence``: the start-up's draws, ``uniform``
-    (default) or ``sobol`` (as the random algorithm's). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected
-    hypervolume improvement, two metrics only), ``parego`` (``rho`` weighs the sum in its
+    experiments/batch_fantasy.py) or ``liar`` (the constant liar: as the best value so far).
+    ``sequence``: the start-up's draws, ``uniform`` (default) or ``sobol`` (as the random
+    algorithm's). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected hypervolume
+    improvement, two metrics only), ``parego`` (``rho`` weighs the sum in its
     augmented Chebyshev scalarisation) or ``auto`` (default: EHVI for two metrics, else
     ParEGO)."""
 
