@@ -63,9 +63,10 @@ class BayesianSearch(Algorithm):
     ``EI``, ``PI`` or ``LCB``. A batch (and running trials) is filled by ``fantasy``
     ``believer`` (default: the kriging believer, pending points count as the model's mean there,
     or the best value so far where the mean is better; it beat the liar with 2 and 4 workers,
-    experiments/batch_fantasy.py) or ``liar`` (the constant liar: as the best value so far). ``sequence``: the start-up's draws, ``uniform``
-    (default) or ``sobol`` (as the random algorithm's). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected
-    hypervolume improvement, two metrics only), ``parego`` (``rho`` weighs the sum in its
+    experiments/batch_fantasy.py) or ``liar`` (the constant liar: as the best value so far).
+    ``sequence``: the start-up's draws, ``uniform`` (default) or ``sobol`` (as the random
+    algorithm's). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected hypervolume
+    improvement, two metrics only), ``parego`` (``rho`` weighs the sum in its
     augmented Chebyshev scalarisation) or ``auto`` (default: EHVI for two metrics, else
     ParEGO)."""
 
@@ -370,13 +371,7 @@ class BayesianSearch(Algorithm):
         numeric coordinates (one problem for all: the sum of separate terms), then snapped to
         legal points; a point whose active parameters changed is dropped. Empty for the trees."""
         numeric = [j for j in range(rows.shape[1]) if j not in self._categorical_set]
-        if (
-            not numeric
-            or model.acquisition_gradient(
-                self.features(rows[:1]), kind, y_best, self.xi, self.kappa
-            )
-            is None
-        ):
+        if not numeric or not model.has_gradient:
             return rows[:0]
         x0 = self.features(rows)
         m = len(numeric)

@@ -122,6 +122,11 @@ class Surrogate:
         target = y_best if kind == "LogEI" else y_best - xi
         return float(self.standardiser(np.array([target]))[0])
 
+    @property
+    def has_gradient(self) -> bool:
+        """Whether ``acquisition_gradient`` answers (the GP) or gives None (the trees)."""
+        return self.kind == "GP"
+
     def acquisition_gradient(
         self, x: np.ndarray, kind: str, y_best: float, xi: float, kappa: float
     ) -> tuple[np.ndarray, np.ndarray] | None:

@@ -44,9 +44,7 @@ from tuner.study import StudySpec, default_plan
 from tuner.trial import Trial, TrialState
 
 
-def run_workers(
-    problem: Problem, plan: tuple[Round, ...], seed: int, workers: int
-) -> list[float]:
+def run_workers(problem: Problem, plan: tuple[Round, ...], seed: int, workers: int) -> list[float]:
     """The values of a study of ``plan`` run by ``workers`` workers, in the order they finished."""
     spec = StudySpec.from_dict(
         {
@@ -151,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         }
                     )
                 medians.setdefault(problem.name, {})[name] = float(np.median(scores))
-                print(f"{problem.name:14s} {name:11s} median log10 regret {medians[problem.name][name]:.3f}", flush=True)
+                median = medians[problem.name][name]
+                print(f"{problem.name:14s} {name:11s} median log10 regret {median:.3f}", flush=True)
     ranks = {name: 0.0 for name in a.variants}
     for by in medians.values():
         for name, rank in zip(a.variants, rankdata([by[v] for v in a.variants]), strict=True):

@@ -119,8 +119,9 @@ def latency_table(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dims", type=lambda s: [int(x) for x in s.split(",")], default=[5, 10])
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000])
+    ints = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
+    parser.add_argument("--dims", type=ints, default=[5, 10])
+    parser.add_argument("--sizes", type=ints, default=[100, 1000])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="cpu")
     parser.add_argument("--peers", type=lambda s: s.split(","), default=["optuna-gp"])
@@ -145,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         print(f"| {row['dims']} | {row['trials']} | {row['bayesian_s'] * 1000:.1f} | {peers} |")
     argv = list(sys.argv[1:] if argv is None else argv)
-    meta = {"clock": a.clock, "repeats": a.repeats, "argv": argv, "omp": os.environ.get("OMP_NUM_THREADS")}
+    omp = os.environ.get("OMP_NUM_THREADS")
+    meta = {"clock": a.clock, "repeats": a.repeats, "argv": argv, "OMP_NUM_THREADS": omp}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {a.out}")
