@@ -296,7 +296,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny everything")
     parser.add_argument("--out", default="experiments/results/bench_pruning.json")
+    parser.add_argument(
+        "--report", action="store_true", help="print the table of --out; run nothing"
+    )
+    parser.add_argument("--plot", help="with --report: a PNG of the median best against compute")
     args = parser.parse_args(argv)
+    if args.report:
+        rows = json.loads(Path(args.out).read_text())["rows"]
+        print(table(rows))
+        if args.plot:
+            plot(rows, Path(args.plot))
+        return 0
     if args.quick:
         args.budget, args.seeds, args.rounds, args.datasets = 6, 1, 9, "breast_cancer"
     chosen = problems(args.problems.split(","), args.datasets.split(","), args.rounds)
@@ -356,6 +366,44 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['median_best_third']:.4f} | {reach} | {r['median_trials']:.0f} | {p:.3f} |"
         )
     return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """The median over seeds of the best so far against the share of the budget spent, a panel
+    per problem, a line per row (the unpruned run's final best dotted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(dict.fromkeys(r["problem"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+    grid = np.linspace(0.0, 1.0, 201)
+    for ax, name in zip(axes.flat, names, strict=True):
+        for r in (r for r in rows if r["problem"] == name):
+            curves = [
+                Curve(tuple((int(c), float(v)) for c, v in run["best_curve"]), 0, 0)
+                for run in r["runs"]
+            ]
+            best = np.median([[c.best_at(g * r["budget"]) for g in grid] for c in curves], axis=0)
+            label = f"{r['contender']} {r['pruner']} {r['label']}".strip()
+            style = "-" if r["contender"] == "tuner" else "--"
+            ax.plot(grid, best, style, label=label, linewidth=1)
+            if "target" in r:
+                ax.axhline(r["target"], color="grey", linestyle=":", linewidth=0.8)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("share of the compute budget")
+        ax.set_ylabel("median best final loss")
+        finite = [r["median_best"] for r in rows if r["problem"] == name]
+        ax.set_ylim(
+            min(finite) * 0.95,
+            max(r["median_best_third"] for r in rows if r["problem"] == name) * 1.1,
+        )
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
