@@ -41,7 +41,7 @@ class Growth:
 def growth_of(estimator: Any, params: Mapping[str, Any], resource: int | None) -> Growth | None:
     """How ``estimator`` (a Spark ML or ``xgboost.spark`` estimator) grows, or None when it does
     not. A round's ``resource`` sets the number of members unless the space sets it."""
-    from pyspark.ml.tree import _TreeEnsembleParams
+    from pyspark.ml.tree import _TreeEnsembleParams  # what Spark's GBTs and forests share
 
     if estimator.hasParam("xgb_model") and estimator.hasParam("n_estimators"):
         counter, continues = "n_estimators", True
