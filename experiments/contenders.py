@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -70,20 +69,6 @@ def ours(algorithm: str, **options: Any) -> Runner:
 
 def ours_default(problem: Problem, budget: int, seed: int) -> list[float]:
     return run_plan(problem, default_plan(budget), seed)
-
-
-def default_with(**options: dict[str, Any]) -> Runner:
-    """The default plan with extra options per algorithm (``random={...}, bayesian={...}``),
-    for the variants measured against it (issue 16: the warm-up's sequence)."""
-
-    def run(problem: Problem, budget: int, seed: int) -> list[float]:
-        plan = tuple(
-            replace(r, options={**r.options, **options.get(r.algorithm, {})})
-            for r in default_plan(budget)
-        )
-        return run_plan(problem, plan, seed)
-
-    return run
 
 
 def _optuna_params(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -174,9 +159,6 @@ CONTENDERS: dict[str, Runner] = {
     "bayesian": ours("bayesian"),
     "genetic": ours("genetic"),
     "default-plan": ours_default,
-    "default-plan-sobol": default_with(
-        random={"sequence": "sobol"}, bayesian={"sequence": "sobol"}
-    ),
     "optuna-tpe": optuna("tpe"),
     "optuna-cmaes": optuna("cmaes"),
     "optuna-gp": optuna("gp"),
