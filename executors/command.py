@@ -99,6 +99,8 @@ class CommandExecutor(PooledExecutor):
             env["TUNER_ARTIFACT_DIR"] = job.artifact_dir
         if job.resource is not None:
             env["TUNER_RESOURCE"] = str(job.resource)
+        if job.prunes:
+            env["TUNER_PRUNES"] = "1"  # the study has a pruner: reports may stop the trial
         with self._lock:
             if self._cancelling:
                 return TrialOutcome.failure(_CANCELLED)

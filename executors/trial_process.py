@@ -199,6 +199,7 @@ class ProcessContext:
         self.params: Params = job.params
         self.artifact_dir: str | None = job.artifact_dir
         self.resource: int | None = job.resource
+        self.prunes: bool = job.prunes
         self._channel = channel
         self._extras = dict(extras or {})
         self._made: dict[str, Any] = {}

@@ -30,6 +30,7 @@ class TrialJob:
     paths: tuple[str, ...] = ()  # where its modules are looked for (that folder, then the cwd)
     artifact_dir: str | None = None  # where the objective may save its model (made on demand)
     resource: int | None = None  # what the trial may spend (its round's resource.max), if given
+    prunes: bool = False  # the study has a pruner: intermediate values may stop the trial
 
     @property
     def code_paths(self) -> tuple[str, ...]:
@@ -67,6 +68,9 @@ class TrialContext(Protocol):
     params: Params
     artifact_dir: str | None  # save the trained model here (the trial's artifact), if set
     resource: int | None  # the most it may spend (boosting rounds, epochs): its round's resource
+    # whether the study has a pruner: a trainer whose reports cost work (a Spark ML ensemble
+    # fitted again at each checkpoint) reports only then
+    prunes: bool
 
     def report(self, step: int, value: float) -> None:
         """Record an intermediate value; it reaches the runner while the trial runs."""

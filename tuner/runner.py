@@ -156,6 +156,7 @@ class StudyRunner:
             if self.artifacts_dir is None
             else os.path.join(self.artifacts_dir, self.study, f"{trial.number}-{trial.attempt}"),
             resource=trial.resource,
+            prunes=spec.pruner.type != "none",
         )
         self._running[self.executor.submit(job, self._listener(trial))] = trial
 

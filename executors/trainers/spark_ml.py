@@ -96,10 +96,14 @@ class SparkMLTrainer(Trainer):
             return float(evaluator.evaluate(model.transform(test)))
 
         growth = growth_of(self.estimator_for(params), params, getattr(trial, "resource", None))
-        if growth is None:
+        if growth is not None:  # its size: the space's, else the round's resource, else default
+            params = {**params, growth.counter: growth.total}
+        # in stages only when a pruner may stop it: a Spark ML ensemble is fitted again at each
+        # checkpoint (1.5 fits in all), xgboost.spark runs a Spark job per checkpoint
+        if growth is None or not getattr(trial, "prunes", True):
             value = score(self.estimator_for(params).fit(train))
         else:  # reports per checkpoint, so the study's pruner can stop it early
-            fixed = {**params, growth.counter: growth.total}
+            fixed = params
             train.persist()
             test.persist()
             try:
@@ -113,7 +117,6 @@ class SparkMLTrainer(Trainer):
             finally:
                 train.unpersist()
                 test.unpersist()
-            params = fixed
             if trial.should_prune():  # stopped early: no model of its total to keep
                 return {self.metric: value}
         if self.save_model and trial.artifact_dir:

@@ -10,6 +10,8 @@ for every trial whatever its total, so a median pruner compares like with like a
 checkpoint before (``xgb_model``), so its stages cost one training; Spark ML cannot add members
 to a fitted model, so it fits again from scratch at each checkpoint: a trial that runs to its
 total costs at most 1.5 fits (1 + 1/3 + 1/9...), one pruned at 9 members of 81 a sixth of a fit.
+So the trainers train in stages only when the study has a pruner (``trial.prunes``): without one
+nothing could stop the trial early and the stages would be work for nothing.
 
 Other estimators (logistic regression, whose ``maxIter`` bounds a solver rather than counting
 members, a single tree...) are fitted once and report nothing: none of their work could be

@@ -294,6 +294,26 @@ def test_spark_ensembles_report_each_checkpoint_with_the_score_of_one_fit(
     assert once == pytest.approx(last, rel=1e-6)
 
 
+def test_spark_ensembles_fit_once_without_a_pruner(spark: Any, parquet_data: Path) -> None:
+    """In a study without a pruner nothing could stop the trial, so a Spark ML ensemble is
+    fitted once (no stages, no reports) and scores what a staged fit's last report would."""
+    objective = {
+        "data": str(parquet_data),
+        "label": "label",
+        "metric": "logLoss",
+        "estimator": "pyspark.ml.classification.GBTClassifier",
+    }
+    staged = RecordingContext(spark=spark)
+    staged.resource = 10
+    once = RecordingContext(spark=spark, prunes=False)
+    once.resource = 10
+    trainer = plugins.trainer("spark-ml")(objective)
+    assert trainer({"maxDepth": 2}, staged) == {"logLoss": staged.reports[-1][1]}
+    result = trainer({"maxDepth": 2}, once)
+    assert once.reports == []
+    assert result["logLoss"] == pytest.approx(staged.reports[-1][1], rel=1e-6)
+
+
 def test_only_ensembles_grow_at_powers_of_three(spark: Any) -> None:
     from pyspark.ml.classification import GBTClassifier, LogisticRegression
     from pyspark.ml.regression import RandomForestRegressor

@@ -217,6 +217,7 @@ def test_a_round_resource_reaches_the_objective_and_the_pruners_rungs(
 RESOURCE_PROGRAM = """
 import json, os, sys, time
 x, steps = float(sys.argv[1]), int(os.environ["TUNER_RESOURCE"])
+assert os.environ["TUNER_PRUNES"] == "1"  # the study has a pruner
 for step in range(steps):
     print(json.dumps({"step": step, "loss": x + 1.0 / (step + 1)}), flush=True)
     time.sleep(0.05)

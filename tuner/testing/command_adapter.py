@@ -25,6 +25,7 @@ class _Trial:
         self.artifact_dir = os.environ.get("TUNER_ARTIFACT_DIR")
         resource = os.environ.get("TUNER_RESOURCE")
         self.resource = int(resource) if resource else None
+        self.prunes = os.environ.get("TUNER_PRUNES") == "1"
         self.key = os.environ.get("TUNER_METRIC", "value")
 
     def report(self, step: int, value: float) -> None:

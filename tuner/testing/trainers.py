@@ -38,6 +38,7 @@ class RecordingContext:
         self.params: dict[str, Any] = {}
         self.artifact_dir = artifact_dir
         self.resource: int | None = None
+        self.prunes = True  # reports as in a study with a pruner
         self.reports: list[tuple[int, float]] = []
         for name, value in extras.items():
             setattr(self, name, value)
