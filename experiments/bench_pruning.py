@@ -349,22 +349,35 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """The Markdown table of a run (``rows`` as the JSON holds them)."""
+    """The Markdown table of a run (``rows`` as the JSON holds them): a line per contender and
+    pruner, a column per problem, each cell the median best at the budget / at a third of it /
+    the share of the budget to reach the unpruned best / p of beating Optuna's Hyperband."""
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    keys = list(dict.fromkeys((r["contender"], r["pruner"], r["label"]) for r in rows))
     lines = [
-        "| problem | contender | pruner | best at budget (median; per seed) | best at 1/3 "
-        "| compute to reach unpruned best | trials | p vs Optuna HB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| contender | pruner | " + " | ".join(problems) + " |",
+        "|---|---|" + "---|" * len(problems),
     ]
-    for r in rows:
-        seeds = ", ".join(f"{b:.4f}" for b in r["best"])
-        share = r.get("reach_share", math.nan)
-        reach = "never" if math.isinf(share) else f"{share:.0%}"
-        name = r["pruner"] + (f" ({r['label']})" if r["label"] else "")
-        p = r.get("p_better_than_optuna_hyperband", math.nan)
-        lines.append(
-            f"| {r['problem']} | {r['contender']} | {name} | {r['median_best']:.4f} ({seeds}) "
-            f"| {r['median_best_third']:.4f} | {reach} | {r['median_trials']:.0f} | {p:.3f} |"
-        )
+    for key in keys:
+        cells = []
+        for problem in problems:
+            found = [
+                r
+                for r in rows
+                if r["problem"] == problem and (r["contender"], r["pruner"], r["label"]) == key
+            ]
+            if not found:
+                cells.append("")
+                continue
+            r = found[0]
+            share = r.get("reach_share", math.nan)
+            reach = "never" if math.isinf(share) else f"{share:.0%}"
+            p = r.get("p_better_than_optuna_hyperband", math.nan)
+            cells.append(
+                f"{r['median_best']:.4f} / {r['median_best_third']:.4f} / {reach} / {p:.2f}"
+            )
+        name = key[1] + (f" ({key[2]})" if key[2] else "")
+        lines.append(f"| {key[0]} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
