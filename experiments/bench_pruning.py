@@ -38,6 +38,7 @@ from typing import Any
 
 from experiments.pruning_measure import BudgetSpent, Curve, Meter, median, one_sided_p, reach_share
 from tuner import plugins
+from tuner.algorithm import as_suggestion
 from tuner.space import SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
@@ -141,8 +142,11 @@ def ours(
         algorithm = plugins.algorithm(name).create(
             space, Direction.MINIMIZE, seed * 1000 + (0 if n < 10 else 1), None, {}
         )
-        (params,) = [getattr(s, "params", s) for s in algorithm.suggest(history, 1)]
-        state = {"trial": Trial("b", n, 0, params, TrialState.RUNNING, 1), "pruned": False}
+        (params,) = [as_suggestion(s).params for s in algorithm.suggest(history, 1)]
+        state: dict[str, Any] = {
+            "trial": Trial("b", n, 0, params, TrialState.RUNNING, 1),
+            "pruned": False,
+        }
         meter.trials += 1
 
         def report(step: int, value: float, state: dict[str, Any] = state) -> bool:
@@ -302,10 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", help="with --report: a PNG of the median best against compute")
     args = parser.parse_args(argv)
     if args.report:
-        rows = json.loads(Path(args.out).read_text())["rows"]
-        print(table(rows))
+        stored = json.loads(Path(args.out).read_text())["rows"]
+        print(table(stored))
         if args.plot:
-            plot(rows, Path(args.plot))
+            plot(stored, Path(args.plot))
         return 0
     if args.quick:
         args.budget, args.seeds, args.rounds, args.datasets = 6, 1, 9, "breast_cancer"
