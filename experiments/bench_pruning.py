@@ -257,6 +257,27 @@ def contenders(names: list[str], pruners: list[str], variants: list[str]) -> lis
     return out
 
 
+def merged(paths: list[str]) -> list[dict[str, Any]]:
+    """The rows of several runs (other seeds of the same rows), each row's seeds together and
+    summarised again."""
+    rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text())["rows"]:
+            key = (r["problem"], r["contender"], r["pruner"], r["label"])
+            if key in rows:
+                rows[key]["runs"] += r["runs"]
+                rows[key]["seeds"] += r["seeds"]
+                rows[key]["seconds"] += r["seconds"]
+            else:
+                rows[key] = dict(r)
+    out: list[dict[str, Any]] = []
+    for problem in dict.fromkeys(k[0] for k in rows):
+        mine = [r for k, r in rows.items() if k[0] == problem]
+        summarise(mine, [[Curve.of(run) for run in r["runs"]] for r in mine], mine[0]["budget"])
+        out += mine
+    return out
+
+
 def summarise(rows: list[dict[str, Any]], curves: list[list[Curve]], budget: int) -> None:
     """Adds to each row of one problem its medians, the share of the budget at which it reaches
     the unpruned run's final best, and the one-sided p of beating Optuna's Hyperband+TPE."""
@@ -303,8 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report", action="store_true", help="print the table of --out; run nothing"
     )
+    parser.add_argument(
+        "--merge", nargs="+", metavar="JSON", help="write to --out the rows of these runs merged"
+    )
     parser.add_argument("--plot", help="with --report: a PNG of the median best against compute")
     args = parser.parse_args(argv)
+    if args.merge:
+        together = merged(args.merge)
+        Path(args.out).write_text(json.dumps({"rows": together}, indent=1))
+        print(table(together))
+        return 0
     if args.report:
         stored = json.loads(Path(args.out).read_text())["rows"]
         print(table(stored))
@@ -399,10 +428,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     grid = np.linspace(0.0, 1.0, 201)
     for ax, name in zip(axes.flat, names, strict=True):
         for r in (r for r in rows if r["problem"] == name):
-            curves = [
-                Curve(tuple((int(c), float(v)) for c, v in run["best_curve"]), 0, 0)
-                for run in r["runs"]
-            ]
+            curves = [Curve.of(run) for run in r["runs"]]
             best = np.median([[c.best_at(g * r["budget"]) for g in grid] for c in curves], axis=0)
             label = f"{r['contender']} {r['pruner']} {r['label']}".strip()
             style = "-" if r["contender"] == "tuner" else "--"

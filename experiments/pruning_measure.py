@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class BudgetSpent(Exception):
@@ -58,6 +59,12 @@ class Curve:
     def reaches(self, target: float) -> float:
         """The compute at which the best first reaches ``target`` (inf: never)."""
         return next((float(c) for c, v in self.points if v <= target), math.inf)
+
+    @classmethod
+    def of(cls, run: Mapping[str, Any]) -> Curve:
+        """The curve ``to_dict`` wrote (its best-so-far steps: the same bests and reach)."""
+        points = tuple((int(c), float(v)) for c, v in run["best_curve"])
+        return cls(points, int(run["spent"]), int(run["trials"]))
 
     def to_dict(self) -> dict[str, object]:
         best = math.inf
