@@ -81,9 +81,12 @@ def median(values: Sequence[float]) -> float:
 
 
 def reach_share(curves: Sequence[Curve], target: float, budget: int) -> float:
-    """The median over seeds of the compute at which the best reaches ``target``, as a share of
-    ``budget`` (inf when half the seeds or more never do): where the median curve crosses it."""
-    return median([c.reaches(target) for c in curves]) / budget
+    """The share of ``budget`` at which the median over seeds of the best so far first reaches
+    ``target`` (inf: never), where the median curve crosses it."""
+    for compute in sorted({c for curve in curves for c, _ in curve.points}):
+        if median([curve.best_at(compute) for curve in curves]) <= target:
+            return compute / budget
+    return math.inf
 
 
 def one_sided_p(ours: Sequence[float], theirs: Sequence[float]) -> float:
