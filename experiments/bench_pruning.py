@@ -38,6 +38,7 @@ from typing import Any
 
 from experiments.pruning_measure import BudgetSpent, Curve, Meter, median, one_sided_p, reach_share
 from tuner import plugins
+from tuner.algorithm import as_suggestion
 from tuner.space import SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
@@ -141,8 +142,11 @@ def ours(
         algorithm = plugins.algorithm(name).create(
             space, Direction.MINIMIZE, seed * 1000 + (0 if n < 10 else 1), None, {}
         )
-        (params,) = [getattr(s, "params", s) for s in algorithm.suggest(history, 1)]
-        state = {"trial": Trial("b", n, 0, params, TrialState.RUNNING, 1), "pruned": False}
+        (params,) = [as_suggestion(s).params for s in algorithm.suggest(history, 1)]
+        state: dict[str, Any] = {
+            "trial": Trial("b", n, 0, params, TrialState.RUNNING, 1),
+            "pruned": False,
+        }
         meter.trials += 1
 
         def report(step: int, value: float, state: dict[str, Any] = state) -> bool:
@@ -253,6 +257,27 @@ def contenders(names: list[str], pruners: list[str], variants: list[str]) -> lis
     return out
 
 
+def merged(paths: list[str]) -> list[dict[str, Any]]:
+    """The rows of several runs (other seeds of the same rows), each row's seeds together and
+    summarised again."""
+    rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text())["rows"]:
+            key = (r["problem"], r["contender"], r["pruner"], r["label"])
+            if key in rows:
+                rows[key]["runs"] += r["runs"]
+                rows[key]["seeds"] += r["seeds"]
+                rows[key]["seconds"] += r["seconds"]
+            else:
+                rows[key] = dict(r)
+    out: list[dict[str, Any]] = []
+    for problem in dict.fromkeys(k[0] for k in rows):
+        mine = [r for k, r in rows.items() if k[0] == problem]
+        summarise(mine, [[Curve.of(run) for run in r["runs"]] for r in mine], mine[0]["budget"])
+        out += mine
+    return out
+
+
 def summarise(rows: list[dict[str, Any]], curves: list[list[Curve]], budget: int) -> None:
     """Adds to each row of one problem its medians, the share of the budget at which it reaches
     the unpruned run's final best, and the one-sided p of beating Optuna's Hyperband+TPE."""
@@ -299,13 +324,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report", action="store_true", help="print the table of --out; run nothing"
     )
+    parser.add_argument(
+        "--merge", nargs="+", metavar="JSON", help="write to --out the rows of these runs merged"
+    )
     parser.add_argument("--plot", help="with --report: a PNG of the median best against compute")
     args = parser.parse_args(argv)
+    if args.merge:
+        together = merged(args.merge)
+        Path(args.out).write_text(json.dumps({"rows": together}, indent=1))
+        print(table(together))
+        return 0
     if args.report:
-        rows = json.loads(Path(args.out).read_text())["rows"]
-        print(table(rows))
+        stored = json.loads(Path(args.out).read_text())["rows"]
+        print(table(stored))
         if args.plot:
-            plot(rows, Path(args.plot))
+            plot(stored, Path(args.plot))
         return 0
     if args.quick:
         args.budget, args.seeds, args.rounds, args.datasets = 6, 1, 9, "breast_cancer"
@@ -349,22 +382,35 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """The Markdown table of a run (``rows`` as the JSON holds them)."""
+    """The Markdown table of a run (``rows`` as the JSON holds them): a line per contender and
+    pruner, a column per problem, each cell the median best at the budget / at a third of it /
+    the share of the budget to reach the unpruned best / p of beating Optuna's Hyperband."""
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    keys = list(dict.fromkeys((r["contender"], r["pruner"], r["label"]) for r in rows))
     lines = [
-        "| problem | contender | pruner | best at budget (median; per seed) | best at 1/3 "
-        "| compute to reach unpruned best | trials | p vs Optuna HB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| contender | pruner | " + " | ".join(problems) + " |",
+        "|---|---|" + "---|" * len(problems),
     ]
-    for r in rows:
-        seeds = ", ".join(f"{b:.4f}" for b in r["best"])
-        share = r.get("reach_share", math.nan)
-        reach = "never" if math.isinf(share) else f"{share:.0%}"
-        name = r["pruner"] + (f" ({r['label']})" if r["label"] else "")
-        p = r.get("p_better_than_optuna_hyperband", math.nan)
-        lines.append(
-            f"| {r['problem']} | {r['contender']} | {name} | {r['median_best']:.4f} ({seeds}) "
-            f"| {r['median_best_third']:.4f} | {reach} | {r['median_trials']:.0f} | {p:.3f} |"
-        )
+    for key in keys:
+        cells = []
+        for problem in problems:
+            found = [
+                r
+                for r in rows
+                if r["problem"] == problem and (r["contender"], r["pruner"], r["label"]) == key
+            ]
+            if not found:
+                cells.append("")
+                continue
+            r = found[0]
+            share = r.get("reach_share", math.nan)
+            reach = "never" if math.isinf(share) else f"{share:.0%}"
+            p = r.get("p_better_than_optuna_hyperband", math.nan)
+            cells.append(
+                f"{r['median_best']:.4f} / {r['median_best_third']:.4f} / {reach} / {p:.2f}"
+            )
+        name = key[1] + (f" ({key[2]})" if key[2] else "")
+        lines.append(f"| {key[0]} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -382,10 +428,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     grid = np.linspace(0.0, 1.0, 201)
     for ax, name in zip(axes.flat, names, strict=True):
         for r in (r for r in rows if r["problem"] == name):
-            curves = [
-                Curve(tuple((int(c), float(v)) for c, v in run["best_curve"]), 0, 0)
-                for run in r["runs"]
-            ]
+            curves = [Curve.of(run) for run in r["runs"]]
             best = np.median([[c.best_at(g * r["budget"]) for g in grid] for c in curves], axis=0)
             label = f"{r['contender']} {r['pruner']} {r['label']}".strip()
             style = "-" if r["contender"] == "tuner" else "--"

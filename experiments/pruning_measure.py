@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class BudgetSpent(Exception):
@@ -59,6 +60,12 @@ class Curve:
         """The compute at which the best first reaches ``target`` (inf: never)."""
         return next((float(c) for c, v in self.points if v <= target), math.inf)
 
+    @classmethod
+    def of(cls, run: Mapping[str, Any]) -> Curve:
+        """The curve ``to_dict`` wrote (its best-so-far steps: the same bests and reach)."""
+        points = tuple((int(c), float(v)) for c, v in run["best_curve"])
+        return cls(points, int(run["spent"]), int(run["trials"]))
+
     def to_dict(self) -> dict[str, object]:
         best = math.inf
         steps = []
@@ -74,9 +81,12 @@ def median(values: Sequence[float]) -> float:
 
 
 def reach_share(curves: Sequence[Curve], target: float, budget: int) -> float:
-    """The median over seeds of the compute at which the best reaches ``target``, as a share of
-    ``budget`` (inf when half the seeds or more never do): where the median curve crosses it."""
-    return median([c.reaches(target) for c in curves]) / budget
+    """The share of ``budget`` at which the median over seeds of the best so far first reaches
+    ``target`` (inf: never), where the median curve crosses it."""
+    for compute in sorted({c for curve in curves for c, _ in curve.points}):
+        if median([curve.best_at(compute) for curve in curves]) <= target:
+            return compute / budget
+    return math.inf
 
 
 def one_sided_p(ours: Sequence[float], theirs: Sequence[float]) -> float:

@@ -36,6 +36,12 @@ def test_the_quick_benchmark_runs_every_pruner_within_the_budget(tmp_path: Path)
         assert max(trials.values()) > trials["none"]
         unpruned = next(r for r in rows if r["problem"] == problem and r["pruner"] == "none")
         assert unpruned["reach_share"] <= 1.0  # it reaches its own best within its budget
+    # merged with another run (here itself), each row has both runs' seeds, summarised again
+    both = tmp_path / "both.json"
+    assert bench_pruning.main(["--merge", str(out), str(out), "--out", str(both)]) == 0
+    again = json.loads(both.read_text())["rows"]
+    assert [len(r["runs"]) for r in again] == [2 * len(r["runs"]) for r in rows]
+    assert [r["median_best"] for r in again] == [r["median_best"] for r in rows]
 
 
 def test_the_measure_counts_compute_until_the_best_reaches_a_target() -> None:
