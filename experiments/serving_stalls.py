@@ -78,7 +78,7 @@ def main() -> None:
             f"{max(steady):.1f} | {statistics.median(swapping):.1f} / {max(swapping):.1f} |",
             flush=True,
         )
-    registry.close()
+    models.close()
 
 
 if __name__ == "__main__":
