@@ -95,17 +95,22 @@ class Loader:
 
     def load(self, located: Located, flavor: str) -> Predictor:
         """The Predictor of ``located`` (a ``flavor`` bundle), loaded and checked in the loader
-        process; ``BundleError`` with the loader's reason when a check fails or the loader dies
-        (then the next load starts a new one)."""
-        pool = self._started()
-        try:
-            kind, payload = pool.submit(load_and_pickle, located).result()
-        except BrokenProcessPool:
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False)
-            raise BundleError("the loader process died loading this version") from None
+        process; ``BundleError`` with the loader's reason when a check fails. A loader that
+        dies (killed, out of memory) is replaced and the load tried once more in the new one;
+        a version whose load kills that one too is refused."""
+        for attempt in (1, 2):
+            pool = self._started()
+            try:
+                kind, payload = pool.submit(load_and_pickle, located).result()
+                break
+            except BrokenProcessPool:
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool = None
+                pool.shutdown(wait=False)
+                log.warning("%s: the loader process died (attempt %d)", located.folder, attempt)
+        else:
+            raise BundleError("the loader process died loading this version, twice")
         if kind == "refused":
             raise BundleError(payload)
         if kind == "here":
