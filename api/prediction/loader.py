@@ -87,17 +87,51 @@ def unpickle(data: bytes, flavor: str) -> Predictor:
 
 
 class Loader:
-    """The loader process of one server process. Thread-safe; ``close`` stops it."""
+    """The loader process of one server process. Thread-safe; ``close`` stops it. The process
+    (about as large as the server: the frameworks imported, the last version loaded) exits
+    once no load has run for ``idle`` seconds, and is spawned again by the next load (a few
+    seconds more for that swap, in another process, the GIL untouched)."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle: float = 120.0) -> None:
+        self.idle = idle
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._busy = 0  # loads under way
+        self._timer: threading.Timer | None = None
 
     def load(self, located: Located, flavor: str) -> Predictor:
         """The Predictor of ``located`` (a ``flavor`` bundle), loaded and checked in the loader
         process; ``BundleError`` with the loader's reason when a check fails. A loader that
         dies (killed, out of memory) is replaced and the load tried once more in the new one;
         a version whose load kills that one too is refused."""
+        with self._lock:
+            self._busy += 1
+        try:
+            return self._load(located, flavor)
+        finally:
+            with self._lock:
+                self._busy -= 1
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = threading.Timer(self.idle, self._retire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the loader process is up (or being started)."""
+        return self._pool is not None
+
+    def _retire(self) -> None:
+        with self._lock:
+            if self._busy:
+                return
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+            log.info("the loader process exited (idle for %gs)", self.idle)
+
+    def _load(self, located: Located, flavor: str) -> Predictor:
         for attempt in (1, 2):
             pool = self._started()
             try:
@@ -129,5 +163,7 @@ class Loader:
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
+            if self._timer is not None:
+                self._timer.cancel()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

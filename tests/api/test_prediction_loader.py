@@ -1,7 +1,8 @@
 """Swaps through the loader process (``api/prediction/loader.py``): a scikit-learn pipeline
 loaded there and handed over serves exactly what the embedded Predictor answers; a corrupt
 bundle is refused with the old version still serving; a loader that dies is replaced; the
-hand-over's unpickler takes classes from its allow-list only."""
+hand-over's unpickler takes classes from its allow-list only; an idle loader exits and the next
+load starts another."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import decimal
 import logging
 import multiprocessing
 import pickle
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.api.prediction_server import corrupt_version
-from tuner.api.prediction.loader import unpickle
+from tuner.api.prediction.loader import Loader, unpickle
 from tuner.api.prediction.metrics import PredictionMetrics
 from tuner.api.prediction.rows import batch_of_instances
 from tuner.api.prediction.served import ServedModels
@@ -121,3 +123,24 @@ def test_the_hand_over_is_unpickled_from_the_allow_list_only() -> None:
         unpickle(pickle.dumps(decimal.Decimal(1)), "sklearn")
     with pytest.raises(BundleError, match="handed over a list"):
         unpickle(pickle.dumps([1, 2]), "sklearn")
+
+
+def test_an_idle_loader_exits_and_the_next_load_starts_another(
+    served: tuple[ServedModels, Any],
+) -> None:
+    models, X = served
+    version = models.registry.storage.model_version(models.project, "gbm", 1)
+    loader = Loader(idle=0.1)
+    try:
+        first = loader.load(models.registry.locate(version), "sklearn")
+        deadline = time.monotonic() + 120  # a bound on waiting, not a timing assertion
+        while loader.running and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not loader.running
+        second = loader.load(models.registry.locate(version), "sklearn")
+        assert loader.running
+        np.testing.assert_array_equal(first.predict(X), second.predict(X))
+        np.testing.assert_array_equal(first.predict(X), embedded(models, 1, X))
+    finally:
+        loader.close()
+    assert not loader.running
