@@ -209,6 +209,13 @@ class ModelRegistry:
         with its PMML export in the JPMML evaluator (never picked by ``auto``), ``native``
         with the framework, ``auto`` with the one that was faster for ``use`` (``row``: one
         row per call; ``batch``) among those that predict the same (see ``runtimes``)."""
+        return self.locate(ref, runtime, use=use).load()
+
+    def locate(
+        self, ref: str | ModelVersion, runtime: str = "auto", *, use: str = "row"
+    ) -> Located:
+        """Where ``load`` reads a version from (fetched into local folders, nothing loaded):
+        what another process needs to load it (the prediction server's loader)."""
         from tuner.models.onnx_export import EXPORT, export_uri, read_export
         from tuner.models.runtimes import checked
 
@@ -221,7 +228,7 @@ class ModelRegistry:
             found = self._fetch_export(
                 pmml_export.export_uri(version.uri), version.digest, EXPORT, "pmml"
             )
-            return Predictor.load(folder, version.digest, pmml=found)
+            return Located(folder, version.digest, pmml=found)
         onnx = None
         uri = export_uri(version.uri)
         if runtime == "onnx":
@@ -231,7 +238,7 @@ class ModelRegistry:
             manifest = read_manifest(folder, version.digest)
             if read_export(found, manifest).runtime(use) == "onnx":
                 onnx = found
-        return Predictor.load(folder, version.digest, onnx=onnx)
+        return Located(folder, version.digest, onnx=onnx)
 
     def export(self, ref: str, format: str = "onnx") -> tuple[ModelVersion, OnnxExport]:
         """Export a version for onnxruntime (``onnx``) or a PMML evaluator (``pmml``), beside
@@ -268,6 +275,20 @@ class ModelRegistry:
 
     def close(self) -> None:
         self.storage.close()
+
+
+@dataclass(frozen=True)
+class Located:
+    """A version's bundle in a local folder (with its registered digest) and the export to
+    score it with, if any: ``load`` is ``Predictor.load`` of these."""
+
+    folder: Path
+    digest: str
+    onnx: Path | None = None
+    pmml: Path | None = None
+
+    def load(self) -> Predictor:
+        return Predictor.load(self.folder, self.digest, onnx=self.onnx, pmml=self.pmml)
 
 
 def _user() -> str:

@@ -121,7 +121,7 @@ def create_prediction_app(
             stop.set()
             for thread in threads[1:]:
                 thread.join(timeout=5)
-            served.registry.close()
+            served.close()
 
     app = FastAPI(
         title="Tuner prediction server",

@@ -1,10 +1,11 @@
 """The models one prediction server serves, each the version its reference names (``churn`` for
 ``churn@production``, ``churn@staging``, ``churn:3``), swapped when the alias moves.
 
-A swap loads the new version beside the old one (its bundle checked against the registered
-digest), warms it on the manifest's example rows and checks it answers one finite prediction per
-row, then replaces the served version in one reference assignment: requests in flight finish on
-the version they started with, and none waits. A version that fails any step is refused (logged,
+A swap loads the new version beside the old one (in the loader process, see ``loader``: its
+bundle checked against the registered digest, skops's types against the allow-list), warms it
+on the manifest's example rows and checks it answers one finite prediction per row, then
+replaces the served version in one reference assignment: requests in flight finish on the
+version they started with, and none waits. A version that fails any step is refused (logged,
 counted, shown by ``describe``); the old one keeps serving, and that version is not tried again
 until the alias points elsewhere.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tuner.api.prediction.loader import Loader
 from tuner.api.prediction.metrics import PredictionMetrics
 from tuner.api.prediction.rows import Batch
 from tuner.errors import NotFound, TunerError
@@ -143,6 +145,7 @@ class ServedModels:
             raise TunerError("name at least one model to serve", "models")
         self.registry = registry
         self.metrics = metrics
+        self.loader = Loader()  # versions are loaded in its process, not in this one's GIL
         # replaced whole, never changed in place (``add``, ``remove``): threads iterating it
         # (pull, readiness) keep the one they started with
         self.models: dict[str, ServedModel] = {}
@@ -183,6 +186,11 @@ class ServedModels:
         self.metrics.version.labels(name).set(0)
         self.metrics.ready.labels(name).set(0)
         log.info("model %s: unloaded", name)
+
+    def close(self) -> None:
+        """Stop the loader process and close the registry."""
+        self.loader.close()
+        self.registry.close()
 
     @property
     def project(self) -> str:
@@ -286,7 +294,7 @@ class ServedModels:
         """Load, check and warm ``version``; any failure raises."""
         import numpy as np
 
-        predictor = self.registry.load(version)
+        predictor = self.loader.load(self.registry.locate(version), version.flavor)
         examples = list(predictor.manifest.examples)
         if examples:
             predictions = np.asarray(predictor.predict(examples))
