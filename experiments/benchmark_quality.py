@@ -136,6 +136,8 @@ def main() -> None:
         for name in a.contenders:
             for seed in range(seeds):
                 key = (problem.name, name, seed, b)
+                if key not in logged and a.log and not a.report_only:
+                    logged.update(_logged(a.log))  # another process may have run it meanwhile
                 if key in logged:
                     runs.append(logged[key])
                     continue
