@@ -16,6 +16,8 @@ from experiments.problems import Problem
 CLAIMS = [
     ("default-plan", "optuna-gp"),
     ("default-plan", "optuna-tpe"),
+    ("default-plan", "optuna-cmaes"),
+    ("default-plan", "skopt-gp_minimize"),
     ("default-plan", "hyperopt-tpe"),
     ("bayesian", "skopt-gp_minimize"),
     ("default-plan", "bayesian"),
