@@ -35,27 +35,18 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from experiments.contenders import plan_spec
 from experiments.problems import Problem, bbob
-from tuner import plugins
 from tuner.algorithm import as_suggestion
 from tuner.plan import Round
-from tuner.scheduler import _round_seed, round_space
-from tuner.study import StudySpec, default_plan
+from tuner.scheduler import round_algorithm
+from tuner.study import default_plan
 from tuner.trial import Trial, TrialState
 
 
 def run_workers(problem: Problem, plan: tuple[Round, ...], seed: int, workers: int) -> list[float]:
     """The values of a study of ``plan`` run by ``workers`` workers, in the order they finished."""
-    spec = StudySpec.from_dict(
-        {
-            "name": "batch",
-            "objective": "bench:objective",
-            "space": problem.space,
-            "plan": [r.to_dict() for r in plan],
-            "seed": seed,
-        },
-        check=False,
-    )
+    spec = plan_spec(problem, plan, seed)
     trials: list[Trial] = []  # finished ones first, then those in flight, oldest first
     running: list[Trial] = []
     budget = sum(r.trials for r in spec.plan)
@@ -71,13 +62,7 @@ def run_workers(problem: Problem, plan: tuple[Round, ...], seed: int, workers: i
                 break  # a round starts when the one before it is done
             rnd = spec.plan[r]
             want = min(workers - len(running), rnd.trials - before)
-            algo = plugins.algorithm(rnd.algorithm).create(
-                round_space(spec, r, trials),
-                spec.direction,
-                _round_seed(spec.seed, r),
-                rnd.trials,
-                rnd.options,
-            )
+            algo = round_algorithm(spec, r, trials)
             got = algo.suggest(trials + running, want)
             if not got:
                 return [t.value for t in trials if t.value is not None]

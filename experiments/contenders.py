@@ -10,19 +10,18 @@ from typing import Any
 import numpy as np
 
 from experiments.problems import Problem
-from tuner import plugins
 from tuner.algorithm import as_suggestion
-from tuner.scheduler import _round_seed, round_space
+from tuner.scheduler import round_algorithm
 from tuner.study import Round, StudySpec, default_plan
 from tuner.trial import Trial, TrialState
 
 Runner = Callable[[Problem, int, int], list[float]]
 
 
-def run_plan(problem: Problem, plan: tuple[Round, ...], seed: int) -> list[float]:
-    """A study with ``plan`` run one trial at a time, as ``Scheduler.top_up`` does it: a fresh
-    algorithm per suggestion, on the round's (maybe narrowed) space, with the round's seed."""
-    spec = StudySpec.from_dict(
+def plan_spec(problem: Problem, plan: tuple[Round, ...], seed: int) -> StudySpec:
+    """A study of ``problem``'s space run by ``plan`` with ``seed`` (its objective is a callable
+    here, not a module path: the spec is not checked for one)."""
+    return StudySpec.from_dict(
         {
             "name": "bench",
             "objective": "bench:objective",
@@ -31,17 +30,17 @@ def run_plan(problem: Problem, plan: tuple[Round, ...], seed: int) -> list[float
             "seed": seed,
         },
         check=False,
-    )  # the objective is a callable here, not a module path
+    )
+
+
+def run_plan(problem: Problem, plan: tuple[Round, ...], seed: int) -> list[float]:
+    """A study with ``plan`` run one trial at a time, as ``Scheduler.top_up`` does it: a fresh
+    algorithm per suggestion, on the round's (maybe narrowed) space, with the round's seed."""
+    spec = plan_spec(problem, plan, seed)
     trials: list[Trial] = []
     for r, rnd in enumerate(spec.plan):
         for _ in range(rnd.trials):
-            algo = plugins.algorithm(rnd.algorithm).create(
-                round_space(spec, r, trials),
-                spec.direction,
-                _round_seed(spec.seed, r),
-                rnd.trials,
-                rnd.options,
-            )
+            algo = round_algorithm(spec, r, trials)
             got = algo.suggest(trials, 1)
             if not got:
                 break

@@ -90,6 +90,21 @@ def round_options(spec: StudySpec, cls: type[Algorithm], options: dict[str, Any]
     return options
 
 
+def round_algorithm(spec: StudySpec, round_index: int, history: Sequence[Trial]) -> Algorithm:
+    """The algorithm that tops up round ``round_index`` after ``history``: a fresh instance on
+    the round's (maybe narrowed) space with the round's seed, budget and options. The scheduler
+    makes one per top-up; benchmarks and tests call it to run a plan exactly as it does."""
+    rnd = spec.plan[round_index]
+    cls = plugins.algorithm(rnd.algorithm)
+    return cls.create(
+        round_space(spec, round_index, history),
+        spec.direction,
+        _round_seed(spec.seed, round_index),
+        rnd.trials,
+        round_options(spec, cls, rnd.options),
+    )
+
+
 def worker_id() -> str:
     """``host:pid`` of this process: how trials record who runs them."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -172,13 +187,7 @@ class Scheduler:
                 break
             if history is None:
                 history = locked.trials()
-            algorithm = cls.create(
-                round_space(spec, r, history),
-                spec.direction,
-                _round_seed(spec.seed, r),
-                rnd.trials,
-                round_options(spec, cls, rnd.options),
-            )
+            algorithm = round_algorithm(spec, r, history)
             params = algorithm.suggest(history, n)
             if params:
                 added = locked.add_trials(r, with_resource(params, rnd.resource))

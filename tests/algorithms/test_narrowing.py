@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tuner import plugins
 from tuner.algorithm import as_suggestion
-from tuner.scheduler import _round_seed, best_trial, round_space
+from tuner.scheduler import best_trial, round_algorithm, round_space
 from tuner.study import StudySpec, default_plan
 from tuner.trial import Trial, TrialState
 
@@ -31,13 +30,7 @@ def run(spec: StudySpec) -> list[Trial]:
     trials: list[Trial] = []
     for r, rnd in enumerate(spec.plan):
         for _ in range(rnd.trials):
-            algorithm = plugins.algorithm(rnd.algorithm).create(
-                round_space(spec, r, trials),
-                spec.direction,
-                _round_seed(spec.seed, r),
-                rnd.trials,
-                rnd.options,
-            )
+            algorithm = round_algorithm(spec, r, trials)
             point = as_suggestion(algorithm.suggest(trials, 1)[0])
             trials.append(
                 Trial(
