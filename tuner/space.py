@@ -54,6 +54,16 @@ class SearchSpace:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {p.name: p for p in self.parameters})
+        # how ``positions`` reads each parameter, decided once (type checks on every trial of
+        # a long history were a good part of a suggestion's time)
+        object.__setattr__(
+            self,
+            "_readers",
+            tuple(
+                (i, p, isinstance(p, CategoricalParameter), isinstance(p, NumericParameter))
+                for i, p in enumerate(self.parameters)
+            ),
+        )
 
     # -- construction -------------------------------------------------------------------------
 
@@ -139,9 +149,15 @@ class SearchSpace:
         items = []
         for name in sorted(params):
             v = params[name]
-            if isinstance(v, float):
-                v = round_significant(v)
-            items.append((name, (type(v).__name__ if not is_number(v) else "n", v)))
+            kind = type(v)
+            if kind is float:  # the common cases first, as the general ones below decide them
+                items.append((name, ("n", round_significant(v))))
+            elif kind is int or kind is str:
+                items.append((name, ("n" if kind is int else "str", v)))
+            else:
+                if isinstance(v, float):
+                    v = round_significant(v)
+                items.append((name, (type(v).__name__ if not is_number(v) else "n", v)))
         return tuple(items)
 
     # -- the unit cube ------------------------------------------------------------------------
@@ -171,23 +187,23 @@ class SearchSpace:
         here but absent there, or the other way round)."""
         if not params.keys() <= self._by_name.keys():  # type: ignore[attr-defined]
             return None
-        out = np.full(len(self.parameters), np.nan)
-        for i, p in enumerate(self.parameters):
+        out = [math.nan] * len(self.parameters)
+        for i, p, categorical, numeric in self._readers:  # type: ignore[attr-defined]
             active = not p.when or self.is_active(p, params)
             if active != (p.name in params):
                 return None
             if not active:
                 continue
             value = params[p.name]
-            if isinstance(p, CategoricalParameter):
+            if categorical:
                 if not p.contains(value):
                     return None
                 out[i] = p.to_unit(value)
-            elif isinstance(p, NumericParameter):
+            elif numeric:
                 if not is_number(value) or not math.isfinite(value):
                     return None
                 out[i] = p.position(float(value))
-        return out
+        return np.array(out, dtype=float)
 
     def sample(self, rng: np.random.Generator) -> Params:
         return self.from_unit(rng.random(len(self.parameters)))
