@@ -1,6 +1,7 @@
 """Bayesian optimisation: a surrogate of the objective (our GP, or scikit-optimize's trees,
 through the adapter) fitted on the unit cube, and an acquisition function maximised over
-candidates, the best few then polished by L-BFGS-B on the GP's gradient.
+candidates, the best few then polished by L-BFGS-B on the GP's gradient (the search over
+candidates: ``acquisition_search``).
 
 We do not run ``skopt.Optimizer``: it refits from scratch and optimises the acquisition with
 L-BFGS over 10,000 points on every ``ask``, which costs seconds past 200 trials. Instead the
@@ -25,10 +26,10 @@ from threading import Lock
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 from tuner.algorithm import Algorithm, seen_keys, unseen_points
-from tuner.algorithms.observations import Observations, canonical, categorical_columns, filled
+from tuner.algorithms.acquisition_search import LOCAL_CENTRES, AcquisitionSearch, hedge
+from tuner.algorithms.observations import Observations, categorical_columns, filled
 from tuner.algorithms.pareto_acquisition import (
     REFERENCE,
     Normaliser,
@@ -46,11 +47,6 @@ from tuner.space import Params, SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
 
-_RANDOM_CANDIDATES = 600
-_LOCAL_CANDIDATES = 100  # around each of the best few points
-_LOCAL_CENTRES = 5
-_POLISHED = 3  # candidates polished by L-BFGS-B on the GP's acquisition
-_POLISH_STEPS = 12
 _CACHE_SIZE = 16
 FANTASIES = ("liar", "believer")
 _cache: OrderedDict[tuple[object, ...], Surrogate] = OrderedDict()
@@ -128,7 +124,9 @@ class BayesianSearch(Algorithm):
             raise SpecError("fantasy", f"must be one of {', '.join(FANTASIES)}")
         self.fantasy = fantasy
         self._categorical = categorical_columns(space)
-        self._categorical_set = {j for j, _ in self._categorical}
+        self._search = AcquisitionSearch(
+            space, self.features, frozenset(j for j, _ in self._categorical)
+        )
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -222,7 +220,7 @@ class BayesianSearch(Algorithm):
         obs, y0, y1 = data[0][0], data[0][0].y, data[1][0].y
         # local search around the best of each metric and the best few of their sum
         near = [int(np.argmin(y0)), int(np.argmin(y1)), *np.argsort(y0 + y1, kind="stable")]
-        centres = filled(obs.u[list(dict.fromkeys(near))[:_LOCAL_CENTRES]])
+        centres = filled(obs.u[list(dict.fromkeys(near))[:LOCAL_CENTRES]])
         feasible = [z for t in done if violation(t) == 0 and (z := normalised(t)) is not None]
         front = pareto_front(np.array(feasible, dtype=float).reshape(-1, 2))
         pending = [obs.pending] + [self.space.to_unit(p)[None, :] for p in chosen]
@@ -242,7 +240,9 @@ class BayesianSearch(Algorithm):
                 std = np.column_stack([p[1] for p in predicted])
                 return -ehvi_2d(mean, std, front, reference)
 
-            point = self._search(rng, self._candidates(rng, centres), acquire, seen)
+            point = self._search.best_unseen(
+                rng, self._search.candidates(rng, centres), acquire, seen
+            )
             if point is None:
                 return out + self._random(rng, seen, n - len(out))
             params = self.space.from_unit(point)
@@ -309,12 +309,13 @@ class BayesianSearch(Algorithm):
         seen: set[Any],
     ) -> np.ndarray | None:
         """The candidate the acquisition likes best, among those not tried yet."""
-        cand = self._candidates(rng, filled(u[np.argsort(y, kind="stable")[:_LOCAL_CENTRES]]))
+        search = self._search
+        cand = search.candidates(rng, filled(u[np.argsort(y, kind="stable")[:LOCAL_CENTRES]]))
         x = self.features(cand)
         y_best = float(np.min(y))
         kind = self.acquisition
         if kind == "gp_hedge":
-            kind, acq = self._hedge(rng, model, x, y_best)
+            kind, acq = hedge(rng, model, x, y_best, self.xi, self.kappa)
         else:
             acq = model.acquisition(x, kind, y_best, self.xi, self.kappa)
 
@@ -322,104 +323,9 @@ class BayesianSearch(Algorithm):
             return model.acquisition(self.features(c), kind, y_best, self.xi, self.kappa)
 
         def polish(rows: np.ndarray) -> np.ndarray:
-            return self._polish(model, rows, kind, y_best)
+            return search.polished(model, rows, kind, y_best, self.xi, self.kappa)
 
-        return self._search(rng, cand, acquire, seen, acq, polish)
-
-    def _candidates(self, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
-        """Where to look: random points, and points near each of ``centres`` (unit rows)."""
-        d = len(self.space)
-        local = [
-            c + rng.normal(0.0, sd, size=(_LOCAL_CANDIDATES // 2, d))
-            for c in centres
-            for sd in (0.02, 0.1)
-        ]
-        return canonical(self.space, np.vstack([rng.random((_RANDOM_CANDIDATES, d)), *local]))
-
-    def _search(
-        self,
-        rng: np.random.Generator,
-        cand: np.ndarray,
-        acquire: Callable[[np.ndarray], np.ndarray],
-        seen: set[Any],
-        acq: np.ndarray | None = None,
-        polish: Callable[[np.ndarray], np.ndarray] | None = None,
-    ) -> np.ndarray | None:
-        """The unseen candidate with the lowest ``acquire`` (``acq``: its values at ``cand``,
-        when known), after a second, finer look around the ten best, and ``polish`` of the
-        best few (moved candidates, maybe none)."""
-        d = len(self.space)
-        acq = acquire(cand) if acq is None else acq
-        top = cand[np.argsort(acq, kind="stable")[:10]]
-        fine = canonical(
-            self.space, np.repeat(filled(top), 20, axis=0) + rng.normal(0.0, 0.01, size=(200, d))
-        )
-        cand = np.vstack([cand, fine])
-        acq = np.concatenate([acq, acquire(fine)])
-        if polish is not None:
-            polished = polish(cand[np.argsort(acq, kind="stable")[:_POLISHED]])
-            if len(polished):
-                cand = np.vstack([polished, cand])
-                acq = np.concatenate([acquire(polished), acq])
-        for i in np.argsort(acq, kind="stable"):
-            if self.space.key(self.space.from_unit(cand[i])) not in seen:
-                return np.asarray(cand[i])
-        return None
-
-    def _polish(self, model: Surrogate, rows: np.ndarray, kind: str, y_best: float) -> np.ndarray:
-        """The best candidates moved uphill on the acquisition by L-BFGS-B, over their active
-        numeric coordinates (one problem for all: the sum of separate terms), then snapped to
-        legal points; a point whose active parameters changed is dropped. Empty for the trees."""
-        numeric = [j for j in range(rows.shape[1]) if j not in self._categorical_set]
-        if not numeric or not model.has_gradient:
-            return rows[:0]
-        x0 = self.features(rows)
-        m = len(numeric)
-        free = ~np.isnan(rows[:, numeric])
-        if not free.any():
-            return rows[:0]
-
-        def at(v: np.ndarray) -> np.ndarray:
-            x = x0.copy()
-            head = x[:, :m]
-            head[free] = v
-            x[:, :m] = head
-            return x
-
-        def objective(v: np.ndarray) -> tuple[float, np.ndarray]:
-            got = model.acquisition_gradient(at(v), kind, y_best, self.xi, self.kappa)
-            assert got is not None
-            value, grad = got
-            return float(value.sum()), grad[:, :m][free]
-
-        result = minimize(
-            objective,
-            x0[:, :m][free],
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * int(free.sum()),
-            options={"maxiter": _POLISH_STEPS},
-        )
-        moved = rows.copy()
-        block = moved[:, numeric]
-        block[free] = result.x
-        moved[:, numeric] = block
-        snapped = canonical(self.space, filled(moved))
-        same = (np.isnan(snapped) == np.isnan(rows)).all(axis=1)
-        return snapped[same]
-
-    def _hedge(
-        self, rng: np.random.Generator, model: Surrogate, x: np.ndarray, y_best: float
-    ) -> tuple[str, np.ndarray]:
-        """gp_hedge without memory: each acquisition nominates its best candidate, and one is
-        drawn with probability growing with how good the model expects its nominee to be."""
-        kinds = ("EI", "PI", "LCB")
-        acqs = [model.acquisition(x, k, y_best, self.xi, self.kappa) for k in kinds]
-        mean, _ = model.predict(x[[int(np.argmin(a)) for a in acqs]])
-        gains = -(mean - mean.min()) / model.scale
-        probs = np.exp(gains - gains.max())
-        pick = int(rng.choice(3, p=probs / probs.sum()))
-        return kinds[pick], acqs[pick]
+        return search.best_unseen(rng, cand, acquire, seen, acq, polish)
 
     # -- the model ----------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ the polished candidates and their L-BFGS-B steps.
 Each setting runs the same BBOB problems with the same seeds; the first setting is the reference
 and every other is counted better or worse than it seed by seed (log10 regret at the budget).
 The settings are module constants of ``tuner.algorithms.gaussian_process`` and
-``tuner.algorithms.bayesian``, set here between runs (an experiment's knob, not an option).
+``tuner.algorithms.acquisition_search``, set here between runs (an experiment's knob, not an
+option).
 
     OMP_NUM_THREADS=1 python -m experiments.gp_settings --dims 5,10 --functions 1,8,15,21 \\
         --seeds 4 --first-seed 40 --budget 100 --settings '{"main": {"ftol": 1e-7, "polish_steps":
@@ -27,15 +28,15 @@ import numpy as np
 
 from experiments.contenders import run_plan
 from experiments.problems import bbob
-from tuner.algorithms import bayesian, gaussian_process
+from tuner.algorithms import acquisition_search, gaussian_process
 from tuner.study import default_plan
 
 KNOBS = {
     "ftol": (gaussian_process, "_FIT_FTOL"),
     "points": (gaussian_process, "_FIT_POINTS"),
-    "random_candidates": (bayesian, "_RANDOM_CANDIDATES"),
-    "polished": (bayesian, "_POLISHED"),
-    "polish_steps": (bayesian, "_POLISH_STEPS"),
+    "random_candidates": (acquisition_search, "_RANDOM_CANDIDATES"),
+    "polished": (acquisition_search, "_POLISHED"),
+    "polish_steps": (acquisition_search, "_POLISH_STEPS"),
 }
 
 
