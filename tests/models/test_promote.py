@@ -184,15 +184,23 @@ def test_predict_a_file_in_chunks(project: Path, source: str, output: str) -> No
     np.testing.assert_allclose(scored["prediction"], expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("plan", "z", "unknown category 'z'"),
+        ("age", "abc", "'age' must be a number, not str 'abc'"),  # the column is read as text
+    ],
+)
 def test_a_bad_row_is_named_by_its_place_in_the_file_and_no_output_is_left(
-    project: Path,
+    project: Path, column: str, value: str, message: str
 ) -> None:
     rows = pd.read_csv(project / "rows.csv")
-    rows.loc[17, "plan"] = "z"
+    rows[column] = rows[column].astype(object)
+    rows.loc[17, column] = value
     rows.to_csv(project / "bad.csv", index=False)
     done = run(project, "predict", "churn", "--input", str(project / "bad.csv"),
                "--output", str(project / "bad.parquet"), "--chunk-rows", "5")  # fmt: skip
-    assert done.returncode == 1 and "row 17" in done.stderr and "'z'" in done.stderr
+    assert done.returncode == 1 and "row 17" in done.stderr and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (project / "bad.parquet").exists()
     missing = run(project, "predict", "churn", "--input", "nope.csv", "--output", "x.parquet")
     assert missing.returncode == 2 and "no such file" in missing.stderr

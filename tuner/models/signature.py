@@ -236,7 +236,7 @@ class Signature:
                     array = column.to_numpy(dtype=float, na_value=np.nan)
                 except (TypeError, ValueError):
                     for i, v in enumerate(column.tolist()):
-                        _checked_value(feature, v, i)
+                        _number_or_text_of_one(feature, v, i)
                     raise  # pragma: no cover - a value above raised
             finite = np.isfinite(array)
             if not finite.all():
@@ -288,6 +288,24 @@ def _checked_value(feature: Feature, value: Any, row: int) -> Any:
     if not math.isfinite(number):
         raise InvalidInput(f"{feature.name!r} is {number}, not a finite number", where)
     return number
+
+
+def _number_or_text_of_one(feature: Feature, value: Any, row: int) -> None:
+    """Check one value of a column that did not convert to numbers as a whole: text that spells
+    a number passes (a CSV column holding one bad cell is read as text, every cell of it), other
+    text or type raises ``InvalidInput`` on ``rows[row].feature``."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            raise InvalidInput(
+                f"{feature.name!r} must be a {feature.type}, not str {value!r}",
+                f"rows[{row}].{feature.name}",
+            ) from None
+        return
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return  # missing: found by the check of finite values, after the conversion
+    _checked_value(feature, value, row)
 
 
 def _is_number(value: Any) -> bool:
