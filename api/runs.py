@@ -55,18 +55,19 @@ class ServerRuns:
         spec = self.storage.get_study(study).spec
         prepare_run(spec, self.settings, policy=self.settings.run_policy)
         self.storage.set_state(study, StudyState.RUNNING)
-        self.storage.set_server_run(study, True)
-        self._take(study)
+        if self._take(study, mark=True) is None:  # another server holds it: it runs it
+            self.storage.set_server_run(study, True)
         return True, None
 
-    def _take(self, study: str, replacing: str | None = None) -> bool:
-        """Hold the run of ``study`` and start it here, unless another server holds it."""
+    def _take(self, study: str, replacing: str | None = None, mark: bool = False) -> bool | None:
+        """Hold the run of ``study`` and start it here (True), unless another server holds it
+        (None) or it cannot run here (False); ``mark``: mark it wanted as it is taken."""
         with self._lock:
             current = self._runs.get(study)
             if current is not None and not current.done.is_set():
                 return True
-            if not self.storage.acquire_run(study, self.owner, self.lease, replacing):
-                return False
+            if not self.storage.acquire_run(study, self.owner, self.lease, replacing, mark):
+                return None
             try:
                 spec = self.storage.get_study(study).spec
                 setup = prepare_run(spec, self.settings, policy=self.settings.run_policy)

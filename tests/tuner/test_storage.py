@@ -266,3 +266,24 @@ def test_heartbeat_returns_the_new_end_of_the_lease(storage: Storage) -> None:
     stored = storage.trial("hb", t.number).lease_expires_at
     assert expires > t.lease_expires_at
     assert abs((expires - stored).total_seconds()) < 1e-3
+
+
+def test_run_leases_one_holder_a_mark_with_the_lease_and_a_stop_wins(storage: Storage) -> None:
+    storage.create_study(make_spec("leased"))
+    assert storage.orphaned_runs() == []
+    # a server asked to run it marks it wanted in the statement that takes the lease: no moment
+    # at which it is wanted and held by nobody (another server's watch would take it)
+    assert storage.acquire_run("leased", "a", 60.0, mark=True)
+    assert storage.run_wanted("leased") and storage.orphaned_runs() == []
+    assert not storage.acquire_run("leased", "b", 60.0, mark=True)  # held: one holder
+    assert storage.held_runs() == [("leased", "a")]
+    assert storage.renew_runs("a", 60.0) == {"leased"}
+    storage.set_server_run("leased", False)  # stopped: the lease goes with the mark
+    assert storage.renew_runs("a", 60.0) == set()
+    # a watch that saw it orphaned before the stop does not take it back (nor mark it)
+    assert not storage.acquire_run("leased", "b", 60.0)
+    assert not storage.run_wanted("leased")
+    assert storage.acquire_run("leased", "b", 0.0, mark=True)  # a lease of 0 s: lapsed at once
+    assert storage.orphaned_runs() == ["leased"]
+    assert storage.acquire_run("leased", "c", 60.0)  # a lapsed lease is taken over
+    assert storage.held_runs() == [("leased", "c")]

@@ -5,6 +5,7 @@ another takes it over when the holder stops renewing."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 
@@ -38,25 +39,42 @@ class RunLeases(StorageBase):
             )
 
     def acquire_run(
-        self, name: str, owner: str, lease: float, replacing: str | None = None
+        self,
+        name: str,
+        owner: str,
+        lease: float,
+        replacing: str | None = None,
+        mark: bool = False,
     ) -> bool:
         """Take (or keep) the run of ``name`` for ``owner`` unless another server holds a live
         lease on it (``replacing``: a holder known to be dead); one statement, so two servers
-        never both win."""
+        never both win. ``mark``: also mark the run wanted (``server_run``), in the same
+        statement (a server asked to run it: marked first, another server's watch could take
+        it in between); else only a run still wanted is taken (a stop meanwhile wins)."""
         t = now()
         holders = [owner] if replacing is None else [owner, replacing]
+        values: dict[str, Any] = {
+            "run_owner": owner,
+            "run_lease_until": t + timedelta(seconds=lease),
+        }
+        wanted = []
+        if mark:
+            values["server_run"] = True
+        else:
+            wanted.append(StudyRow.server_run.is_(True))
         with self._session() as s:
             taken = s.execute(
                 update(StudyRow)
                 .where(
                     StudyRow.name == name,
+                    *wanted,
                     or_(
                         StudyRow.run_owner.is_(None),
                         StudyRow.run_owner.in_(holders),
                         StudyRow.run_lease_until < t,
                     ),
                 )
-                .values(run_owner=owner, run_lease_until=t + timedelta(seconds=lease))
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
             return bool(taken.rowcount)  # type: ignore[attr-defined]
