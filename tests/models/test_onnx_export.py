@@ -122,6 +122,20 @@ def test_an_export_beyond_tolerance_is_refused(tmp_path: Path, data: tuple[Any, 
     registry.close()
 
 
+def test_a_dart_booster_is_refused_naming_it(
+    registry: ModelRegistry, data: tuple[Any, Any]
+) -> None:
+    import xgboost as xgb
+
+    X, y = data
+    dart = xgb.XGBClassifier(n_estimators=5, max_depth=3, booster="dart").fit(X, y)
+    registry.register_model(dart, "d", example=X)
+    with pytest.raises(BundleError, match="'gbtree' boosters only, this one is 'dart'") as err:
+        registry.export("d")
+    assert err.value.field == "format"
+    assert registry.load("d").runtime == "native"  # still scored, with XGBoost
+
+
 def test_categorical_features_and_other_formats_are_refused(tmp_path: Path) -> None:
     from tests.models.test_bundle import TestXGBoostFlavor
 

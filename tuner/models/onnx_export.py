@@ -253,6 +253,13 @@ def _convert(model: Any, manifest: Manifest) -> Any:
     from onnxmltools.convert.common.data_types import FloatTensorType
 
     booster = model.booster.copy()
+    kind = json.loads(booster.save_config())["learner"]["gradient_booster"]["name"]
+    if kind != "gbtree":  # onnxmltools reads gbtree's parameters: a KeyError on the others
+        raise BundleError(
+            f"onnxmltools converts 'gbtree' boosters only, this one is {kind!r}: score this "
+            "version with the native runtime",
+            "format",
+        )
     booster.feature_names = None  # the converter reads features as f0, f1, ...
     try:
         return convert_xgboost(booster, initial_types=[("input", FloatTensorType([None, count]))])
