@@ -16,7 +16,9 @@ trees, depth 4) registered and promoted to ``production``, a second version for 
 ``gbm``, a scikit-learn pipeline (StandardScaler, GradientBoostingClassifier of 100 trees) trained
 by a study of two trials whose ``promote:`` block registers the best (``experiments.serving_gbm``).
 The prediction server serves both in one process, once with its default batching and once with
-``--max-batch 1`` (off); each peer serves one model per process. For each server and model: the
+``--max-batch 1`` (off), and last once more after ``tuner models export M:1 --format onnx`` of
+both (``runtime=auto`` then scores with onnxruntime where it won the race at export); each peer
+serves one model per process, with its own runtime. For each server and model: the
 highest one-row rate held with p99 under 10 ms (rates rise until p99 passes 10 ms), p50/p99 there,
 one-row closed loop at 8 connections, rows/s in 256-row batches (closed loop, 4 connections), peak
 RSS (VmHWM), time to ready. Then swaps under load on the prediction server: an alias move by PUSH
@@ -344,6 +346,34 @@ def main() -> None:
         finally:
             pulling.terminate()
             pulling.wait(timeout=30)
+
+        # the same server once the versions have ONNX exports (``tuner models export M:N
+        # --format onnx``): runtime=auto then scores one row per call with onnxruntime where it
+        # was faster at export (checked within 1e-4 of the native model's predictions)
+        registry.set_alias("cancer", "production", 1, "bench: the ONNX run serves version 1")
+        for model in served:
+            _, made = registry.export(f"{model}:1")
+            print(f"  {model}:1 exported to ONNX: one row {made.timings}", flush=True)
+        port = free_port()
+        onnx, ready_s = start(
+            [sys.executable, "-m", "tuner.cli", "serve-models", *served, "--db", db,
+             "--store", str(home / "store"), "--port", str(port)],
+            f"http://127.0.0.1:{port}/readyz", home / "onnx.log",
+        )  # fmt: skip
+        server = "tuner serve-models (ONNX exports)"
+        results["servers"][server] = {}
+        try:
+            for model in served:
+                described = httpx.get(f"http://127.0.0.1:{port}/v1/models/{model}").json()
+                url = f"http://127.0.0.1:{port}/v1/models/{model}:predict"
+                found = sweep(f"{server} {model}", url, one_array, batch_array, seconds)
+                found.update(
+                    ready_s=ready_s, peak_rss_mb=peak_rss_mb(onnx.pid), runtime=described["runtime"]
+                )
+                results["servers"][server][model] = found
+        finally:
+            onnx.terminate()
+            onnx.wait(timeout=30)
     finally:
         registry.close()
         drop_postgres_schema(schema)

@@ -128,6 +128,7 @@ class ServedModel:
         if current is not None:
             out.update(
                 flavor=current.version.flavor,
+                runtime=current.predictor.runtime,  # onnx once exported (raced faster)
                 digest=current.version.digest,
                 loaded_at=current.loaded_at.isoformat(),
                 signature=current.predictor.signature.to_dict(),

@@ -419,3 +419,44 @@ def _wait(test: Any, server: PredictionServer, timeout: float = 120) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(server.log.read_text()[-3000:])
+
+
+def test_a_version_with_an_onnx_export_is_served_by_onnxruntime(
+    tmp_path: Path, fitted: dict[str, Any]
+) -> None:
+    """``tuner models export M:N --format onnx`` and the server scores one row per call with
+    onnxruntime (raced faster at export), answering what the native model answers (float32)."""
+    import xgboost as xgb
+
+    from tuner.models.store import ArtifactStore
+    from tuner.storage import Storage
+
+    X = fitted["X"][["a", "b", "c"]]
+    y = (X["a"] + X["b"] > 0).astype(int)
+    db = f"sqlite:///{tmp_path / 'tuner.db'}"
+    registry = ModelRegistry(Storage(db), ArtifactStore(str(tmp_path / "store")), actor="test")
+    model = xgb.XGBClassifier(n_estimators=30, max_depth=3).fit(X, y)
+    registry.register_model(model, "numbers", example=X, alias="production")
+    _, made = registry.export("numbers:1")
+    assert made.runtime("row") == "onnx", made.timings  # onnxruntime won the race for one row
+    native = registry.load("numbers", runtime="native")
+    server = PredictionServer(db, tmp_path / "store", tmp_path, "numbers").start()
+    try:
+        described = httpx.get(f"{server.url}/v1/models/numbers").json()
+        assert described["runtime"] == "onnx" and described["flavor"] == "xgboost"
+        rows = X.head(20)
+        got = httpx.post(
+            f"{server.url}/v1/models/numbers:predict",
+            json={"instances": rows.to_numpy().tolist()},
+        )
+        assert got.status_code == 200, got.text
+        np.testing.assert_allclose(
+            np.asarray(got.json()["predictions"]), native.predict_batch(rows), atol=1e-4
+        )
+        bad = httpx.post(
+            f"{server.url}/v1/models/numbers:predict", json={"instances": [[1.0, "x", 2.0]]}
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "rows[0].b"
+    finally:
+        server.stop()
+        registry.close()
