@@ -108,16 +108,22 @@ def create_app(
     return app
 
 
+# the Python client's longest pause between two retries (client/http.py: a 2 s backoff, jittered
+# up to 1.5 times): a worker may still be waiting that long when the database is back
+_WORKER_RETRY_PAUSE = 3.0
+
+
 def _reap(scheduler: Scheduler, lease: float, stop: threading.Event) -> None:
     """Put back the trials whose worker stopped heart-beating, every quarter lease. After the
-    database was out of reach, no trial is taken back for a lease: its worker could not
-    heart-beat meanwhile either, and is doing it now."""
+    database was out of reach, no trial is taken back for a lease and a worker's longest retry
+    pause: its worker could not heart-beat meanwhile either, and is doing it now (with a short
+    lease, 2 s, a worker still pausing was taken for lost: seen in the suite)."""
     while not stop.wait(max(0.5, min(lease / 4, 5.0))):
         try:
             at = datetime.now(UTC)
             for study in scheduler.storage.studies_with_expired_leases(at):
                 scheduler.recover(study, at)
         except Unavailable:  # the claims of this server take nothing back either, meanwhile
-            scheduler.pause_recovery(lease)
+            scheduler.pause_recovery(lease + _WORKER_RETRY_PAUSE)
         except Exception:  # noqa: BLE001 - the next round tries again
             log.exception("lease reaper")

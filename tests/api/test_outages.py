@@ -67,7 +67,7 @@ def each_trial_once(server: ServerProcess, name: str, planned: int) -> None:
     # nothing ran twice: every trial finished in its first attempt, or its lost attempt's late
     # result counted (an attempt taken for lost that nobody ran again)
     reruns = [t for t in trials if t["attempt"] != 1]
-    assert reruns == [], [(t["number"], t["attempt_log"]) for t in reruns]
+    assert reruns == [], [(t["number"], t["attempt"], t["worker"]) for t in reruns]
 
 
 def outage(cluster: PrivateCluster, during=None) -> None:
