@@ -17,6 +17,7 @@ from tuner.api.request_log import RequestLog
 from tuner.api.routes import models, studies, trials
 from tuner.api.runs import ServerRuns
 from tuner.api.web import install as install_web
+from tuner.client.http import LONGEST_RETRY_PAUSE
 from tuner.config import Settings
 from tuner.errors import Unavailable
 from tuner.scheduler import Scheduler
@@ -108,11 +109,6 @@ def create_app(
     return app
 
 
-# the Python client's longest pause between two retries (client/http.py: a 2 s backoff, jittered
-# up to 1.5 times): a worker may still be waiting that long when the database is back
-_WORKER_RETRY_PAUSE = 3.0
-
-
 def _reap(scheduler: Scheduler, lease: float, stop: threading.Event) -> None:
     """Put back the trials whose worker stopped heart-beating, every quarter lease. After the
     database was out of reach, no trial is taken back for a lease and a worker's longest retry
@@ -124,6 +120,6 @@ def _reap(scheduler: Scheduler, lease: float, stop: threading.Event) -> None:
             for study in scheduler.storage.studies_with_expired_leases(at):
                 scheduler.recover(study, at)
         except Unavailable:  # the claims of this server take nothing back either, meanwhile
-            scheduler.pause_recovery(lease + _WORKER_RETRY_PAUSE)
+            scheduler.pause_recovery(lease + LONGEST_RETRY_PAUSE)
         except Exception:  # noqa: BLE001 - the next round tries again
             log.exception("lease reaper")

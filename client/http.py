@@ -30,6 +30,10 @@ class TrialLost(TunerAPIError):
     """This attempt is no longer the trial's running attempt (409): its lease expired, say."""
 
 
+BACKOFF_CAP = 2.0  # seconds: the pause between retries doubles up to this, then jitters
+LONGEST_RETRY_PAUSE = 1.5 * BACKOFF_CAP  # the most a client sleeps between two tries
+
+
 class Transport:
     """An ``httpx.Client`` per server with the token, a JSON error decoder and the retry policy.
 
@@ -120,8 +124,8 @@ class Transport:
                         self.retry_for,
                     )
                     warned = True
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
+            time.sleep(delay * (0.5 + random.random()))  # at most LONGEST_RETRY_PAUSE
+            delay = min(delay * 2, BACKOFF_CAP)
 
 
 def _decode(response: httpx.Response, conflict: type[TunerAPIError]) -> Any:

@@ -79,6 +79,39 @@ def start(args: list[str], ready: str, log: Path) -> tuple[subprocess.Popen[byte
     raise SystemExit(f"{args} did not get ready:\n{log.read_text()}")
 
 
+def start_ours(
+    models: list[str], db: str, home: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], int, float]:
+    """``tuner serve-models`` on ``models`` at a free port: the process, its port, seconds to
+    ready."""
+    port = free_port()
+    proc, ready_s = start(
+        [sys.executable, "-m", "tuner.cli", "serve-models", *models, "--db", db,
+         "--store", str(home / "store"), "--port", str(port), *extra],
+        f"http://127.0.0.1:{port}/readyz", home / f"ours{port}.log",
+    )  # fmt: skip
+    return proc, port, ready_s
+
+
+def sweep_ours(
+    server: str,
+    proc: subprocess.Popen[bytes],
+    port: int,
+    ready_s: float,
+    models: list[str],
+    bodies: tuple[Path, Path],
+    seconds: float,
+) -> dict[str, Any]:
+    """``sweep`` of each model the server ``proc`` serves, with the runtime it says it uses."""
+    found: dict[str, Any] = {}
+    for model in models:
+        base = f"http://127.0.0.1:{port}/v1/models/{model}"
+        runtime = httpx.get(base).json()["runtime"]
+        found[model] = sweep(f"{server} {model}", f"{base}:predict", *bodies, seconds)
+        found[model].update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(proc.pid), runtime=runtime)
+    return found
+
+
 def load(url: str, body: Path, *extra: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "experiments.serving_load", url, str(body), *extra],
@@ -270,21 +303,14 @@ def main() -> None:
         train_by_study(db, home, "gbm")
         served = ["cancer", "gbm"]
 
+        arrays_bodies = (one_array, batch_array)
         for label, extra in (("", []), (" (batching off)", ["--max-batch", "1"])):
-            port = free_port()
-            ours, ready_s = start(
-                [sys.executable, "-m", "tuner.cli", "serve-models", *served, "--db", db,
-                 "--store", str(home / "store"), "--port", str(port), *extra],
-                f"http://127.0.0.1:{port}/readyz", home / f"ours{port}.log",
-            )  # fmt: skip
+            ours, port, ready_s = start_ours(served, db, home, *extra)
             server = f"tuner serve-models{label}"
-            results["servers"][server] = {}
             try:
-                for model in served:
-                    url = f"http://127.0.0.1:{port}/v1/models/{model}:predict"
-                    found = sweep(f"{server} {model}", url, one_array, batch_array, seconds)
-                    found.update(ready_s=ready_s, peak_rss_mb=peak_rss_mb(ours.pid))
-                    results["servers"][server][model] = found
+                results["servers"][server] = sweep_ours(
+                    server, ours, port, ready_s, served, arrays_bodies, seconds
+                )
                 if label:
                     continue
                 url = f"http://127.0.0.1:{port}/v1/models/cancer:predict"
@@ -327,12 +353,7 @@ def main() -> None:
                     proc.terminate()
                     proc.wait(timeout=30)
 
-        port = free_port()
-        pulling, _ = start(
-            [sys.executable, "-m", "tuner.cli", "serve-models", "cancer", "--db", db,
-             "--store", str(home / "store"), "--port", str(port), "--no-push", "--pull", "1s"],
-            f"http://127.0.0.1:{port}/readyz", home / "pull.log",
-        )  # fmt: skip
+        pulling, port, _ = start_ours(["cancer"], db, home, "--no-push", "--pull", "1s")
         try:
             url = f"http://127.0.0.1:{port}/v1/models/cancer:predict"
             rate = swap_rate(results["servers"]["tuner serve-models"]["cancer"])
@@ -354,23 +375,12 @@ def main() -> None:
         for model in served:
             _, made = registry.export(f"{model}:1")
             print(f"  {model}:1 exported to ONNX: one row {made.timings}", flush=True)
-        port = free_port()
-        onnx, ready_s = start(
-            [sys.executable, "-m", "tuner.cli", "serve-models", *served, "--db", db,
-             "--store", str(home / "store"), "--port", str(port)],
-            f"http://127.0.0.1:{port}/readyz", home / "onnx.log",
-        )  # fmt: skip
+        onnx, port, ready_s = start_ours(served, db, home)
         server = "tuner serve-models (ONNX exports)"
-        results["servers"][server] = {}
         try:
-            for model in served:
-                described = httpx.get(f"http://127.0.0.1:{port}/v1/models/{model}").json()
-                url = f"http://127.0.0.1:{port}/v1/models/{model}:predict"
-                found = sweep(f"{server} {model}", url, one_array, batch_array, seconds)
-                found.update(
-                    ready_s=ready_s, peak_rss_mb=peak_rss_mb(onnx.pid), runtime=described["runtime"]
-                )
-                results["servers"][server][model] = found
+            results["servers"][server] = sweep_ours(
+                server, onnx, port, ready_s, served, arrays_bodies, seconds
+            )
         finally:
             onnx.terminate()
             onnx.wait(timeout=30)

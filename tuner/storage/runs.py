@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import false, or_, select, true, update
 
 from tuner.storage.base import StorageBase
 from tuner.storage.records import now
@@ -57,17 +57,15 @@ class RunLeases(StorageBase):
             "run_owner": owner,
             "run_lease_until": t + timedelta(seconds=lease),
         }
-        wanted = []
         if mark:
             values["server_run"] = True
-        else:
-            wanted.append(StudyRow.server_run.is_(True))
         with self._session() as s:
             taken = s.execute(
                 update(StudyRow)
                 .where(
                     StudyRow.name == name,
-                    *wanted,
+                    # still wanted, or marked wanted by this statement
+                    or_(StudyRow.server_run.is_(True), true() if mark else false()),
                     or_(
                         StudyRow.run_owner.is_(None),
                         StudyRow.run_owner.in_(holders),

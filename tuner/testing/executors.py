@@ -263,5 +263,5 @@ class ExecutorConformance:
         future = executor.submit(self.job("sleeps", {"seconds": 0.5, "log": str(tmp_path / "l")}))
         executor.shutdown()
         assert future.done() and not future.cancelled()
-        assert future.result().state is TrialState.COMPLETE
+        assert future.result().state is TrialState.COMPLETE, future.result()
         assert math.isclose(future.result().value or 0, 0.5)
