@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tuner.errors import SpecError
-from tuner.pruner import Pruner, completed, value_at
+from tuner.pruner import Pruner, completed, telling_step, value_at
 from tuner.spec_values import integer, number
 from tuner.study import Direction
 from tuner.trial import Trial
@@ -18,7 +18,10 @@ from tuner.trial import Trial
 
 class PercentilePruner(Pruner):
     """Prunes when the trial's best intermediate value is worse than the ``percentile``-th best
-    of the complete trials at its last step (Optuna's defaults: 5 startup trials, no warm-up)."""
+    of the complete trials at its last step (Optuna's defaults: 5 startup trials, no warm-up).
+    ``n_warmup_steps: learn``: no pruning before the earliest step at which the complete trials'
+    values rank them as their final values do (``tuner.pruner.telling_step``), learnt from the
+    study itself, so curves that cross are not judged before they have crossed."""
 
     name = "percentile"
 
@@ -28,7 +31,7 @@ class PercentilePruner(Pruner):
         *,
         percentile: float = 25.0,
         n_startup_trials: int = 5,
-        n_warmup_steps: int = 0,
+        n_warmup_steps: int | str = 0,
         interval_steps: int = 1,
         n_min_trials: int = 1,
     ) -> None:
@@ -37,7 +40,16 @@ class PercentilePruner(Pruner):
         if not 0 <= self.percentile <= 100:
             raise SpecError("percentile", f"must be in [0, 100], not {percentile!r}")
         self.n_startup_trials = integer(n_startup_trials, "n_startup_trials", 0)
-        self.n_warmup_steps = integer(n_warmup_steps, "n_warmup_steps", 0)
+        self.learn_warmup = n_warmup_steps == "learn"
+        try:
+            self.n_warmup_steps = (
+                0 if self.learn_warmup else integer(n_warmup_steps, "n_warmup_steps", 0)
+            )
+        except SpecError:
+            raise SpecError(
+                "n_warmup_steps",
+                f"must be 'learn' or an integer of at least 0, not {n_warmup_steps!r}",
+            ) from None
         self.interval_steps = integer(interval_steps, "interval_steps", 1)
         self.n_min_trials = integer(n_min_trials, "n_min_trials", 1)
 
@@ -51,6 +63,10 @@ class PercentilePruner(Pruner):
         done = [t for t in completed(history) if t.number != trial.number]
         if len(done) < self.n_startup_trials:
             return False
+        if self.learn_warmup:
+            warmup = telling_step(done, self.direction)
+            if warmup is None or step < warmup:
+                return False
         values = [v for _, v in trial.intermediate if not math.isnan(v)]
         if not values:
             return True
@@ -80,7 +96,7 @@ class MedianPruner(PercentilePruner):
         direction: Direction,
         *,
         n_startup_trials: int = 5,
-        n_warmup_steps: int = 0,
+        n_warmup_steps: int | str = 0,
         interval_steps: int = 1,
         n_min_trials: int = 1,
     ) -> None:

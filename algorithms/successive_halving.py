@@ -14,23 +14,29 @@ import math
 from collections.abc import Sequence
 
 from tuner.errors import SpecError
-from tuner.pruner import Pruner, completed, first_at_or_after, last_report
+from tuner.pruner import Pruner, completed, first_at_or_after, last_report, telling_step
 from tuner.spec_values import integer
 from tuner.study import Direction
 from tuner.trial import Trial
 
 
-def _resource(value: object, where: str) -> int | None:
-    """``"auto"`` (None: read from the first complete trial) or a positive integer."""
-    if value == "auto":
+def _resource(value: object, where: str, words: tuple[str, ...] = ("auto",)) -> int | None:
+    """One of ``words`` (None: read from the history) or a positive integer."""
+    if value in words:
         return None
-    return integer(value, where, 1)
+    try:
+        return integer(value, where, 1)
+    except SpecError:
+        said = ", ".join(repr(w) for w in words)
+        raise SpecError(where, f"must be {said} or a positive integer, not {value!r}") from None
 
 
 class SuccessiveHalvingPruner(Pruner):
     """ASHA with Optuna's defaults: ``min_resource: auto`` (the trial's round's ``resource.min``
     when the round gives a resource, else the first complete trial's last step / 100, at least
-    1), ``reduction_factor: 4``, ``min_early_stopping_rate: 0``."""
+    1), ``reduction_factor: 4``, ``min_early_stopping_rate: 0``. ``min_resource: learn``: the
+    first rung at the earliest step at which the complete trials' values rank them as their
+    final values do (``tuner.pruner.telling_step``; no pruning before five trials complete)."""
 
     name = "asha"
 
@@ -44,7 +50,8 @@ class SuccessiveHalvingPruner(Pruner):
         bootstrap_count: int = 0,
     ) -> None:
         super().__init__(direction)
-        self.min_resource = _resource(min_resource, "min_resource")
+        self.min_resource = _resource(min_resource, "min_resource", ("auto", "learn"))
+        self.learn = min_resource == "learn"
         self.reduction_factor = integer(reduction_factor, "reduction_factor", 2)
         self.min_early_stopping_rate = integer(
             min_early_stopping_rate, "min_early_stopping_rate", 0
@@ -52,8 +59,13 @@ class SuccessiveHalvingPruner(Pruner):
         self.bootstrap_count = integer(bootstrap_count, "bootstrap_count", 0)
 
     def prune(self, trial: Trial, history: Sequence[Trial]) -> bool:
-        min_resource = self.min_resource or trial.min_resource
-        min_resource = min_resource or _auto_min_resource(history, trial)
+        if self.learn:
+            done = [t for t in completed(history) if t.number != trial.number]
+            told = telling_step(done, self.direction)
+            min_resource = None if told is None else max(told, 1)
+        else:
+            min_resource = self.min_resource or trial.min_resource
+            min_resource = min_resource or _auto_min_resource(history, trial)
         if min_resource is None:
             return False
         return halving_prunes(

@@ -431,7 +431,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             curves = [Curve.of(run) for run in r["runs"]]
             best = np.median([[c.best_at(g * r["budget"]) for g in grid] for c in curves], axis=0)
             label = f"{r['contender']} {r['pruner']} {r['label']}".strip()
-            style = "-" if r["contender"] == "tuner" else "--"
+            style = "-." if r["label"] else "-" if r["contender"] == "tuner" else "--"
             ax.plot(grid, best, style, label=label, linewidth=1)
             if "target" in r:
                 ax.axhline(r["target"], color="grey", linestyle=":", linewidth=0.8)

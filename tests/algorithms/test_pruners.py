@@ -9,6 +9,7 @@ import pytest
 from tuner import plugins
 from tuner.algorithms.successive_halving import bracket_of
 from tuner.errors import SpecError
+from tuner.pruner import telling_step
 from tuner.study import Direction, StudySpec
 from tuner.testing import PrunerConformance
 from tuner.trial import Trial, TrialState
@@ -28,6 +29,11 @@ class TestPercentile(PrunerConformance):
     options: ClassVar[dict[str, Any]] = {"percentile": 10.0, "n_warmup_steps": 2}
 
 
+class TestMedianLearnt(PrunerConformance):
+    pruner = "median"
+    options: ClassVar[dict[str, Any]] = {"n_warmup_steps": "learn"}
+
+
 class TestAsha(PrunerConformance):
     pruner = "asha"
 
@@ -35,6 +41,11 @@ class TestAsha(PrunerConformance):
 class TestAshaFixedResource(PrunerConformance):
     pruner = "asha"
     options: ClassVar[dict[str, Any]] = {"min_resource": 2, "reduction_factor": 3}
+
+
+class TestAshaLearnt(PrunerConformance):
+    pruner = "asha"
+    options: ClassVar[dict[str, Any]] = {"min_resource": "learn"}
 
 
 class TestHyperband(PrunerConformance):
@@ -99,6 +110,9 @@ def test_a_study_names_its_pruner_and_bad_ones_name_the_field() -> None:
         ({"type": "asha", "reduction_factor": 1}, "pruner.reduction_factor"),
         ({"type": "median", "warmup": 3}, "pruner.warmup"),
         ({"type": "percentile", "percentile": 120}, "pruner.percentile"),
+        ({"type": "median", "n_warmup_steps": "lern"}, "pruner.n_warmup_steps"),
+        ({"type": "asha", "min_resource": "lern"}, "pruner.min_resource"),
+        ({"type": "hyperband", "min_resource": "learn"}, "pruner.min_resource"),
         (7, "pruner"),
     ]:
         with pytest.raises(SpecError) as err:
@@ -132,3 +146,41 @@ def test_halving_pruners_take_their_rungs_from_the_rounds_resource() -> None:
     runs = [_budgeted(i, [float(i)] * 10, 1, 27) for i in range(40)]
     assert any(hyperband.prune(t, runs) for t in runs)
     assert not any(hyperband.prune(t, plain) for t in plain)
+
+
+def _crossing(number: int, final: float, steps: int = 6) -> Trial:
+    """A complete trial whose curve ends at ``final`` but ranks the other way round until step
+    3: a fast learner ahead early, behind at the end (values to minimise)."""
+    points = [10.0 - final if s < 3 else final + 0.1 * (steps - 1 - s) for s in range(steps)]
+    return _trial(number, TrialState.COMPLETE, points)
+
+
+def test_the_telling_step_is_where_the_complete_trials_rank_as_they_end() -> None:
+    crossing = [_crossing(i, float(i)) for i in range(6)]
+    assert telling_step(crossing, Direction.MINIMIZE) == 3  # before 3 the order is reversed
+    ordered = [_trial(i, TrialState.COMPLETE, [i + 5.0, i + 2.0, float(i)]) for i in range(6)]
+    assert telling_step(ordered, Direction.MINIMIZE) == 0
+    assert telling_step(ordered, Direction.MAXIMIZE) == 0
+    assert telling_step(crossing[:4], Direction.MINIMIZE) is None  # too few to judge
+    # maximising, "better" is higher: the crossing curves still tell from step 3
+    assert telling_step(crossing, Direction.MAXIMIZE) == 3
+
+
+def test_a_learnt_warm_up_does_not_judge_curves_before_they_cross() -> None:
+    done = [_crossing(i, float(i)) for i in range(6)]
+    learnt = plugins.pruner("median").create(Direction.MINIMIZE, {"n_warmup_steps": "learn"})
+    plain = plugins.pruner("median").create(Direction.MINIMIZE, {})
+    # a slow starter (worst at step 0, the best curves' shape): Optuna's rule stops it at once
+    slow = _trial(6, TrialState.RUNNING, [10.0])
+    assert plain.prune(slow, done) is True and learnt.prune(slow, done) is False
+    # from the learnt step on, the rule is the median's
+    assert learnt.prune(_trial(6, TrialState.RUNNING, [10.0, 10.0, 10.0, 9.0]), done) is True
+    assert learnt.prune(_trial(6, TrialState.RUNNING, [10.0, 10.0, 10.0, 0.5]), done) is False
+    # fewer complete trials than it needs to learn from: never
+    assert learnt.prune(_trial(6, TrialState.RUNNING, [10.0, 10.0, 10.0, 9.0]), done[:4]) is False
+    # ASHA's first rung at the learnt step (3): nothing judged at steps 1 and 2
+    asha = plugins.pruner("asha").create(Direction.MINIMIZE, {"min_resource": "learn"})
+    assert asha.prune(_trial(6, TrialState.RUNNING, [10.0, 10.0]), done) is False
+    assert asha.prune(_trial(6, TrialState.RUNNING, [10.0, 10.0, 10.0, 9.0]), done) is True
+    # (7 at the rung, the best 7 // 4 = 1 goes on: the others have 0.2 ... 5.2 there)
+    assert asha.prune(_trial(6, TrialState.RUNNING, [10.0, 10.0, 10.0, 0.1]), done) is False
