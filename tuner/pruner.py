@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -105,50 +107,68 @@ def telling_step(
     done: Sequence[Trial], direction: Direction, agreement: float = AGREEMENT
 ) -> int | None:
     """The earliest step at which the values of the complete trials ``done`` rank them as their
-    final values do (Spearman's rank correlation at least ``agreement``; None: fewer than
-    ``TELLING_TRIALS`` complete trials, or no step with a value from each). Curves that cross
-    (a fast learner ahead early, behind at the end) push it later; curves that keep their
-    order from the start put it at the first step. A pruner's ``learn`` warm-up."""
-    if len(done) < TELLING_TRIALS:
+    final values do (Spearman's rank correlation at least ``agreement``; a trial's value at a
+    step is its first report at or after it, as at a rung). Only trials with a finite value and
+    reports count; None while fewer than ``TELLING_TRIALS`` do. Curves that cross (a fast
+    learner ahead early, behind at the end) push it later; curves that keep their order from the
+    start put it at the first step. A pruner's ``learn`` warm-up."""
+    usable = [
+        (t, float(t.value))
+        for t in done
+        if t.value is not None and math.isfinite(t.value) and t.intermediate
+    ]
+    if len(usable) < TELLING_TRIALS:
         return None
-    key = (agreement, *_telling_key(done))
-    if key in _telling_cache:
-        return _telling_cache[key]
-    finals = [direction.sort_key(t.value) for t in done if t.value is not None]
-    if len(finals) < len(done) or not all(math.isfinite(f) for f in finals):
-        return None
-    reports = [dict(t.intermediate) for t in done]
-    shared = sorted(set.intersection(*(set(r) for r in reports)))
-    final_ranks = _ranks(np.array(finals, dtype=float))
-    found: int | None = None
-    for step in shared:
-        at = np.array([direction.sort_key(r[step]) for r in reports], dtype=float)
-        if not np.all(np.isfinite(at)):
-            continue
-        if _correlation(_ranks(at), final_ranks) >= agreement:
-            found = step
-            break
-    _telling_cache[key] = found
-    while len(_telling_cache) > 256:
-        _telling_cache.pop(next(iter(_telling_cache)))
+    # a complete trial's reports no longer change: who it is, its value and its last report
+    # stand for them (a study made again under the same name has other values)
+    key = (
+        direction,
+        agreement,
+        *((t.study, t.number, t.attempt, v, t.intermediate[-1]) for t, v in usable),
+    )
+    with _told_lock:
+        if key in _told:
+            _told.move_to_end(key)
+            return _told[key]
+    found = _telling([(v, t.intermediate) for t, v in usable], direction, agreement)
+    with _told_lock:
+        _told[key] = found
+        while len(_told) > 256:
+            _told.popitem(last=False)
     return found
 
 
-_telling_cache: dict[tuple[object, ...], int | None] = {}
+_told: OrderedDict[tuple[object, ...], int | None] = OrderedDict()
+_told_lock = threading.Lock()
 
 
-def _telling_key(done: Sequence[Trial]) -> tuple[object, ...]:
-    return tuple((t.study, t.number, t.attempt, t.value, len(t.intermediate)) for t in done)
+def _telling(
+    curves: list[tuple[float, tuple[tuple[int, float], ...]]],
+    direction: Direction,
+    agreement: float,
+) -> int | None:
+    """``telling_step`` of ``(final, reports)`` pairs."""
+    from scipy.stats import spearmanr
 
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share theirs), as Spearman's correlation takes them."""
-    from scipy.stats import rankdata
-
-    return np.asarray(rankdata(x), dtype=float)
-
-
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    scale = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / scale if scale > 0 else 0.0
+    finals = np.array([direction.sort_key(final) for final, _ in curves], dtype=float)
+    reported = [sorted(reports) for _, reports in curves]
+    steps = [np.array([s for s, _ in r]) for r in reported]
+    values = [np.array([direction.sort_key(v) for _, v in r], dtype=float) for r in reported]
+    for step in sorted({s for r in reported for s, _ in r}):
+        at, ends = [], []
+        for final, s, v in zip(finals, steps, values, strict=True):
+            i = int(np.searchsorted(s, step))
+            if i < len(s) and math.isfinite(v[i]):
+                at.append(v[i])
+                ends.append(final)
+        if len(at) < TELLING_TRIALS:
+            continue
+        if len(set(at)) > 1 and len(set(ends)) > 1:
+            rho = float(spearmanr(at, ends).statistic)
+        else:
+            rho = 0.0
+        # the bound itself counts: five trials with two neighbours swapped make 0.9 exactly,
+        # which floating point may put a hair below
+        if rho >= agreement - 1e-9:
+            return step
+    return None

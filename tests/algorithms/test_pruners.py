@@ -164,6 +164,20 @@ def test_the_telling_step_is_where_the_complete_trials_rank_as_they_end() -> Non
     assert telling_step(crossing[:4], Direction.MINIMIZE) is None  # too few to judge
     # maximising, "better" is higher: the crossing curves still tell from step 3
     assert telling_step(crossing, Direction.MAXIMIZE) == 3
+    # five trials, two neighbours swapped at step 0: Spearman's 0.9 exactly, which counts
+    swapped = [_trial(i, TrialState.COMPLETE, [float(o), float(i)]) for i, o in
+               enumerate([1, 0, 2, 3, 4])]  # fmt: skip
+    assert telling_step(swapped, Direction.MINIMIZE) == 0
+    # trials that report nothing or end without a finite value do not count, nor stop it
+    silent = [_trial(9, TrialState.COMPLETE, []), _trial(10, TrialState.COMPLETE, [float("nan")])]
+    assert telling_step([*ordered, *silent], Direction.MINIMIZE) == 0
+    assert telling_step([*ordered[:4], *silent], Direction.MINIMIZE) is None
+    # reports at different steps: a trial's value at a step is its first report at or after it
+    sparse = [
+        Trial("s", i, 0, {}, TrialState.COMPLETE, 1, float(i), {}, ((2 * i, i + 5.0), (20, i)))
+        for i in range(6)
+    ]
+    assert telling_step(sparse, Direction.MINIMIZE) == 0
 
 
 def test_a_learnt_warm_up_does_not_judge_curves_before_they_cross() -> None:
