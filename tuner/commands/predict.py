@@ -80,7 +80,9 @@ def predict_file(
     staging = Path(target).with_name(f".{Path(target).name}.partial")
     writer: Any = None
     done = 0
-    bar = tqdm(total=total, unit="row", disable=not progress, dynamic_ncols=True)
+    # shown once scoring has taken half a second: a small file, or one refused at its first
+    # rows, prints its result or its error alone (not "0row [00:00, ?row/s]" before it)
+    bar = tqdm(total=total, unit="row", disable=not progress, dynamic_ncols=True, delay=0.5)
     try:
         for chunk in batches:
             if id_column is not None and id_column not in chunk.columns:
