@@ -21,6 +21,7 @@ from tests.api.prediction_server import (
     make_registry,
 )
 from tuner.registry import ModelRegistry
+from tuner.testing.executors import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,10 @@ def test_load_a_version_an_alias_and_a_new_model_under_load_then_unload(
         state = server.model("churn")
         assert state["version"] == 2 and state["ref"] == "churn:2"  # answered once swapped
         repo.load_model("churn", headers=bearer(writer))  # back to its production alias
+        # requests in flight at the swap may still answer 2 (seen under load): wait for
+        # answers to requests sent after it
+        after = len(load.versions)
+        assert wait_until(lambda: len(load.versions) >= after + 20)
     assert load.failures == [] and set(load.statuses) == {200}, load.failures[:3]
     assert {"1", "2"} <= set(load.versions) and load.versions[-1] == "1"
     assert server.model("churn")["ref"] == "churn@production"
