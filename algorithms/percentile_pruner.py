@@ -11,7 +11,7 @@ import numpy as np
 
 from tuner.errors import SpecError
 from tuner.pruner import Pruner, completed, telling_step, value_at
-from tuner.spec_values import integer, number
+from tuner.spec_values import integer, integer_or, number
 from tuner.study import Direction
 from tuner.trial import Trial
 
@@ -41,15 +41,7 @@ class PercentilePruner(Pruner):
             raise SpecError("percentile", f"must be in [0, 100], not {percentile!r}")
         self.n_startup_trials = integer(n_startup_trials, "n_startup_trials", 0)
         self.learn_warmup = n_warmup_steps == "learn"
-        try:
-            self.n_warmup_steps = (
-                0 if self.learn_warmup else integer(n_warmup_steps, "n_warmup_steps", 0)
-            )
-        except SpecError:
-            raise SpecError(
-                "n_warmup_steps",
-                f"must be 'learn' or an integer of at least 0, not {n_warmup_steps!r}",
-            ) from None
+        self.n_warmup_steps = integer_or(n_warmup_steps, "n_warmup_steps", 0, ("learn",)) or 0
         self.interval_steps = integer(interval_steps, "interval_steps", 1)
         self.n_min_trials = integer(n_min_trials, "n_min_trials", 1)
 

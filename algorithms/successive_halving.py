@@ -15,20 +15,14 @@ from collections.abc import Sequence
 
 from tuner.errors import SpecError
 from tuner.pruner import Pruner, completed, first_at_or_after, last_report, telling_step
-from tuner.spec_values import integer
+from tuner.spec_values import integer, integer_or
 from tuner.study import Direction
 from tuner.trial import Trial
 
 
 def _resource(value: object, where: str, words: tuple[str, ...] = ("auto",)) -> int | None:
     """One of ``words`` (None: read from the history) or a positive integer."""
-    if value in words:
-        return None
-    try:
-        return integer(value, where, 1)
-    except SpecError:
-        said = ", ".join(repr(w) for w in words)
-        raise SpecError(where, f"must be {said} or a positive integer, not {value!r}") from None
+    return integer_or(value, where, 1, words)
 
 
 class SuccessiveHalvingPruner(Pruner):

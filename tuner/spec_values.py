@@ -47,6 +47,19 @@ def integer(value: object, where: str, least: int, most: int | None = None) -> i
     return int(x)
 
 
+def integer_or(value: object, where: str, least: int, words: tuple[str, ...]) -> int | None:
+    """One of ``words`` (None: the caller decides later) or an integer of at least ``least``,
+    the error saying both."""
+    if value in words:
+        return None
+    try:
+        return integer(value, where, least)
+    except SpecError:
+        what = "a positive integer" if least == 1 else f"an integer of at least {least}"
+        said = ", ".join(repr(w) for w in words)
+        raise SpecError(where, f"must be {said} or {what}, not {value!r}") from None
+
+
 def positive(value: object, where: str, most: float | None = None, unit: str = "") -> float:
     """``value`` as a positive float, at most ``most``."""
     x = float(number(value, where, f"a positive number{unit}"))
