@@ -10,7 +10,7 @@ are better (the surrogate's ``acquisition`` is minimised).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,7 @@ class AcquisitionSearch:
         rng: np.random.Generator,
         cand: np.ndarray,
         acquire: Acquire,
-        seen: set[Any],
+        seen: MutableSet[Any],
         acq: np.ndarray | None = None,
         polish: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> np.ndarray | None:

@@ -21,7 +21,7 @@ of a model per metric (infeasible trials modelled beyond the reference point).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableSet, Sequence
 from threading import Lock
 from typing import Any
 
@@ -164,7 +164,7 @@ class BayesianSearch(Algorithm):
     def _parego(
         self,
         rng: np.random.Generator,
-        seen: set[Any],
+        seen: MutableSet[Any],
         history: Sequence[Trial],
         n: int,
         chosen: list[Params],
@@ -192,7 +192,7 @@ class BayesianSearch(Algorithm):
     def _ehvi(
         self,
         rng: np.random.Generator,
-        seen: set[Any],
+        seen: MutableSet[Any],
         history: Sequence[Trial],
         n: int,
         chosen: list[Params],
@@ -257,13 +257,13 @@ class BayesianSearch(Algorithm):
 
     # -- the two ways to a point --------------------------------------------------------------
 
-    def _random(self, rng: np.random.Generator, seen: set[Any], n: int) -> list[Params]:
+    def _random(self, rng: np.random.Generator, seen: MutableSet[Any], n: int) -> list[Params]:
         return unseen_points(self.space, rng, seen, n)
 
     def _guided(
         self,
         rng: np.random.Generator,
-        seen: set[Any],
+        seen: MutableSet[Any],
         obs: Observations,
         n: int,
         chosen: list[Params],
@@ -306,7 +306,7 @@ class BayesianSearch(Algorithm):
         model: Surrogate,
         u: np.ndarray,
         y: np.ndarray,
-        seen: set[Any],
+        seen: MutableSet[Any],
     ) -> np.ndarray | None:
         """The candidate the acquisition likes best, among those not tried yet."""
         search = self._search

@@ -8,7 +8,7 @@ This is the only module that imports ``deap``.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableSet, Sequence
 from contextlib import contextmanager
 from threading import Lock
 from typing import Any
@@ -140,7 +140,7 @@ class GeneticSearch(Algorithm):
         return list(a), list(b)
 
     def _breed(
-        self, history: Sequence[Trial], generation: int, issued: int, n: int, seen: set[Any]
+        self, history: Sequence[Trial], generation: int, issued: int, n: int, seen: MutableSet[Any]
     ) -> list[Params]:
         seed = [generation, issued] if self.seed is None else [self.seed, generation, issued]
         rng = np.random.default_rng(None if self.seed is None else seed)
@@ -159,7 +159,7 @@ class GeneticSearch(Algorithm):
                 out.append(child)
         return out
 
-    def _child(self, population: list[Any], seen: set[Any]) -> Params | None:
+    def _child(self, population: list[Any], seen: MutableSet[Any]) -> Params | None:
         """A child not seen yet (crossover then mutation), or None after ``_RETRIES`` tries."""
         for attempt in range(_RETRIES):
             a, b = self.pair(population)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import MutableSet, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,7 @@ def sobol_points(
     seed: int | None,
     start: int,
     n: int,
-    seen: set[Any],
+    seen: MutableSet[Any],
     rng: np.random.Generator,
 ) -> list[Params]:
     """Points ``start`` to ``start + n - 1`` of the scrambled Sobol sequence of ``seed`` (so the

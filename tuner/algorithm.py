@@ -7,14 +7,16 @@ the arrows between packages point down only: ``algorithms -> tuner``.
 from __future__ import annotations
 
 import inspect
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableSet, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from tuner.errors import SpecError
+from tuner.parameters import FloatParameter
 from tuner.space import Params, SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial
@@ -113,13 +115,89 @@ class Algorithm(ABC):
             raise SpecError("", str(exc)) from None
 
 
-def seen_keys(space: SearchSpace, history: Sequence[Trial]) -> set[tuple[tuple[str, Any], ...]]:
+Key = tuple[tuple[str, Any], ...]
+_NEAR = 1e-9  # relative: floats whose 12-digit roundings are equal lie far closer than this
+
+
+class SeenPoints(MutableSet[Key]):
+    """The keys (``SearchSpace.key``) of every point of a history, whatever its state, and of
+    those ``add``-ed since: the set algorithms ask "was this point tried?".
+
+    Built lazily, as asking about a handful of candidates is all most suggestions do: keying
+    every trial of a long history costs more than the rest of a Bayesian suggestion's
+    bookkeeping. The trials are indexed by one always-active float parameter (the probe); a
+    question about a key first narrows them to those whose probe lies within a relative
+    ``_NEAR`` of the key's (equal keys round to the same 12 significant digits, so they lie far
+    closer), and keys only those. Answers are those of the full set of keys; without a probe
+    (no unconditional float parameter) every trial is keyed at once."""
+
+    def __init__(self, space: SearchSpace, history: Sequence[Trial]) -> None:
+        self._space = space
+        self._keys: set[Key] = set()
+        self._probe = next(
+            (p.name for p in space.parameters if isinstance(p, FloatParameter) and not p.when),
+            None,
+        )
+        self._waiting: list[Trial] = []
+        values: list[float] = []
+        for t in history:
+            v = t.params.get(self._probe) if self._probe is not None else None
+            if type(v) is float and math.isfinite(v):
+                self._waiting.append(t)
+                values.append(v)
+            else:  # not indexable by the probe: keyed now
+                self._keys.add(space.key(t.params))
+        self._values = np.array(values, dtype=float)
+        self._keyed = np.zeros(len(values), dtype=bool)
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._keys:
+            return True
+        if not self._waiting or not isinstance(key, tuple):
+            return False
+        probe = next((v for name, v in key if name == self._probe), None)
+        if not (isinstance(probe, tuple) and len(probe) == 2 and probe[0] == "n"):
+            return False  # no waiting trial's key lacks the probe or holds it as a non-number
+        number = probe[1]
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            return False
+        at = float(number)
+        near = np.abs(self._values - at) <= _NEAR * np.maximum(np.abs(self._values), abs(at))
+        for i in np.flatnonzero(near & ~self._keyed):
+            self._keys.add(self._space.key(self._waiting[i].params))
+            self._keyed[i] = True
+        return key in self._keys
+
+    def _all(self) -> set[Key]:
+        for i in np.flatnonzero(~self._keyed):
+            self._keys.add(self._space.key(self._waiting[i].params))
+        self._keyed[:] = True
+        return self._keys
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def add(self, value: Key) -> None:
+        self._keys.add(value)
+
+    def discard(self, value: Key) -> None:
+        self._all().discard(value)
+
+
+def seen_keys(space: SearchSpace, history: Sequence[Trial]) -> SeenPoints:
     """Keys (``SearchSpace.key``) of every point already in the history, whatever its state."""
-    return {space.key(t.params) for t in history}
+    return SeenPoints(space, history)
 
 
 def unseen_points(
-    space: SearchSpace, rng: np.random.Generator, seen: set[Any], n: int, tries: int = 100
+    space: SearchSpace,
+    rng: np.random.Generator,
+    seen: MutableSet[Any],
+    n: int,
+    tries: int = 100,
 ) -> list[Params]:
     """Up to ``n`` points drawn from the space's prior that are not in ``seen`` (their keys are
     added to it); fewer when a point takes more than ``tries`` draws (a small discrete space

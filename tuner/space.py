@@ -200,7 +200,7 @@ class SearchSpace:
                     return None
                 out[i] = p.to_unit(value)
             elif numeric:
-                if not is_number(value) or not math.isfinite(value):
+                if (type(value) is not float and not is_number(value)) or not math.isfinite(value):
                     return None
                 out[i] = p.position(float(value))
         return np.array(out, dtype=float)
