@@ -36,7 +36,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from experiments.pruning_measure import BudgetSpent, Curve, Meter, median, one_sided_p, reach_share
+from experiments.pruning_measure import (
+    BudgetSpent,
+    Curve,
+    Meter,
+    median,
+    one_sided_p,
+    oracle_stopping,
+    reach_share,
+)
 from tuner import plugins
 from tuner.algorithm import as_suggestion
 from tuner.space import SearchSpace
@@ -50,6 +58,7 @@ SPACE = {
     "lr": {"type": "float", "low": 1e-3, "high": 1.0, "log": True},
 }
 PRUNERS = ("none", "median", "asha", "hyperband")
+ORACLE = "oracle stop"  # a derived row: the unpruned run's trials, each stopped by hindsight
 XGB_ROUNDS = 81
 DATASETS = ("breast_cancer", "wine", "digits")
 
@@ -263,6 +272,8 @@ def merged(paths: list[str]) -> list[dict[str, Any]]:
     rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for path in paths:
         for r in json.loads(Path(path).read_text())["rows"]:
+            if r["pruner"] == ORACLE:
+                continue  # derived again from the merged unpruned runs
             key = (r["problem"], r["contender"], r["pruner"], r["label"])
             if key in rows:
                 rows[key]["runs"] += r["runs"]
@@ -273,9 +284,37 @@ def merged(paths: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for problem in dict.fromkeys(k[0] for k in rows):
         mine = [r for k, r in rows.items() if k[0] == problem]
-        summarise(mine, [[Curve.of(run) for run in r["runs"]] for r in mine], mine[0]["budget"])
+        curves = [[Curve.of(run) for run in r["runs"]] for r in mine]
+        with_oracle(mine, curves)
+        summarise(mine, curves, mine[0]["budget"])
         out += mine
     return out
+
+
+def with_oracle(rows: list[dict[str, Any]], curves: list[list[Curve]]) -> None:
+    """Adds to one problem's rows (and their curves) the oracle stopping bound of the unpruned
+    run of ours (``oracle_stopping``), if that run is among them."""
+    unpruned = next(
+        (
+            i
+            for i, r in enumerate(rows)
+            if (r["contender"], r["pruner"], r["label"]) == ("tuner", "none", "")
+        ),
+        None,
+    )
+    if unpruned is None:
+        return
+    bound = [oracle_stopping(c) for c in curves[unpruned]]
+    rows.append(
+        {
+            **rows[unpruned],
+            "pruner": ORACLE,
+            "label": "bound",
+            "runs": [c.to_dict() for c in bound],
+            "seconds": 0.0,
+        }
+    )
+    curves.append(bound)
 
 
 def summarise(rows: list[dict[str, Any]], curves: list[list[Curve]], budget: int) -> None:
@@ -370,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             finals = [c.best_at(budget) for c in runs]
             label = f"{who.contender} {who.pruner} {who.label}".strip()
             print(f"{problem.name} {label}: {finals} {mine[-1]['seconds']:.0f}s", flush=True)
+        with_oracle(mine, curves)
         summarise(mine, curves, budget)
         rows += mine
     out = Path(args.out)

@@ -96,3 +96,22 @@ def one_sided_p(ours: Sequence[float], theirs: Sequence[float]) -> float:
     if len(ours) < 2 or len(theirs) < 2:
         return math.nan
     return float(mannwhitneyu(ours, theirs, alternative="less").pvalue)
+
+
+def oracle_stopping(unpruned: Curve) -> Curve:
+    """The same trials as an unpruned run, each stopped after its first step unless it is going
+    to improve on the best so far (which only hindsight knows): what a perfect stopping rule
+    would spend on the sampler's own sequence of trials. A bound, not a contender: a real
+    pruner needs more than one step to judge, and a pruned trial tells the sampler less than a
+    complete one, so its sampler would not draw the same sequence."""
+    steps = unpruned.spent // max(unpruned.trials, 1)
+    points: list[tuple[int, float]] = []
+    best = math.inf
+    for c, v in unpruned.points:  # an unpruned run's trials complete every ``steps``
+        if v < best:
+            best = v
+            trial = c // steps  # 1-based: this trial ran in full, those before it that did not
+            improved = len(points) + 1  # improve spent one step each
+            points.append((improved * steps + (trial - improved), v))
+    spent = (len(points) * steps + unpruned.trials - len(points)) if points else unpruned.trials
+    return Curve(tuple(points), spent, unpruned.trials)

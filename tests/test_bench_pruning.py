@@ -10,13 +10,14 @@ import math
 from pathlib import Path
 
 from experiments import bench_pruning
-from experiments.pruning_measure import Curve, Meter, reach_share
+from experiments.pruning_measure import Curve, Meter, oracle_stopping, reach_share
 
 
 def test_the_quick_benchmark_runs_every_pruner_within_the_budget(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     assert bench_pruning.main(["--quick", "--contenders", "tuner", "--out", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
+    every = json.loads(out.read_text())["rows"]
+    rows = [r for r in every if r["pruner"] != bench_pruning.ORACLE]
     assert {(r["problem"], r["contender"], r["pruner"]) for r in rows} == {
         (problem, "tuner", pruner)
         for problem in ("synthetic", "xgboost-breast_cancer")
@@ -29,6 +30,7 @@ def test_the_quick_benchmark_runs_every_pruner_within_the_budget(tmp_path: Path)
             best = [v for _, v in run["best_curve"]]
             assert steps == sorted(steps) and best == sorted(best, reverse=True)
         assert r["median_best"] > 0  # a loss: positive
+    shares: dict[str, tuple[float, float]] = {}
     for problem in ("synthetic", "xgboost-breast_cancer"):
         trials = {r["pruner"]: r["median_trials"] for r in rows if r["problem"] == problem}
         # without pruning each trial spends the full steps; pruning runs more in the same budget
@@ -36,12 +38,23 @@ def test_the_quick_benchmark_runs_every_pruner_within_the_budget(tmp_path: Path)
         assert max(trials.values()) > trials["none"]
         unpruned = next(r for r in rows if r["problem"] == problem and r["pruner"] == "none")
         assert unpruned["reach_share"] <= 1.0  # it reaches its own best within its budget
+        # the oracle bound: the same trials and finals, for less compute
+        (bound,) = [r for r in every if r["problem"] == problem and r["pruner"] == "oracle stop"]
+        assert bound["median_best"] == unpruned["median_best"]
+        assert bound["reach_share"] <= unpruned["reach_share"]
+        assert all(run["spent"] <= bound["budget"] for run in bound["runs"])
+        shares[problem] = (bound["reach_share"], unpruned["reach_share"])
+    # on XGBoost's quick run the first trials do not all improve: the bound spends less
+    assert shares["xgboost-breast_cancer"][0] < shares["xgboost-breast_cancer"][1]
     # merged with another run (here itself), each row has both runs' seeds, summarised again
     both = tmp_path / "both.json"
     assert bench_pruning.main(["--merge", str(out), str(out), "--out", str(both)]) == 0
-    again = json.loads(both.read_text())["rows"]
-    assert [len(r["runs"]) for r in again] == [2 * len(r["runs"]) for r in rows]
-    assert [r["median_best"] for r in again] == [r["median_best"] for r in rows]
+    again = json.loads(both.read_text())["rows"]  # the oracle rows derived again, not merged
+    assert [(r["problem"], r["pruner"]) for r in again] == [
+        (r["problem"], r["pruner"]) for r in every
+    ]
+    assert [len(r["runs"]) for r in again] == [2 * len(r["runs"]) for r in every]
+    assert [r["median_best"] for r in again] == [r["median_best"] for r in every]
 
 
 def test_the_measure_counts_compute_until_the_best_reaches_a_target() -> None:
@@ -59,3 +72,15 @@ def test_the_measure_counts_compute_until_the_best_reaches_a_target() -> None:
     # the median over seeds: two of three reach 1.0, at 8 and 4 of 10 steps
     assert reach_share([curve, Curve(((4, 1.0),), 10, 1), never], 1.0, 10) == 0.8
     assert reach_share([curve, never, never], 1.0, 10) == math.inf
+
+
+def test_the_oracle_bound_runs_in_full_only_the_trials_that_improve() -> None:
+    # an unpruned run of 10-step trials: trials 1, 3 and 4 improved the best, 6 trials in all
+    unpruned = Curve(((10, 5.0), (20, 6.0), (30, 4.0), (40, 2.0), (50, 3.0), (60, 2.5)), 60, 6)
+    bound = oracle_stopping(unpruned)
+    # trial 1 in full (10), trial 2 one step (11), trial 3 in full (21), trial 4 in full (31),
+    # trials 5 and 6 one step each: 33 steps for the same best
+    assert bound.points == ((10, 5.0), (21, 4.0), (31, 2.0))
+    assert bound.spent == 33 and bound.trials == 6
+    assert bound.best_at(60) == unpruned.best_at(60) == 2.0
+    assert bound.reaches(2.0) == 31 and unpruned.reaches(2.0) == 40
