@@ -153,6 +153,8 @@ def test_the_quick_start(folder: Path, env: dict[str, str]) -> None:
 
 
 def test_the_service_client_worker_and_curl(folder: Path, env: dict[str, str]) -> None:
+    if not (folder / "train.py").exists():  # run alone (-k, another worker): the quick start's
+        write_files("Quick start", folder)  # files, which the workers import, as a reader has
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", PORT)) != 0, f"port {PORT} is taken"
     serve, allowing, *rest = list(commands("As a service"))
