@@ -336,7 +336,13 @@ def _parse_numeric(
         if kind == "int" and float(v) != int(v):
             raise SpecError(f"{name}.{key}", "must be an integer for an int parameter")
     low, high = bounds["low"], bounds["high"]
-    if low >= high:
+    if low == high:  # a user fixing a value: say how
+        raise SpecError(
+            f"{name}.low",
+            f"must be below high ({low} = {high}); a fixed value is a one-choice categorical:"
+            f" {{type: categorical, choices: [{low}]}}",
+        )
+    if low > high:
         raise SpecError(f"{name}.low", f"must be below high ({low} >= {high})")
     if not math.isfinite(float(high) - float(low)):
         raise SpecError(f"{name}.high", "the range is too wide: high - low must be finite")

@@ -204,6 +204,15 @@ class TestParsing:
 # -- errors -------------------------------------------------------------------------------------
 
 
+def test_a_range_of_one_value_is_refused_saying_how_to_fix_a_value() -> None:
+    with pytest.raises(SpecError) as got:
+        SearchSpace.from_dict({"n": {"type": "int", "low": 60, "high": 60}})
+    assert got.value.field == "n.low"
+    assert "{type: categorical, choices: [60]}" in str(got.value)
+    fixed = SearchSpace.from_dict({"n": {"type": "categorical", "choices": [60]}})
+    assert fixed.sample(np.random.default_rng(0)) == {"n": 60}
+
+
 class TestSpecErrors:
     @pytest.mark.parametrize(
         ("spec", "field"),
