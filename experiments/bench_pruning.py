@@ -20,8 +20,9 @@ study does through the database. Optuna: ``TPESampler`` with ``NopPruner``, ``Me
 of a completed trial against the compute spent; per row the median best at the whole budget and
 at a third of it, and the share of the budget at which the median best first reaches the unpruned
 run's final best. ``--variant label=pruner:{json options}`` adds ours with other options (A/B in
-one run). Run ``python -m experiments.bench_pruning [--problems synthetic,xgboost --budget N
---seeds K]`` (``--quick`` for a smoke run); it writes ``experiments/results/bench_pruning.json``
+one run; a ``"bayesian"`` key holds options of the algorithm, not of the pruner). Run
+``python -m experiments.bench_pruning [--problems synthetic,xgboost --budget N --seeds K]``
+(``--quick`` for a smoke run); it writes ``experiments/results/bench_pruning.json``
 and prints a Markdown table.
 """
 
@@ -140,6 +141,8 @@ def ours(
 ) -> Curve:
     """Our default plan's algorithms and ``pruner_name`` until ``budget`` steps are spent."""
     space = SearchSpace.from_dict(problem.space)
+    options = dict(options)
+    guided: dict[str, Any] = options.pop("bayesian", {})  # the variant's bayesian options
     pruner = plugins.pruner(pruner_name).create(
         Direction.MINIMIZE, {**pruner_options(pruner_name, problem.steps), **options}
     )
@@ -149,7 +152,11 @@ def ours(
         n = len(history)
         name = "random" if n < 10 else "bayesian"
         algorithm = plugins.algorithm(name).create(
-            space, Direction.MINIMIZE, seed * 1000 + (0 if n < 10 else 1), None, {}
+            space,
+            Direction.MINIMIZE,
+            seed * 1000 + (0 if n < 10 else 1),
+            None,
+            guided if name == "bayesian" else {},
         )
         (params,) = [as_suggestion(s).params for s in algorithm.suggest(history, 1)]
         state: dict[str, Any] = {
