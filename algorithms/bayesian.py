@@ -29,7 +29,6 @@ import numpy as np
 
 from tuner.algorithm import Algorithm, seen_keys, unseen_points
 from tuner.algorithms.acquisition_search import LOCAL_CENTRES, AcquisitionSearch, hedge
-from tuner.algorithms.fidelity import CurvePoints
 from tuner.algorithms.observations import Observations, categorical_columns, filled
 from tuner.algorithms.pareto_acquisition import (
     REFERENCE,
@@ -50,7 +49,6 @@ from tuner.trial import Trial, TrialState
 
 _CACHE_SIZE = 16
 FANTASIES = ("liar", "believer")
-FIDELITIES = ("none", "steps")
 _cache: OrderedDict[tuple[object, ...], Surrogate] = OrderedDict()
 _cache_lock = Lock()
 
@@ -66,9 +64,7 @@ class BayesianSearch(Algorithm):
     algorithm's). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected hypervolume
     improvement, two metrics only), ``parego`` (``rho`` weighs the sum in its
     augmented Chebyshev scalarisation) or ``auto`` (default: EHVI for two metrics, else
-    ParEGO). ``fidelity``: ``none`` (default) or ``steps``: the model learns from every
-    trial's reported curve, with how far it had trained as one more input, and searches for
-    the best final value (``fidelity``; one metric only)."""
+    ParEGO)."""
 
     name = "bayesian"
 
@@ -90,7 +86,6 @@ class BayesianSearch(Algorithm):
         rho: float = 0.05,
         sequence: str = "uniform",
         fantasy: str = "believer",
-        fidelity: str = "none",
     ) -> None:
         super().__init__(space, direction, seed, budget=budget)
         if surrogate not in SURROGATES:
@@ -128,15 +123,10 @@ class BayesianSearch(Algorithm):
         if fantasy not in FANTASIES:
             raise SpecError("fantasy", f"must be one of {', '.join(FANTASIES)}")
         self.fantasy = fantasy
-        if fidelity not in FIDELITIES:
-            raise SpecError("fidelity", f"must be one of {', '.join(FIDELITIES)}")
-        if fidelity != "none" and self.objectives is not None:
-            raise SpecError("fidelity", "works with one metric only")
-        self.fidelity = fidelity
         self._categorical = categorical_columns(space)
-        categorical = frozenset(j for j, _ in self._categorical)
-        self._search = AcquisitionSearch(space, self.features, categorical)
-        self._final_search = AcquisitionSearch(space, self._final_features, categorical)
+        self._search = AcquisitionSearch(
+            space, self.features, frozenset(j for j, _ in self._categorical)
+        )
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -154,9 +144,7 @@ class BayesianSearch(Algorithm):
         else:
             out = self._random(rng, seen, min(n, start_up))
         if len(out) < n and len(out) == min(n, start_up):
-            if self.objectives is None and self.fidelity == "steps":
-                out += self._curves(rng, seen, history, obs, n - len(out), out)
-            elif self.objectives is None:
+            if self.objectives is None:
                 out += self._guided(rng, seen, obs, n - len(out), out)
             else:
                 several = self._ehvi if self.mo_acquisition == "ehvi" else self._parego
@@ -312,50 +300,6 @@ class BayesianSearch(Algorithm):
             pending = np.vstack([pending, point[None, :]])
         return out
 
-    def _curves(
-        self,
-        rng: np.random.Generator,
-        seen: MutableSet[Any],
-        history: Sequence[Trial],
-        obs: Observations,
-        n: int,
-        chosen: list[Params],
-    ) -> list[Params]:
-        """Points by the acquisition at the final step of a model of the trials' learning
-        curves (``fidelity: steps``); as ``_guided`` until three trials are complete."""
-        data = CurvePoints.of(self.space, self.direction, history, 2 * self.max_points)
-        if data is None or len(data.final_y) < 3:
-            return self._guided(rng, seen, obs, n, chosen)
-        x = np.column_stack([self.features(data.u), data.fidelity])
-        model = self._fitted_features(x, data.y)
-        pending = np.vstack([data.pending] + [self.space.to_unit(p)[None, :] for p in chosen])
-        best = float(np.min(data.final_y))
-        out: list[Params] = []
-        for _ in range(n):
-            current = model
-            if len(pending):  # the kriging believer (capped), or the liar, at the final step
-                at_end = self._final_features(pending)
-                believed = (
-                    np.maximum(model.predict(at_end)[0], best)
-                    if self.fantasy == "believer"
-                    else np.full(len(pending), best)
-                )
-                current = model.refit(np.vstack([x, at_end]), np.concatenate([data.y, believed]))
-            point = self._maximise(
-                rng, current, data.final_u, data.final_y, seen, self._final_search
-            )
-            if point is None:
-                return out + self._random(rng, seen, n - len(out))
-            params = self.space.from_unit(point)
-            seen.add(self.space.key(params))
-            out.append(params)
-            pending = np.vstack([pending, point[None, :]])
-        return out
-
-    def _final_features(self, u: np.ndarray) -> np.ndarray:
-        """``features`` with the fidelity column at its end: the final step."""
-        return np.column_stack([self.features(u), np.ones(len(u))])
-
     def _maximise(
         self,
         rng: np.random.Generator,
@@ -363,14 +307,11 @@ class BayesianSearch(Algorithm):
         u: np.ndarray,
         y: np.ndarray,
         seen: MutableSet[Any],
-        search: AcquisitionSearch | None = None,
     ) -> np.ndarray | None:
-        """The candidate the acquisition likes best, among those not tried yet (``search``:
-        with the features it searches, by default the point's alone)."""
-        search = self._search if search is None else search
-        features = search.features
+        """The candidate the acquisition likes best, among those not tried yet."""
+        search = self._search
         cand = search.candidates(rng, filled(u[np.argsort(y, kind="stable")[:LOCAL_CENTRES]]))
-        x = features(cand)
+        x = self.features(cand)
         y_best = float(np.min(y))
         kind = self.acquisition
         if kind == "gp_hedge":
@@ -379,7 +320,7 @@ class BayesianSearch(Algorithm):
             acq = model.acquisition(x, kind, y_best, self.xi, self.kappa)
 
         def acquire(c: np.ndarray) -> np.ndarray:
-            return model.acquisition(features(c), kind, y_best, self.xi, self.kappa)
+            return model.acquisition(self.features(c), kind, y_best, self.xi, self.kappa)
 
         def polish(rows: np.ndarray) -> np.ndarray:
             return search.polished(model, rows, kind, y_best, self.xi, self.kappa)
@@ -417,10 +358,7 @@ class BayesianSearch(Algorithm):
     def _fitted(self, u: np.ndarray, y: np.ndarray) -> Surrogate:
         """The surrogate fitted on ``(u, y)``, from the module's cache when the same data was
         seen before (fits are deterministic under a seed, so the cache changes no answer)."""
-        return self._fitted_features(self.features(u), y)
-
-    def _fitted_features(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
-        """``_fitted`` on features ``x`` (the point's, maybe with a fidelity column)."""
+        x = self.features(u)
         seed = 0 if self.seed is None else self.seed
         key = (self.surrogate, seed, x.shape, x.tobytes(), y.tobytes())
         with _cache_lock:
