@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuner.space import CategoricalParameter, FloatParameter, SearchSpace
+from tuner.space import CategoricalParameter, FloatParameter, NumericParameter, SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
 
@@ -149,9 +149,8 @@ def canonical(space: SearchSpace, u: np.ndarray) -> np.ndarray:
             values[p.name] = col
             out[:, j] = col
         else:
-            snapped = np.array([p.from_unit(x) for x in col], dtype=float)
-            values[p.name] = snapped
-            out[:, j] = np.array([p.to_unit(x) for x in snapped], dtype=float)
+            assert isinstance(p, NumericParameter)
+            values[p.name], out[:, j] = p.snapped_units(col)
         mask = np.ones(len(u), dtype=bool)
         for cond in p.when:
             parent = space[cond.parent]

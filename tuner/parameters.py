@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
+
 from tuner.errors import SpecError
 from tuner.spec_values import is_number, number
 
@@ -114,6 +116,31 @@ class NumericParameter(Parameter):
     def from_unit(self, u: float) -> float | int:
         return self._snap(self._raw_from_unit(u))
 
+    def snapped_units(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``from_unit`` of every element of ``u`` and ``to_unit`` of the value, as two arrays,
+        for a parameter on a grid (an int, a stepped float; ValueError on NaN): each element's
+        grid index computed at once with the same arithmetic as ``from_unit``, each value met
+        and its position then found once (a Bayesian suggestion snaps thousands of candidates)."""
+        u = np.asarray(u, dtype=float)
+        if np.isnan(u).any():
+            raise ValueError("cannot snap NaN")
+        index = self._grid_index(u)
+        met, inverse = np.unique(index, return_inverse=True)
+        values = [self._on_grid(int(k)) for k in met]
+        units = [self.to_unit(v) for v in values]
+        return (
+            np.array(values, dtype=float)[inverse].reshape(u.shape),
+            np.array(units, dtype=float)[inverse].reshape(u.shape),
+        )
+
+    def _grid_index(self, u: np.ndarray) -> np.ndarray:
+        """The grid index ``_snap(_raw_from_unit(u))`` lands on, element by element."""
+        raise TypeError(f"{self.name} is not on a grid")
+
+    def _on_grid(self, k: int) -> float | int:
+        """The value at grid index ``k``."""
+        raise TypeError(f"{self.name} is not on a grid")
+
     def to_unit(self, value: Any) -> float:
         return self._raw_to_unit(float(value))
 
@@ -173,6 +200,20 @@ class FloatParameter(NumericParameter):
             return _on_step(self.low, self.step, k)
         return min(max(x, self.low), self.high)
 
+    def _grid_index(self, u: np.ndarray) -> np.ndarray:
+        if self.step is None:
+            return super()._grid_index(u)
+        # _raw_from_unit (a stepped float is never on a log scale), then _snap's index
+        x = np.where(
+            u <= 0.0, self.low, np.where(u >= 1.0, self.high, self.low + u * (self.high - self.low))
+        )
+        last = int(math.floor((self.high - self.low) / self.step + 1e-9))
+        return np.clip(np.rint((x - self.low) / self.step), 0, last)
+
+    def _on_grid(self, k: int) -> float:
+        assert self.step is not None
+        return _on_step(self.low, self.step, k)
+
     def _with_bounds(self, low: float, high: float) -> FloatParameter:
         if self.step is not None:
             k_lo = math.floor((low - self.low) / self.step + 1e-9)
@@ -227,6 +268,20 @@ class IntParameter(NumericParameter):
     def _snap(self, x: float) -> int:
         k = round((x - self.low) / self.step)
         k = min(max(k, 0), self.size - 1)
+        return int(self.low + k * self.step)
+
+    def _grid_index(self, u: np.ndarray) -> np.ndarray:
+        # _raw_from_unit, then _snap's index (np.rint rounds half to even, as round does)
+        u = np.minimum(np.maximum(u, 0.0), 1.0)
+        lo, hi = self.low - 0.5 * self.step, self.high + 0.5 * self.step
+        if self.log:
+            lo, hi = max(lo, self.low * 0.5), hi
+            x = np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+        else:
+            x = lo + u * (hi - lo)
+        return np.clip(np.rint((x - self.low) / self.step), 0, self.size - 1)
+
+    def _on_grid(self, k: int) -> int:
         return int(self.low + k * self.step)
 
     def grid_values(self, resolution: int) -> list[Any]:

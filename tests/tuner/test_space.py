@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tuner.errors import SpecError
+from tuner.parameters import NumericParameter, parse_parameter
 from tuner.space import (
     CategoricalParameter,
     Condition,
@@ -770,3 +771,35 @@ class TestNarrow:
             unit_step = width(at(SearchSpace((p,)).narrow({"p": p.low}, 1e-9), "p"), p)
             assert w >= fraction - 2 * unit_step - 1e-9
             assert w <= fraction + 2 * unit_step + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spec=st.sampled_from(
+        [
+            {"type": "int", "low": 2, "high": 10},
+            {"type": "int", "low": 1, "high": 1024, "log": True},
+            {"type": "int", "low": 3, "high": 7, "log": True},
+            {"type": "int", "low": -7, "high": 20, "step": 3},
+            {"type": "float", "low": -0.3, "high": 0.7, "step": 0.05},
+            {"type": "float", "low": 0.5, "high": 1.0, "step": 0.1},
+            {"type": "float", "low": 0, "high": 1e6, "step": 0.001},
+        ]
+    ),
+    u=st.lists(st.floats(-0.5, 1.5), min_size=1, max_size=50),
+    seed=st.integers(0, 1000),
+)
+def test_snapping_many_points_at_once_is_snapping_each(
+    spec: dict[str, Any], u: list[float], seed: int
+) -> None:
+    p = parse_parameter("p", spec)
+    assert isinstance(p, NumericParameter)
+    # the points a search snaps: anywhere, on the grid's half-way marks, at its ends
+    k = np.random.default_rng(seed).integers(0, 40, size=20)
+    marks = [p.to_unit(p.from_unit(x)) for x in np.linspace(0, 1, 20)]
+    points = np.array([*u, *(k + 0.5) / 40, *marks, 0.0, 1.0, -0.0])
+    values, units = p.snapped_units(points)
+    assert values.tolist() == [float(p.from_unit(float(x))) for x in points]
+    assert units.tolist() == [p.to_unit(p.from_unit(float(x))) for x in points]
+    with pytest.raises(ValueError):
+        p.snapped_units(np.array([0.5, np.nan]))
