@@ -4,9 +4,12 @@ multi-objective study run end to end (default plan: random then NSGA-II) and its
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.specs import make_spec, spec_dict
 from tuner.config import Settings
@@ -30,6 +33,41 @@ def test_fronts_by_hand() -> None:
     assert fronts(points) == [[0, 1, 3, 5], [2], [4]]
     assert dominates((1, 1), (1, 2)) and not dominates((1, 2), (2, 1))
     assert not dominates((1, 1), (1, 1))
+
+
+def _fronts_by_definition(points: list[tuple[float, ...]]) -> list[list[int]]:
+    """Peel off, front after front, the points no other remaining point dominates."""
+    left, out = set(range(len(points))), []
+    while left:
+        front = sorted(
+            i for i in left if not any(dominates(points[j], points[i]) for j in left if j != i)
+        )
+        out.append(front)
+        left -= set(front)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 4)).map(lambda p: (float(p[0]), float(p[1])))
+        | st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)),
+        max_size=40,
+    )
+)
+def test_two_objective_fronts_are_the_definition_ties_included(
+    points: list[tuple[float, float]],
+) -> None:
+    assert fronts(points) == _fronts_by_definition(points)
+
+
+def test_three_objective_fronts_are_the_definition() -> None:
+    rng = random.Random(0)
+    for _ in range(200):
+        points = [
+            tuple(float(rng.randint(0, 3)) for _ in range(3)) for _ in range(rng.randint(0, 25))
+        ]
+        assert fronts(points) == _fronts_by_definition(points)
 
 
 def test_crowding_by_hand() -> None:
