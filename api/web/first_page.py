@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuner.api.web.snapshots import Snapshots
-from tuner.api.web.table import FIXED, Filter, page
+from tuner.api.web.table import Filter, fixed_columns, front_label, page
 from tuner.parameters import CategoricalParameter
 from tuner.storage import Storage
 from tuner.study import StudySpec
@@ -49,10 +49,11 @@ def first_page(
     complete = storage.count_trials(key, states=[TrialState.COMPLETE])
     if complete < offset + limit:
         return None
-    trials = storage.leaderboard(key, top=offset + limit)[offset:]
+    ranked = storage.ranked(key, top=offset + limit)[offset:]
+    trials = [r.trial for r in ranked]
     metrics = sorted({k for t in trials for k in t.values} - {spec.metric or "value", "value"})
     algorithms = [r.algorithm for r in spec.plan]
-    columns: list[dict[str, Any]] = [{"key": k, "label": k, "kind": "fixed"} for k in FIXED]
+    columns = fixed_columns(spec)
     columns += [{"key": f"metric:{k}", "label": k, "kind": "metric"} for k in metrics]
     for p in spec.space:
         column: dict[str, Any] = {"key": f"param:{p.name}", "label": p.name, "kind": "param"}
@@ -70,7 +71,11 @@ def first_page(
         "limit": limit,
         "sort": "rank",
         "descending": False,
-        "rows": [_row(t, offset + i + 1, algorithms, metrics) for i, t in enumerate(trials)],
+        "rows": [
+            _row(r.trial, offset + i + 1, algorithms, metrics)
+            | ({"front": front_label(r.front)} if spec.multi_objective else {})
+            for i, r in enumerate(ranked)
+        ],
     }
 
 

@@ -38,6 +38,30 @@ def plots(storage: Storage, study: str, table: StudyTable) -> dict[str, Any]:
         "slices": _slices(table, _sample(table, complete, SLICE_POINTS)),
         "rounds": _rounds(table),
         "curves": _curves(storage, study, table),
+        "pareto": _pareto(table) if table.spec.multi_objective else None,
+    }
+
+
+def _pareto(table: StudyTable) -> dict[str, Any]:
+    """Several metrics: the complete trials on the first two, each with its front (0 the
+    Pareto front, -1 infeasible or missing a metric); every member of the Pareto front (up to
+    ``HISTORY_POINTS``) and a stable sample of the rest."""
+    (first, d0), (second, d1) = table.spec.objectives[:2]
+    x, y = table.metric_column(first), table.metric_column(second)
+    ranked = table.complete  # the Pareto front first
+    front = ranked[table.front[ranked] == 0][:HISTORY_POINTS]
+    rows = np.union1d(front, _sample_of(table.number, ranked, HISTORY_POINTS))
+    points = [
+        [float(x[i]), float(y[i]), int(table.front[i]), int(table.number[i])]
+        for i in rows
+        if math.isfinite(x[i]) and math.isfinite(y[i])
+    ]
+    return {
+        "names": [first, second],
+        "directions": [d0.value, d1.value],
+        "points": points,
+        "front": int(len(front)),
+        "sampled": len(rows) < len(ranked),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tuner.errors import SpecError
+from tuner.pareto import CONSTRAINT, crowding, fronts
 from tuner.space import CategoricalParameter, IntParameter, Parameter
 from tuner.storage.activity import TrialRows
 from tuner.study import StudySpec
@@ -136,16 +137,55 @@ class StudyTable:
         return new
 
     def _rank(self) -> None:
+        """Complete trials best first, as the API's leaderboard ranks them
+        (``tuner.pareto.rank``): one metric by value, several front by front and each front
+        by crowding; infeasible trials (a constraint above 0) after the feasible ones, least
+        violation first. ``front``: 0 for the Pareto front, -1 where none (not complete,
+        infeasible or missing a metric; one metric: every complete trial is -1)."""
         complete = np.flatnonzero(self.state == CODES["complete"])
-        v = self.value[complete]
-        order = complete[np.lexsort((self.number[complete], -v if self.maximize else v))]
+        violation = np.zeros(len(complete))
+        for name, col in self.metrics.items():
+            if name.startswith(CONSTRAINT):
+                violation += np.maximum(np.nan_to_num(col[complete]), 0.0)
+        self.front = np.full(self.size, -1, dtype=np.int64)
+        if not self.spec.multi_objective:  # by violation (0: feasible), then value, number
+            v = self.value[complete]
+            keys = (self.number[complete], -v if self.maximize else v, violation)
+            order = complete[np.lexsort(keys)]
+        else:
+            costs = np.column_stack(
+                [
+                    self.metric_column(name)[complete] * (-1.0 if d.value == "maximize" else 1.0)
+                    for name, d in self.spec.objectives
+                ]
+            )
+            whole = np.isfinite(costs).all(axis=1)
+            ok = whole & (violation == 0)
+            points = [tuple(p) for p in costs[ok].tolist()]
+            rows = complete[ok]
+            ranked: list[int] = []
+            for k, members in enumerate(fronts(points)):
+                distance = crowding(points, members)
+                members.sort(key=lambda i: (-distance[i], int(self.number[rows[i]])))
+                self.front[rows[members]] = k
+                ranked += [int(rows[i]) for i in members]
+            bad = whole & (violation > 0)  # infeasible: least violation first
+            infeasible = complete[bad][np.lexsort((self.number[complete[bad]], violation[bad]))]
+            missing = np.sort(complete[~whole])  # a metric missing: last, by number
+            order = np.concatenate([np.array(ranked, dtype=np.int64), infeasible, missing])
         self.rank = np.full(self.size, -1, dtype=np.int64)
         self.rank[order] = np.arange(1, len(order) + 1)
         self.complete = order  # complete trials, best first
 
+    def metric_column(self, name: str) -> np.ndarray:
+        """The column of metric ``name`` (the first metric is ``value``; NaN if not kept)."""
+        if name == (self.spec.metric or "value"):
+            return self.value
+        return self.metrics.get(name, np.full(self.size, np.nan))
+
     def columns(self) -> list[dict[str, Any]]:
         """What the table shows, in order: the fixed columns, each metric, each parameter."""
-        out: list[dict[str, Any]] = [{"key": k, "label": k, "kind": "fixed"} for k in FIXED]
+        out = fixed_columns(self.spec)
         out += [{"key": f"metric:{k}", "label": k, "kind": "metric"} for k in self.metrics]
         out += [
             {"key": f"param:{k}", "label": k, "kind": "param", "type": c.kind, **c.describe()}
@@ -180,8 +220,8 @@ class StudyTable:
 
     def sort(self, rows: np.ndarray, key: str, descending: bool) -> np.ndarray:
         """``rows`` sorted by column ``key`` (empty cells last either way, ties by number)."""
-        if key == "rank":
-            ranks = self.rank[rows]
+        if key in ("rank", "front"):
+            ranks = (self.rank if key == "rank" else self.front)[rows]
             primary = np.where(ranks < 0, math.nan, ranks.astype(float))
         elif key in ("number", "round", "attempts", "state"):
             primary = getattr(self, key)[rows].astype(float)
@@ -213,7 +253,30 @@ class StudyTable:
             "params": {k: c.at(i) for k, c in self.params.items()},
             "duration": _float(self.duration[i]),
             "attempts": int(self.attempts[i]),
-        }
+        } | ({"front": self._front_label(i)} if self.spec.multi_objective else {})
+
+    def _front_label(self, i: int) -> int | str | None:
+        """Several metrics: a complete trial's front as people count (1 is the Pareto front,
+        as ``tuner leaderboard`` shows it), or "infeasible"; None otherwise."""
+        if not self.spec.multi_objective or self.rank[i] < 0:
+            return None
+        return front_label(int(self.front[i]) if self.front[i] >= 0 else None)
+
+
+def fixed_columns(spec: StudySpec) -> list[dict[str, Any]]:
+    """The leaderboard's fixed columns; with several metrics the front beside the rank and the
+    value under the first metric's name."""
+    fixed: tuple[str, ...] = FIXED
+    labels: dict[str, str | None] = {}
+    if spec.multi_objective:
+        fixed, labels = ("rank", "front", *FIXED[1:]), {"value": spec.metric}
+    return [{"key": k, "label": labels.get(k) or k, "kind": "fixed"} for k in fixed]
+
+
+def front_label(front: int | None) -> int | str:
+    """A front as people count it (1 is the Pareto front, as ``tuner leaderboard`` shows it),
+    or "infeasible" (also for a trial missing a metric)."""
+    return "infeasible" if front is None else front + 1
 
 
 def _float(x: float) -> float | None:

@@ -344,3 +344,49 @@ def test_the_page_s_assets_are_named_by_version_compressed_and_cached(site: Site
     assert plain.headers["cache-control"] == "no-cache"
     again = httpx.get(f"{site.url}/static/web.js", headers={"If-None-Match": plain.headers["etag"]})
     assert again.status_code == 304
+
+
+def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: Site) -> None:
+    """Several metrics: the leaderboard ranks as the API (the Pareto front first, by crowding,
+    infeasible trials after), with a front column; the summary gives the hypervolume; a plot
+    shows the front on the two metrics."""
+    name = f"{site.study}-pareto"
+    spec = {
+        "name": name,
+        "metrics": [
+            {"name": "error", "direction": "minimize"},
+            {"name": "speed", "direction": "maximize"},
+        ],
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        "plan": [{"algorithm": "random", "trials": 14}],
+        "seed": 5,
+    }
+    with site.client() as c:
+        assert c.post("/studies", json=spec).status_code == 201
+        for _ in range(14):
+            trial = c.post(f"/studies/{name}/trials/claim", json={"worker": "w"}).json()["trial"]
+            x = trial["params"]["x"]
+            value = {"error": x * x, "speed": x, "constraints": [x - 0.7]}  # x > 0.7 infeasible
+            body = {"attempt": trial["attempt"], "value": value}
+            c.post(f"/studies/{name}/trials/{trial['number']}/complete", json=body)
+        ranked = c.get(f"/studies/{name}/leaderboard").json()
+        hypervolume = c.get(f"/studies/{name}").json()["hypervolume"]
+    page, console = logged_in(browser, site.url, site.read)
+    page.goto(f"{site.url}/studies/{name}")
+    expect(page.locator("#leaderboard[data-ready='1']")).to_be_attached()
+    shown = rows(page)
+    assert [int(r["number"]) for r in shown] == [t["number"] for t in ranked]
+    assert [r["front"] for r in shown] == [
+        "infeasible" if t["front"] is None else str(t["front"] + 1) for t in ranked
+    ]
+    assert "infeasible" in [r["front"] for r in shown] and shown[0]["front"] == "1"
+    assert "error" in shown[0] and "speed" in shown[0]  # the first metric under its name
+    expect(page.locator("#summary")).to_contain_text(f"hypervolume {hypervolume:.4g}"[:16])
+    expect(page.locator("#plot-pareto")).to_have_attribute("data-drawn", "14")
+    # x in [0, 0.7]: every feasible trial is on the front (less error, less speed)
+    assert page.locator("#plot-pareto circle.front").count() == sum(
+        1 for t in ranked if t["front"] == 0
+    )
+    expect(page.locator("#pareto-caption")).to_contain_text("error against speed")
+    screenshot(page, "study-pareto")
+    assert console.errors == []

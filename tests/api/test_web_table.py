@@ -20,6 +20,7 @@ from tuner.api.web.table import Filter, StudyTable, page
 from tuner.errors import NotFound, SpecError
 from tuner.executor import TrialOutcome
 from tuner.importance import importances
+from tuner.pareto import rank as pareto_rank
 from tuner.scheduler import Scheduler
 from tuner.storage import Storage
 from tuner.storage.activity import TrialRows
@@ -275,6 +276,47 @@ def test_the_indexed_reads_equal_the_table_s(database_url: str) -> None:
     storage.close()
 
 
+def test_the_first_rows_of_a_study_of_two_metrics_are_the_table_s(tmp_path: Path) -> None:
+    """Several metrics (and constraints): the rows the server writes into the page, ranked by
+    the storage, are the table's, front column included."""
+    storage = Storage(f"sqlite:///{tmp_path / 'mo.db'}")
+    base = {k: v for k, v in spec(120).to_dict().items() if k not in ("metric", "direction")}
+    two = StudySpec.from_dict(
+        {**base, "metrics": [{"name": "error"}, {"name": "speed", "direction": "maximize"}]}
+    )
+    rng = np.random.default_rng(7)
+    trials = []
+    for i in range(120):
+        v = {"error": float(rng.integers(0, 9)), "speed": float(rng.integers(0, 9))}
+        if i % 9 == 0:
+            v["constraint.0"] = float(rng.integers(-1, 2))
+        trials.append(
+            Trial(
+                "t",
+                i,
+                0,
+                {"x": 0.5, "noise": 0.5, "kind": "b"},
+                TrialState.COMPLETE,
+                1,
+                v["error"],
+                v,
+                worker="w",
+            )
+        )
+    storage.import_study("t", two, StudyState.COMPLETE, 1, datetime(2026, 1, 1, tzinfo=UTC), trials)
+    table = StudyTable(two, storage.trial_rows("t"))
+    for offset in (0, 70):  # the best, and the last 50 (infeasible trials last)
+        fast = first_page(storage, "t", two, offset, 50)
+        assert fast is not None
+        slow = page(table, Filter(), "rank", False, offset, 50)
+        for a, b in zip(fast["rows"], slow["rows"], strict=True):
+            a.pop("duration"), b.pop("duration")
+        assert fast["rows"] == slow["rows"]
+        assert fast["columns"][:3] == table.columns()[:3]
+    assert {r["front"] for r in slow["rows"]} >= {"infeasible"}
+    storage.close()
+
+
 def test_rows_written_on_the_server_are_escaped_and_formatted_as_the_script_does() -> None:
     table = StudyTable(spec(30), synthetic(30))
     got = page(table, Filter(), "rank", False, 0, 50)
@@ -325,3 +367,84 @@ def test_the_kept_tables_and_their_locks_stay_bounded(tmp_path: Path) -> None:
     snapshots.get("s0")  # the table answers from now on
     assert "s0" not in snapshots._early
     storage.close()
+
+
+def _trials_and_rows(
+    values: list[dict[str, float]], states: list[str]
+) -> tuple[list[Trial], TrialRows]:
+    trials = [
+        Trial(
+            "t",
+            i,
+            0,
+            {"x": 0.5, "noise": 0.5, "kind": "b"},
+            TrialState(s),
+            1,
+            v.get("error"),
+            v,
+        )
+        for i, (v, s) in enumerate(zip(values, states, strict=True))
+    ]
+    rows = TrialRows(
+        number=[t.number for t in trials],
+        round=[0] * len(trials),
+        state=states,
+        value=[t.value for t in trials],
+        attempts=[1] * len(trials),
+        duration=[1.0] * len(trials),
+        curve=[False] * len(trials),
+        params=[t.params for t in trials],
+        values=[t.values for t in trials],
+    )
+    return trials, rows
+
+
+def test_the_table_ranks_as_the_api_fronts_crowding_and_constraints() -> None:
+    two = StudySpec.from_dict(
+        {
+            **{k: v for k, v in spec().to_dict().items() if k not in ("metric", "direction")},
+            "metrics": [
+                {"name": "error", "direction": "minimize"},
+                {"name": "speed", "direction": "maximize"},
+            ],
+        }
+    )
+    rng = np.random.default_rng(3)
+    values: list[dict[str, float]] = []
+    for i in range(120):
+        v = {"error": float(rng.integers(0, 6)), "speed": float(rng.integers(0, 6))}
+        if i % 7 == 0:
+            v["constraint.0"] = float(rng.integers(-2, 3))  # some feasible, some not
+        if i % 31 == 5:
+            del v["speed"]  # a metric missing: after everyone
+        values.append(v)
+    states = ["failed" if i % 13 == 4 else "complete" for i in range(120)]
+    trials, rows = _trials_and_rows(values, states)
+    table = StudyTable(two, rows)
+    expected = pareto_rank(trials, two.objectives)
+    got = page(table, Filter(), "rank", False, 0, 1000)["rows"]
+    assert [r["number"] for r in got if r["rank"]] == [x.trial.number for x in expected]
+    fronts_shown = {r["number"]: r["front"] for r in got}
+    for x in expected:  # as tuner leaderboard shows it (a metric missing: no front either)
+        assert fronts_shown[x.trial.number] == ("infeasible" if x.front is None else x.front + 1)
+    assert {"infeasible", 1, 2} <= set(fronts_shown.values())
+    assert [c["label"] for c in table.columns()][:3] == ["rank", "front", "number"]
+    assert "error" in [c["label"] for c in table.columns()]  # the first metric by its name
+    by_front = [r["front"] for r in page(table, Filter(), "front", True, 0, 1000)["rows"]]
+    numbers = [f for f in by_front if isinstance(f, int)]
+    assert numbers == sorted(numbers, reverse=True) and by_front[0] == max(numbers)
+
+
+def test_one_metric_ranks_infeasible_trials_after_feasible_ones() -> None:
+    values = [
+        {"error": 1.0, "constraint.0": 2.0},  # best value, infeasible
+        {"error": 3.0},
+        {"error": 2.0, "constraint.0": -1.0},
+        {"error": 0.5, "constraint.0": 0.5},  # infeasible, less violation
+    ]
+    trials, rows = _trials_and_rows(values, ["complete"] * 4)
+    one = StudySpec.from_dict({**spec().to_dict(), "metric": "error"})
+    table = StudyTable(one, rows)
+    got = page(table, Filter(), "rank", False, 0, 10)["rows"]
+    assert [r["number"] for r in got] == [2, 1, 3, 0]
+    assert "front" not in got[0] and "front" not in [c["key"] for c in table.columns()]

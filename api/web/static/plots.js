@@ -237,5 +237,26 @@ const Plots = (() => {
     svg.dataset.drawn = String(drawn.length);
   }
 
-  return { history, importance, parallel, slices, rounds, curves, fmt };
+  // Several metrics: the complete trials on the first two metrics, the Pareto front on top.
+  function pareto(svg, p) {
+    if (!p || !p.points.length) return empty(svg, "no complete trial yet");
+    reset(svg);
+    const s = frame(svg, extent(p.points.map((q) => q[0])), extent(p.points.map((q) => q[1])),
+      `${p.names[0]} (${p.directions[0]})`, `${p.names[1]} (${p.directions[1]})`);
+    const dots = node("g", { class: "dots" });
+    for (const onFront of [false, true]) {
+      for (const [x, y, f, n] of p.points) {
+        if ((f === 0) !== onFront) continue;
+        const c = node("circle", { cx: s.x(x).toFixed(1), cy: s.y(y).toFixed(1), r: onFront ? 3.4 : 2.2,
+          fill: onFront ? COLORS[3] : "#b0b0b0", class: onFront ? "front" : "" });
+        const where = f === 0 ? "Pareto front" : f > 0 ? `front ${f + 1}` : "infeasible";
+        c.appendChild(node("title", {}, `trial ${n} (${where}): ${fmt(x)}, ${fmt(y)}`));
+        dots.appendChild(c);
+      }
+    }
+    svg.appendChild(dots);
+    svg.dataset.drawn = String(p.points.length);
+  }
+
+  return { history, importance, parallel, slices, rounds, curves, pareto, fmt };
 })();

@@ -255,7 +255,11 @@
 
     async function loadSummary() {
       summary = await api(base);
-      const text = `${summary.state} · round ${summary.round} / ${summary.rounds} · ${summary.done} / ${summary.planned} done · ${summary.running} running · best ${show(summary.best_value)} (${summary.direction})`;
+      const metrics = (summary.spec && summary.spec.metrics) || [];
+      const best = metrics.length > 1
+        ? `hypervolume ${show(summary.hypervolume)} (${metrics.map((m) => `${m.name} ${m.direction}`).join(", ")})`
+        : `best ${show(summary.best_value)} (${summary.direction})`;
+      const text = `${summary.state} · round ${summary.round} / ${summary.rounds} · ${summary.done} / ${summary.planned} done · ${summary.running} running · ${best}`;
       $("summary").textContent = text;
       rounds(summary.rounds);
       $("stop").hidden = !canWrite || summary.state === "stopped" || summary.state === "complete";
@@ -276,6 +280,12 @@
       plotsPrint = data.fingerprint;
       plotsAt = Date.now();
       Plots.history($("plot-history"), $("legend-history"), data, data.algorithms);
+      if (data.pareto) {
+        $("pareto-box").hidden = false;
+        $("pareto-caption").textContent = `Pareto front (${data.pareto.front} trials, in colour): ` +
+          `${data.pareto.names[0]} against ${data.pareto.names[1]}, every complete trial`;
+        Plots.pareto($("plot-pareto"), data.pareto);
+      }
       await nextFrame();
       Plots.importance($("plot-importance"), data);
       $("importance-method").textContent = `How: ${data.importance.method}.`;
