@@ -191,6 +191,8 @@ def test_early_stopping_stop_conditions_and_several_metrics(
     assert yaml.safe_load(pruned), out
     out = sh(second.text, tmp_path, env).stdout
     assert "front" in out and "hypervolume:" in out
+    (listed,) = [line for line in out.splitlines() if line.startswith("pareto ")]
+    assert " hv " in listed and "minimize, minimize" in listed, listed
 
 
 def test_the_conformance_suite_example(tmp_path: Path, env: dict[str, str]) -> None:

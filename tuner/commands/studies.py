@@ -32,14 +32,24 @@ def reading(args: argparse.Namespace) -> Storage:
 
 
 class StudiesCommand:
-    help = "list studies: state, round, trials done/planned, best value"
+    help = (
+        "list studies: state, round, trials done/planned, best value (several metrics: the "
+        "hypervolume of the front)"
+    )
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         database_option(parser)
         parser.add_argument("--json", action="store_true", help="a JSON array")
 
     def __call__(self, args: argparse.Namespace) -> int:
-        summaries = reading(args).list_studies()
+        storage = reading(args)
+        summaries = storage.list_studies()
+        # several metrics: no single best value; the hypervolume of the front and each direction
+        several = {
+            s.name: (storage.hypervolume(s.name), [d.value for _, d in spec.objectives])
+            for s in summaries
+            if (spec := storage.get_study(s.name).spec).multi_objective
+        }
         if args.json:
             print(
                 json.dumps(
@@ -56,6 +66,11 @@ class StudiesCommand:
                             "best_value": s.best_value,
                             "direction": s.direction,
                         }
+                        | (
+                            {"hypervolume": several[s.name][0], "directions": several[s.name][1]}
+                            if s.name in several
+                            else {}
+                        )
                         for s in summaries
                     ],
                     indent=2,
@@ -68,8 +83,10 @@ class StudiesCommand:
                 s.state.value + (f" ({s.stop_reason})" if s.stop_reason else ""),
                 f"{min(s.round + 1, s.rounds)}/{s.rounds}",
                 f"{s.done}/{s.planned}",
-                output.number(s.best_value),
-                s.direction,
+                output.number(s.best_value)
+                if s.name not in several
+                else f"hv {output.number(several[s.name][0])}",
+                s.direction if s.name not in several else ", ".join(several[s.name][1]),
             ]
             for s in summaries
         ]
