@@ -388,5 +388,6 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
         1 for t in ranked if t["front"] == 0
     )
     expect(page.locator("#pareto-caption")).to_contain_text("error against speed")
+    expect(page.locator("#history-caption")).to_contain_text("error (the first of the metrics)")
     screenshot(page, "study-pareto")
     assert console.errors == []

@@ -80,12 +80,13 @@ const Plots = (() => {
     return { x, y };
   }
 
-  function history(svg, legend, data, algorithms) {
+  // yTitle: what the values are (default "value"; a multi-objective study's first metric)
+  function history(svg, legend, data, algorithms, yTitle) {
     const h = data.history;
     if (!h.points.length) return empty(svg, "no complete trial yet");
     reset(svg);
     const ys = h.points.map((p) => p[1]);
-    const s = frame(svg, [0, Math.max(1, h.last)], extent(ys), "trial number", "value");
+    const s = frame(svg, [0, Math.max(1, h.last)], extent(ys), "trial number", yTitle || "value");
     const dots = node("g", { class: "dots" });
     for (const [n, v, r] of h.points) {
       const c = node("circle", { cx: s.x(n).toFixed(1), cy: s.y(v).toFixed(1), r: 2.4, fill: COLORS[(r - 1) % COLORS.length] });

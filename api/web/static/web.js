@@ -279,8 +279,11 @@
       const data = await api(`${base}/plots`);
       plotsPrint = data.fingerprint;
       plotsAt = Date.now();
-      Plots.history($("plot-history"), $("legend-history"), data, data.algorithms);
+      const first = data.pareto ? data.pareto.names[0] : undefined;
+      Plots.history($("plot-history"), $("legend-history"), data, data.algorithms, first);
       if (data.pareto) {
+        $("history-caption").textContent = `${first} (the first of the metrics) by trial number, ` +
+          "best so far as a line, each trial coloured by round";
         $("pareto-box").hidden = false;
         $("pareto-caption").textContent = `Pareto front (${data.pareto.front} trials, in colour): ` +
           `${data.pareto.names[0]} against ${data.pareto.names[1]}, every complete trial`;
