@@ -58,6 +58,7 @@ def _pareto(table: StudyTable) -> dict[str, Any]:
     ]
     return {
         "names": [first, second],
+        "metrics": len(table.spec.objectives),
         "directions": [d0.value, d1.value],
         "points": points,
         "front": int(len(front)),

@@ -448,3 +448,25 @@ def test_one_metric_ranks_infeasible_trials_after_feasible_ones() -> None:
     got = page(table, Filter(), "rank", False, 0, 10)["rows"]
     assert [r["number"] for r in got] == [2, 1, 3, 0]
     assert "front" not in got[0] and "front" not in [c["key"] for c in table.columns()]
+
+
+def test_three_metrics_rank_as_the_api() -> None:
+    base = {k: v for k, v in spec().to_dict().items() if k not in ("metric", "direction")}
+    three = StudySpec.from_dict(
+        {
+            **base,
+            "metrics": [
+                {"name": "error"},
+                {"name": "speed", "direction": "maximize"},
+                {"name": "size"},
+            ],
+        }
+    )
+    rng = np.random.default_rng(11)
+    values = [{m: float(rng.integers(0, 4)) for m in ("error", "speed", "size")} for _ in range(80)]
+    trials, rows = _trials_and_rows(values, ["complete"] * 80)
+    table = StudyTable(three, rows)
+    got = page(table, Filter(), "rank", False, 0, 1000)["rows"]
+    expected = pareto_rank(trials, three.objectives)
+    assert [r["number"] for r in got] == [x.trial.number for x in expected]
+    assert [r["front"] for r in got] == [x.front + 1 for x in expected if x.front is not None]

@@ -285,8 +285,9 @@
         $("history-caption").textContent = `${first} (the first of the metrics) by trial number, ` +
           "best so far as a line, each trial coloured by round";
         $("pareto-box").hidden = false;
+        const more = data.pareto.metrics > 2 ? ` (the first two of ${data.pareto.metrics} metrics)` : "";
         $("pareto-caption").textContent = `Pareto front (${data.pareto.front} trials, in colour): ` +
-          `${data.pareto.names[0]} against ${data.pareto.names[1]}, every complete trial`;
+          `${data.pareto.names[0]} against ${data.pareto.names[1]}${more}, every complete trial`;
         Plots.pareto($("plot-pareto"), data.pareto);
       }
       await nextFrame();
