@@ -47,6 +47,11 @@ class StudyOut(BaseModel):
     hypervolume: float | None = Field(
         None, description="several metrics: the hypervolume of the Pareto front (on GET)"
     )
+    metrics: list[str] | None = Field(
+        None,
+        description="several metrics: their names (best_value and direction are then the first "
+        "one's; the study's GET gives the hypervolume)",
+    )
 
     @classmethod
     def of(
@@ -72,6 +77,7 @@ class StudyOut(BaseModel):
             updated_at=summary.updated_at,
             spec=spec,
             hypervolume=hypervolume,
+            metrics=list(summary.metrics) or None,
         )
 
 

@@ -371,6 +371,9 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
             c.post(f"/studies/{name}/trials/{trial['number']}/complete", json=body)
         ranked = c.get(f"/studies/{name}/leaderboard").json()
         hypervolume = c.get(f"/studies/{name}").json()["hypervolume"]
+        listed = {s["name"]: s for s in c.get("/studies").json()}
+    assert listed[name]["metrics"] == ["error", "speed"]
+    assert listed[site.study]["metrics"] is None  # one metric
     page, console = logged_in(browser, site.url, site.read)
     page.goto(f"{site.url}/studies/{name}")
     expect(page.locator("#leaderboard[data-ready='1']")).to_be_attached()
@@ -390,4 +393,9 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
     expect(page.locator("#pareto-caption")).to_contain_text("error against speed")
     expect(page.locator("#history-caption")).to_contain_text("error (the first of the metrics)")
     screenshot(page, "study-pareto")
+    # the studies page: the first metric's best, said to be one of two
+    page.goto(f"{site.url}/")
+    best = page.locator(f"#studies tr[data-name='{name}'] td").nth(4)
+    expect(best).to_contain_text("error ")
+    expect(best).to_contain_text("· 2 metrics")
     assert console.errors == []

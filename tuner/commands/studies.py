@@ -46,9 +46,12 @@ class StudiesCommand:
         summaries = storage.list_studies()
         # several metrics: no single best value; the hypervolume of the front and each direction
         several = {
-            s.name: (storage.hypervolume(s.name), [d.value for _, d in spec.objectives])
+            s.name: (
+                storage.hypervolume(s.name),
+                [d.value for _, d in storage.get_study(s.name).spec.objectives],
+            )
             for s in summaries
-            if (spec := storage.get_study(s.name).spec).multi_objective
+            if s.metrics
         }
         if args.json:
             print(

@@ -44,6 +44,8 @@ class StudySummary:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     stop_reason: str | None = None
+    # several metrics: their names (``best_value`` and ``direction`` are the first one's)
+    metrics: tuple[str, ...] = ()
 
 
 def now() -> datetime:

@@ -153,6 +153,14 @@ def _summaries(
                 created_at=aware(row.created_at),
                 updated_at=aware(row.updated_at),
                 stop_reason=row.stop_reason,
+                metrics=_metric_names(row.spec),
             )
         )
     return out
+
+
+def _metric_names(spec: dict[str, Any]) -> tuple[str, ...]:
+    """A stored multi-objective spec's metric names (empty for one metric)."""
+    metrics = spec.get("metrics") or []
+    names = tuple(str(m.get("name")) for m in metrics if isinstance(m, dict))
+    return names if len(names) > 1 else ()

@@ -106,7 +106,8 @@
           el("td", { class: `state ${s.state}`, text: s.state }),
           el("td", { text: `${s.round} / ${s.rounds}` }),
           el("td", {}, el("span", { class: "total", text: `${s.done} / ${s.planned}` }), bars),
-          el("td", { class: "num", text: show(s.best_value) }),
+          el("td", { class: "num", text: s.metrics ? `${s.metrics[0]} ${show(s.best_value)} · ${s.metrics.length} metrics` : show(s.best_value),
+            title: s.metrics ? `several metrics: the best ${s.metrics[0]}; the study's page shows the Pareto front` : "" }),
           el("td", { text: when(s.created_at) }),
           el("td", { text: seconds(s.duration) })));
       }
