@@ -1,25 +1,22 @@
 """Typed parameters of a search space: float, int and categorical, each maybe conditional.
 
 Every parameter maps to and from ``[0, 1]`` so that algorithms can work on the unit cube without
-knowing the types; ``parse_parameter`` reads one from its plain-dict form.
+knowing the types; ``tuner.parameter_spec.parse_parameter`` reads one from its plain-dict form.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from tuner.errors import SpecError
-from tuner.spec_values import is_number, number
+from tuner.spec_values import is_number
 
 ParamValue = float | int | str | bool | None
 
-_MAX_STEPS = 1e15  # a step grid finer than this is not a grid (and overflows the arithmetic)
 _FLOAT_DIGITS = 12  # significant digits kept when a float names a point (see SearchSpace.key)
 
 
@@ -29,7 +26,7 @@ def round_significant(x: float, digits: int = _FLOAT_DIGITS) -> float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
-def _on_step(low: float, step: float, k: int) -> float:
+def on_step(low: float, step: float, k: int) -> float:
     """``low + k * step`` without its rounding noise (0.0, not 5.5e-17, for -0.3 + 3 * 0.1)."""
     x = low + k * step
     return 0.0 if abs(x) < 1e-9 * step else round_significant(x)
@@ -197,7 +194,7 @@ class FloatParameter(NumericParameter):
         if self.step is not None:
             k = round((x - self.low) / self.step)
             k = min(max(k, 0), int(math.floor((self.high - self.low) / self.step + 1e-9)))
-            return _on_step(self.low, self.step, k)
+            return on_step(self.low, self.step, k)
         return min(max(x, self.low), self.high)
 
     def _grid_index(self, u: np.ndarray) -> np.ndarray:
@@ -212,7 +209,7 @@ class FloatParameter(NumericParameter):
 
     def _on_grid(self, k: int) -> float:
         assert self.step is not None
-        return _on_step(self.low, self.step, k)
+        return on_step(self.low, self.step, k)
 
     def _with_bounds(self, low: float, high: float) -> FloatParameter:
         if self.step is not None:
@@ -220,8 +217,8 @@ class FloatParameter(NumericParameter):
             k_hi = math.ceil((high - self.low) / self.step - 1e-9)
             if k_hi <= k_lo:
                 k_hi = k_lo + 1
-            low = _on_step(self.low, self.step, k_lo)
-            high = min(_on_step(self.low, self.step, k_hi), self.high)
+            low = on_step(self.low, self.step, k_lo)
+            high = min(on_step(self.low, self.step, k_hi), self.high)
         if high <= low:
             return self
         return replace(self, low=low, high=high)
@@ -334,112 +331,3 @@ class CategoricalParameter(Parameter):
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices)} | self._when_dict()
-
-
-_TYPES = {"float": FloatParameter, "int": IntParameter, "categorical": CategoricalParameter}
-
-
-# -- parsing ----------------------------------------------------------------------------------
-
-_KEYS: dict[str, set[str]] = {
-    "float": {"type", "low", "high", "log", "step", "when"},
-    "int": {"type", "low", "high", "log", "step", "when"},
-    "categorical": {"type", "choices", "when"},
-}
-
-
-def parse_parameter(name: str, body: object) -> Parameter:
-    if not name.isidentifier():
-        raise SpecError(name, "a parameter name must be an identifier (letters, digits, _)")
-    if isinstance(body, list):  # shorthand: a list of choices
-        body = {"type": "categorical", "choices": body}
-    if not isinstance(body, Mapping):
-        raise SpecError(name, "must be a mapping with a 'type'")
-    kind = body.get("type")
-    if kind not in _TYPES:
-        raise SpecError(
-            f"{name}.type", f"unknown parameter type {kind!r}; use float, int or categorical"
-        )
-    extra = sorted(set(body) - _KEYS[kind])
-    if extra:
-        raise SpecError(f"{name}.{extra[0]}", f"is not an option of a {kind} parameter")
-    when = _parse_when(name, body.get("when"))
-    if kind == "categorical":
-        choices = body.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise SpecError(f"{name}.choices", "must be a non-empty list")
-        for i, c in enumerate(choices):
-            if not (c is None or isinstance(c, str | bool | int | float)) or (
-                isinstance(c, float) and not math.isfinite(c)
-            ):
-                raise SpecError(f"{name}.choices[{i}]", "must be a string, number, boolean or null")
-        probe = CategoricalParameter(name, choices=tuple(choices))
-        if len({probe.index(c) for c in choices}) != len(choices):
-            raise SpecError(f"{name}.choices", "must not repeat a choice")
-        return CategoricalParameter(name, when=when, choices=tuple(choices))
-    return _parse_numeric(name, kind, body, when)
-
-
-def _parse_numeric(
-    name: str, kind: Literal["float", "int"], body: Mapping[str, Any], when: tuple[Condition, ...]
-) -> Parameter:
-    bounds: dict[str, Any] = {}
-    for key in ("low", "high"):
-        if body.get(key) is None:
-            raise SpecError(f"{name}.{key}", "is required and must be a finite number")
-        v = bounds[key] = number(body[key], f"{name}.{key}")
-        if kind == "int" and float(v) != int(v):
-            raise SpecError(f"{name}.{key}", "must be an integer for an int parameter")
-    low, high = bounds["low"], bounds["high"]
-    if low == high:  # a user fixing a value: say how
-        raise SpecError(
-            f"{name}.low",
-            f"must be below high ({low} = {high}); a fixed value is a one-choice categorical:"
-            f" {{type: categorical, choices: [{low}]}}",
-        )
-    if low > high:
-        raise SpecError(f"{name}.low", f"must be below high ({low} >= {high})")
-    if not math.isfinite(float(high) - float(low)):
-        raise SpecError(f"{name}.high", "the range is too wide: high - low must be finite")
-    log = body.get("log", False)
-    if not isinstance(log, bool):
-        raise SpecError(f"{name}.log", "must be true or false")
-    if log and low <= 0:
-        raise SpecError(f"{name}.low", "must be positive on a log scale")
-    step = body.get("step")
-    if step is not None:
-        step = number(step, f"{name}.step", "a positive number")
-        if step <= 0:
-            raise SpecError(f"{name}.step", "must be a positive number")
-        if kind == "int" and float(step) != int(step):
-            raise SpecError(f"{name}.step", "must be an integer for an int parameter")
-        if log and (kind == "float" or step != 1):
-            raise SpecError(f"{name}.step", "cannot be combined with log")
-        if step > high - low:
-            raise SpecError(f"{name}.step", f"is wider than the range ({step} > {high - low})")
-        if (high - low) / step > _MAX_STEPS:
-            raise SpecError(
-                f"{name}.step", f"is too fine: more than {_MAX_STEPS:.0e} steps from low to high"
-            )
-    if kind == "int":
-        istep = int(step) if step is not None else 1
-        ihigh = int(low) + (int(high) - int(low)) // istep * istep
-        return IntParameter(name, when=when, low=int(low), high=ihigh, log=log, step=istep)
-    if step is not None:
-        high = _on_step(low, step, math.floor((high - low) / step + 1e-9))
-        return FloatParameter(name, when=when, low=float(low), high=high, step=float(step))
-    return FloatParameter(name, when=when, low=float(low), high=float(high), log=log)
-
-
-def _parse_when(name: str, when: object) -> tuple[Condition, ...]:
-    if when is None:
-        return ()
-    if not isinstance(when, Mapping) or not when:
-        raise SpecError(f"{name}.when", "must be a mapping of parent parameter to value(s)")
-    out = []
-    for parent, values in when.items():
-        vals = tuple(values) if isinstance(values, list) else (values,)
-        if not vals:
-            raise SpecError(f"{name}.when.{parent}", "must name at least one value")
-        out.append(Condition(str(parent), vals))
-    return tuple(out)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tuner.errors import SpecError
+from tuner.parameter_spec import parse_parameter
 from tuner.parameters import (
     CategoricalParameter,
     Condition,
@@ -26,7 +27,6 @@ from tuner.parameters import (
     Parameter,
     ParamValue,
     is_number,
-    parse_parameter,
     round_significant,
 )
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from tuner.api.web.param_column import ParamColumn, float_array, float_or_none
 from tuner.errors import SpecError
 from tuner.pareto import CONSTRAINT, crowding, fronts
-from tuner.space import CategoricalParameter, IntParameter, Parameter
 from tuner.storage.activity import TrialRows
 from tuner.study import StudySpec
 from tuner.trial import TrialState
@@ -77,13 +77,15 @@ class StudyTable:
         self.number = np.array(rows.number, dtype=np.int64)
         self.round = np.array(rows.round, dtype=np.int32)
         self.state = np.array([CODES[x] for x in rows.state], dtype=np.int8)
-        self.value = _floats(rows.value)
+        self.value = float_array(rows.value)
         self.attempts = np.array(rows.attempts, dtype=np.int32)
-        self.duration = _floats(rows.duration)
+        self.duration = float_array(rows.duration)
         self.curve = np.array(rows.curve, dtype=bool)
         self.params = {p.name: ParamColumn.of(p, rows.params) for p in spec.space}
         metrics = sorted({k for v in rows.values for k in v} - {spec.metric or "value", "value"})
-        self.metrics = {k: _floats([v.get(k) for v in rows.values]) for k in metrics[:MAX_METRICS]}
+        self.metrics = {
+            k: float_array([v.get(k) for v in rows.values]) for k in metrics[:MAX_METRICS]
+        }
         self._rank()
 
     @property
@@ -120,15 +122,15 @@ class StudyTable:
         new.number = merged(self.number, numbers)
         new.round = merged(self.round, np.array(rows.round, dtype=np.int32))
         new.state = merged(self.state, np.array([CODES[x] for x in rows.state], dtype=np.int8))
-        new.value = merged(self.value, _floats(rows.value))
+        new.value = merged(self.value, float_array(rows.value))
         new.attempts = merged(self.attempts, np.array(rows.attempts, dtype=np.int32))
-        new.duration = merged(self.duration, _floats(rows.duration))
+        new.duration = merged(self.duration, float_array(rows.duration))
         new.curve = merged(self.curve, np.array(rows.curve, dtype=bool))
         new.params = {
             name: col.updated(rows.params, known, where) for name, col in self.params.items()
         }
         new.metrics = {
-            k: merged(col, _floats([v.get(k) for v in rows.values]))
+            k: merged(col, float_array([v.get(k) for v in rows.values]))
             for k, col in self.metrics.items()
         }
         if not np.all(np.diff(new.number) > 0):  # rows came out of order: rebuild in order
@@ -248,10 +250,10 @@ class StudyTable:
             "round": r + 1,
             "algorithm": self.algorithms[r] if r < len(self.algorithms) else None,
             "state": STATES[self.state[i]],
-            "value": _float(self.value[i]),
-            "metrics": {k: _float(v[i]) for k, v in self.metrics.items()},
+            "value": float_or_none(self.value[i]),
+            "metrics": {k: float_or_none(v[i]) for k, v in self.metrics.items()},
             "params": {k: c.at(i) for k, c in self.params.items()},
-            "duration": _float(self.duration[i]),
+            "duration": float_or_none(self.duration[i]),
             "attempts": int(self.attempts[i]),
         } | ({"front": self._front_label(i)} if self.spec.multi_objective else {})
 
@@ -279,14 +281,6 @@ def front_label(front: int | None) -> int | str:
     return "infeasible" if front is None else front + 1
 
 
-def _float(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
-
-
-def _floats(values: Sequence[float | None]) -> np.ndarray:
-    return np.array([math.nan if v is None else v for v in values], dtype=float)
-
-
 def _rows_of(table: StudyTable) -> TrialRows:
     """A table's rows back as ``TrialRows`` (to rebuild it in order)."""
     n = range(table.size)
@@ -294,135 +288,16 @@ def _rows_of(table: StudyTable) -> TrialRows:
         number=table.number.tolist(),
         round=table.round.tolist(),
         state=[STATES[x] for x in table.state],
-        value=[_float(x) for x in table.value],
+        value=[float_or_none(x) for x in table.value],
         attempts=table.attempts.tolist(),
-        duration=[_float(x) for x in table.duration],
+        duration=[float_or_none(x) for x in table.duration],
         curve=table.curve.tolist(),
         params=[{k: c.at(i) for k, c in table.params.items() if c.at(i) is not None} for i in n],
         values=[
-            {k: v for k, c in table.metrics.items() if (v := _float(c[i])) is not None} for i in n
+            {k: v for k, c in table.metrics.items() if (v := float_or_none(c[i])) is not None}
+            for i in n
         ],
     )
-
-
-class ParamColumn:
-    """One parameter of the space: numbers as floats (NaN where inactive), or the index of the
-    choice (-1 where inactive; a value the space does not list gets an index of its own)."""
-
-    def __init__(
-        self,
-        parameter: Parameter,
-        numeric: np.ndarray | None,
-        codes: np.ndarray | None,
-        labels: list[Any],
-    ) -> None:
-        self.parameter = parameter
-        self.numeric = numeric
-        self.codes = codes
-        self.labels = labels
-
-    @property
-    def kind(self) -> str:
-        return "numeric" if self.numeric is not None else "categorical"
-
-    @classmethod
-    def of(cls, parameter: Parameter, params: Sequence[dict[str, Any]]) -> ParamColumn:
-        name = parameter.name
-        if not isinstance(parameter, CategoricalParameter):
-            return cls(parameter, _floats([_number_or_none(p.get(name)) for p in params]), None, [])
-        column = cls(parameter, None, np.zeros(0, dtype=np.int32), list(parameter.choices))
-        column.codes = column._codes(params)
-        return column
-
-    def _codes(self, params: Sequence[dict[str, Any]]) -> np.ndarray:
-        index = {repr(v): i for i, v in enumerate(self.labels)}
-        codes = np.full(len(params), -1, dtype=np.int32)
-        name = self.parameter.name
-        for i, p in enumerate(params):
-            v = p.get(name)
-            if v is None:
-                continue
-            key = repr(v)
-            if key not in index:
-                index[key] = len(self.labels)
-                self.labels.append(v)
-            codes[i] = index[key]
-        return codes
-
-    def updated(
-        self, params: Sequence[dict[str, Any]], known: np.ndarray, where: np.ndarray
-    ) -> ParamColumn:
-        """This column with the rows ``known`` written at ``where``, the others appended."""
-        name = self.parameter.name
-        if self.numeric is not None:
-            values = _floats([_number_or_none(p.get(name)) for p in params])
-            out = np.concatenate([self.numeric, values[~known]])
-            out[where] = values[known]
-            return ParamColumn(self.parameter, out, None, [])
-        assert self.codes is not None
-        column = ParamColumn(self.parameter, None, None, list(self.labels))
-        codes = column._codes(params)
-        merged = np.concatenate([self.codes, codes[~known]])
-        merged[where] = codes[known]
-        column.codes = merged
-        return column
-
-    def describe(self) -> dict[str, Any]:
-        if self.numeric is not None:
-            finite = self.numeric[~np.isnan(self.numeric)]
-            if len(finite) == 0:
-                return {"min": None, "max": None}
-            return {"min": float(finite.min()), "max": float(finite.max())}
-        return {"choices": [_label(v) for v in self.labels]}
-
-    def at(self, i: int) -> Any:
-        """Trial ``i``'s value as the study has it (None where inactive)."""
-        if self.numeric is not None:
-            x = self.numeric[i]
-            if math.isnan(x):
-                return None
-            return int(x) if isinstance(self.parameter, IntParameter) else float(x)
-        assert self.codes is not None
-        return self.labels[self.codes[i]] if self.codes[i] >= 0 else None
-
-    def sort_key(self) -> np.ndarray:
-        if self.numeric is not None:
-            return self.numeric
-        assert self.codes is not None
-        order = np.argsort([_label(v) for v in self.labels], kind="stable")
-        position = np.empty(len(order), dtype=float)
-        position[order] = np.arange(len(order))
-        return np.where(self.codes < 0, math.nan, position[np.maximum(self.codes, 0)])
-
-    def matches(self, choice: str) -> np.ndarray:
-        """Rows whose value reads ``choice`` (the label the page shows)."""
-        if self.codes is None:
-            assert self.numeric is not None
-            try:
-                return self.numeric == float(choice)
-            except ValueError:
-                raise SpecError("param", f"{choice!r} is not a number") from None
-        hits = [c for c, v in enumerate(self.labels) if _label(v) == choice]
-        return np.isin(self.codes, hits)
-
-    def value_of(self, i: int) -> float | int | None:
-        """A position on a plot axis: the number, or the choice's index."""
-        if self.numeric is not None:
-            return _float(self.numeric[i])
-        assert self.codes is not None
-        return int(self.codes[i]) if self.codes[i] >= 0 else None
-
-
-def _number_or_none(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def _label(v: object) -> str:
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool) or v is None:
-        return "true" if v is True else "false" if v is False else "null"
-    return str(v)
 
 
 def page(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.specs import spec_dict
-from tuner import objective_spec, parameters, plan, study
+from tuner import objective_spec, parameter_spec, plan, study
 from tuner.api.study_document import (
     CategoricalParameter,
     NumericParameter,
@@ -29,9 +29,9 @@ def test_the_schema_names_exactly_the_fields_the_parser_knows() -> None:
     assert set(StudyDocument.model_fields) == study._STUDY_KEYS
     assert set(Round.model_fields) == plan.ROUND_KEYS
     assert set(TrainerObjective.model_fields) == objective_spec._TRAINER_KEYS
-    assert set(NumericParameter.model_fields) == parameters._KEYS["float"]
-    assert set(NumericParameter.model_fields) == parameters._KEYS["int"]
-    assert set(CategoricalParameter.model_fields) == parameters._KEYS["categorical"]
+    assert set(NumericParameter.model_fields) == parameter_spec.KEYS["float"]
+    assert set(NumericParameter.model_fields) == parameter_spec.KEYS["int"]
+    assert set(CategoricalParameter.model_fields) == parameter_spec.KEYS["categorical"]
 
 
 GOOD: list[dict[str, Any]] = [

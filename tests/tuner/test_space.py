@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tuner.errors import SpecError
-from tuner.parameters import NumericParameter, parse_parameter
+from tuner.parameter_spec import parse_parameter
+from tuner.parameters import NumericParameter
 from tuner.space import (
     CategoricalParameter,
     Condition,
