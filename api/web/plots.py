@@ -39,6 +39,8 @@ def plots(storage: Storage, study: str, table: StudyTable) -> dict[str, Any]:
         "rounds": _rounds(table),
         "curves": _curves(storage, study, table),
         "pareto": _pareto(table) if table.spec.multi_objective else None,
+        # what "value" is on the plots: several metrics, the first one (by its name)
+        "value_label": (table.spec.metric if table.spec.multi_objective else None) or "value",
     }
 
 

@@ -392,6 +392,8 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
     )
     expect(page.locator("#pareto-caption")).to_contain_text("error against speed")
     expect(page.locator("#history-caption")).to_contain_text("error (the first of the metrics)")
+    for plot in ("#plot-parallel", "#plot-rounds"):  # the value axis under the metric's name
+        expect(page.locator(plot)).to_contain_text("error")
     screenshot(page, "study-pareto")
     # the studies page: the first metric's best, said to be one of two
     page.goto(f"{site.url}/")

@@ -137,7 +137,7 @@ const Plots = (() => {
     if (!p.values.length) return empty(svg, "no complete trial yet");
     const width = 1100;
     reset(svg, width, H);
-    const axes = [...p.axes, { name: "value", kind: "numeric", values: p.values }];
+    const axes = [...p.axes, { name: data.value_label || "value", kind: "numeric", values: p.values }];
     const top = 24, bottom = H - 30, left = 50, right = width - 50;
     const step = axes.length > 1 ? (right - left) / (axes.length - 1) : 0;
     const ys = axes.map((a) => {
@@ -188,7 +188,7 @@ const Plots = (() => {
       const b = { x: 56, y: 10, w: 290, h: 190 };
       const cat = sl.kind === "categorical";
       const xd = cat ? [-0.5, Math.max(0.5, sl.choices.length - 0.5)] : extent(sl.points.map((q) => q[0]));
-      const s = frame(svg, xd, extent(sl.points.map((q) => q[1])), sl.name, "value", b, cat ? sl.choices : null);
+      const s = frame(svg, xd, extent(sl.points.map((q) => q[1])), sl.name, data.value_label || "value", b, cat ? sl.choices : null);
       const g = node("g", { class: "dots" });
       sl.points.forEach(([x, v], i) => {
         const jitter = cat ? ((i * 0.618) % 1 - 0.5) * 0.5 : 0;
@@ -207,7 +207,7 @@ const Plots = (() => {
     reset(svg);
     const all = boxes.flatMap((r) => [r.min, r.max]);
     const labels = data.rounds.map((r) => `${r.round}: ${r.algorithm || ""}`);
-    const s = frame(svg, [-0.5, data.rounds.length - 0.5], extent(all), "round", "value", null, labels);
+    const s = frame(svg, [-0.5, data.rounds.length - 0.5], extent(all), "round", data.value_label || "value", null, labels);
     const half = Math.min(40, (W - M.l - M.r) / data.rounds.length / 3);
     for (const r of boxes) {
       const x = s.x(r.round - 1);

@@ -280,7 +280,7 @@
       const data = await api(`${base}/plots`);
       plotsPrint = data.fingerprint;
       plotsAt = Date.now();
-      const first = data.pareto ? data.pareto.names[0] : undefined;
+      const first = data.pareto ? data.value_label : undefined;
       Plots.history($("plot-history"), $("legend-history"), data, data.algorithms, first);
       if (data.pareto) {
         $("history-caption").textContent = `${first} (the first of the metrics) by trial number, ` +
