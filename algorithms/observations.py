@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tuner.pruner import first_at_or_after
 from tuner.space import CategoricalParameter, FloatParameter, NumericParameter, SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
@@ -113,18 +114,12 @@ def _placed(
     at_step = [
         (direction.sort_key(v), f)
         for t, f in zip(complete, finals, strict=True)
-        if (v := _value_at(t, step)) is not None and np.isfinite(v)
+        if (got := first_at_or_after(t, step)) is not None and np.isfinite(v := got[1])
     ]
     if not at_step:
         return max(finals)
     better = sum(1.0 if k < key else 0.5 if k == key else 0.0 for k, _ in at_step)
     return float(np.quantile([f for _, f in at_step], better / len(at_step)))
-
-
-def _value_at(trial: Trial, step: int) -> float | None:
-    """The first value ``trial`` reported at or after ``step``."""
-    later = [(s, v) for s, v in trial.intermediate if s >= step]
-    return min(later)[1] if later else None
 
 
 def filled(u: np.ndarray) -> np.ndarray:

@@ -14,8 +14,6 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import numpy as np
-
 from tuner.errors import SpecError
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
@@ -130,7 +128,7 @@ def telling_step(
         if key in _told:
             _told.move_to_end(key)
             return _told[key]
-    found = _telling([(v, t.intermediate) for t, v in usable], direction, agreement)
+    found = _telling(usable, direction, agreement)
     with _told_lock:
         _told[key] = found
         while len(_told) > 256:
@@ -143,24 +141,18 @@ _told_lock = threading.Lock()
 
 
 def _telling(
-    curves: list[tuple[float, tuple[tuple[int, float], ...]]],
-    direction: Direction,
-    agreement: float,
+    usable: list[tuple[Trial, float]], direction: Direction, agreement: float
 ) -> int | None:
-    """``telling_step`` of ``(final, reports)`` pairs."""
+    """``telling_step`` of ``(trial, final value)`` pairs."""
     from scipy.stats import spearmanr
 
-    finals = np.array([direction.sort_key(final) for final, _ in curves], dtype=float)
-    reported = [sorted(reports) for _, reports in curves]
-    steps = [np.array([s for s, _ in r]) for r in reported]
-    values = [np.array([direction.sort_key(v) for _, v in r], dtype=float) for r in reported]
-    for step in sorted({s for r in reported for s, _ in r}):
+    for step in sorted({s for t, _ in usable for s, _ in t.intermediate}):
         at, ends = [], []
-        for final, s, v in zip(finals, steps, values, strict=True):
-            i = int(np.searchsorted(s, step))
-            if i < len(s) and math.isfinite(v[i]):
-                at.append(v[i])
-                ends.append(final)
+        for t, final in usable:
+            got = first_at_or_after(t, step)
+            if got is not None and math.isfinite(got[1]):
+                at.append(direction.sort_key(got[1]))
+                ends.append(direction.sort_key(final))
         if len(at) < TELLING_TRIALS:
             continue
         if len(set(at)) > 1 and len(set(ends)) > 1:
