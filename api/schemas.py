@@ -77,7 +77,7 @@ class StudyOut(BaseModel):
             updated_at=summary.updated_at,
             spec=spec,
             hypervolume=hypervolume,
-            metrics=list(summary.metrics) or None,
+            metrics=[name for name, _ in summary.objectives] or None,
         )
 
 

@@ -46,12 +46,9 @@ class StudiesCommand:
         summaries = storage.list_studies()
         # several metrics: no single best value; the hypervolume of the front and each direction
         several = {
-            s.name: (
-                storage.hypervolume(s.name),
-                [d.value for _, d in storage.get_study(s.name).spec.objectives],
-            )
+            s.name: (storage.hypervolume(s.name), [d for _, d in s.objectives])
             for s in summaries
-            if s.metrics
+            if s.objectives
         }
         if args.json:
             print(

@@ -44,8 +44,9 @@ class StudySummary:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     stop_reason: str | None = None
-    # several metrics: their names (``best_value`` and ``direction`` are the first one's)
-    metrics: tuple[str, ...] = ()
+    # several metrics: each one's (name, direction); ``best_value`` and ``direction`` are the
+    # first one's
+    objectives: tuple[tuple[str, str], ...] = ()
 
 
 def now() -> datetime:

@@ -153,14 +153,15 @@ def _summaries(
                 created_at=aware(row.created_at),
                 updated_at=aware(row.updated_at),
                 stop_reason=row.stop_reason,
-                metrics=_metric_names(row.spec),
+                objectives=_objectives(row.spec),
             )
         )
     return out
 
 
-def _metric_names(spec: dict[str, Any]) -> tuple[str, ...]:
-    """A stored multi-objective spec's metric names (empty for one metric)."""
-    metrics = spec.get("metrics") or []
-    names = tuple(str(m.get("name")) for m in metrics if isinstance(m, dict))
-    return names if len(names) > 1 else ()
+def _objectives(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A stored multi-objective spec's (metric, direction) pairs (empty for one metric), read
+    as ``stored_direction`` reads the first."""
+    metrics = [m for m in spec.get("metrics") or [] if isinstance(m, dict)]
+    pairs = tuple((str(m.get("name")), str(m.get("direction", "minimize"))) for m in metrics)
+    return pairs if len(pairs) > 1 else ()
