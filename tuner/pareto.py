@@ -4,7 +4,7 @@ least violation first), and the hypervolume of a front."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tuner.errors import SpecError
@@ -27,7 +27,12 @@ class Ranked:
 
 def violation(trial: Trial) -> float:
     """How far ``trial`` is from feasible: the sum of its positive constraints (0: feasible)."""
-    return sum(max(v, 0.0) for k, v in trial.values.items() if k.startswith(CONSTRAINT))
+    return violation_of(trial.values)
+
+
+def violation_of(values: Mapping[str, float]) -> float:
+    """``violation`` of a trial's ``values``."""
+    return sum(max(v, 0.0) for k, v in values.items() if k.startswith(CONSTRAINT))
 
 
 def costs(trial: Trial, objectives: Sequence[tuple[str, Direction]]) -> tuple[float, ...] | None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from tuner.api.web.param_column import ParamColumn, float_array, float_or_none
 from tuner.errors import SpecError
-from tuner.pareto import CONSTRAINT, crowding, fronts
+from tuner.pareto import crowding, fronts, violation_of
 from tuner.storage.activity import TrialRows
 from tuner.study import StudySpec
 from tuner.trial import TrialState
@@ -86,6 +86,8 @@ class StudyTable:
         self.metrics = {
             k: float_array([v.get(k) for v in rows.values]) for k in metrics[:MAX_METRICS]
         }
+        # from every value, not the kept metric columns (constraints may be more than those)
+        self.violation = np.array([violation_of(v) for v in rows.values], dtype=float)
         self._rank()
 
     @property
@@ -129,6 +131,9 @@ class StudyTable:
         new.params = {
             name: col.updated(rows.params, known, where) for name, col in self.params.items()
         }
+        new.violation = merged(
+            self.violation, np.array([violation_of(v) for v in rows.values], dtype=float)
+        )
         new.metrics = {
             k: merged(col, float_array([v.get(k) for v in rows.values]))
             for k, col in self.metrics.items()
@@ -145,10 +150,7 @@ class StudyTable:
         violation first. ``front``: 0 for the Pareto front, -1 where none (not complete,
         infeasible or missing a metric; one metric: every complete trial is -1)."""
         complete = np.flatnonzero(self.state == CODES["complete"])
-        violation = np.zeros(len(complete))
-        for name, col in self.metrics.items():
-            if name.startswith(CONSTRAINT):
-                violation += np.maximum(np.nan_to_num(col[complete]), 0.0)
+        violation = self.violation[complete]
         self.front = np.full(self.size, -1, dtype=np.int64)
         if not self.spec.multi_objective:  # by violation (0: feasible), then value, number
             v = self.value[complete]

@@ -448,6 +448,12 @@ def test_one_metric_ranks_infeasible_trials_after_feasible_ones() -> None:
     got = page(table, Filter(), "rank", False, 0, 10)["rows"]
     assert [r["number"] for r in got] == [2, 1, 3, 0]
     assert "front" not in got[0] and "front" not in [c["key"] for c in table.columns()]
+    # more constraints than the table keeps as columns: the last one still counts
+    many = {f"constraint.{i:02d}": -1.0 for i in range(30)} | {"constraint.29": 1.0}
+    trials, rows = _trials_and_rows([{"error": 0.1, **many}, {"error": 5.0}], ["complete"] * 2)
+    table = StudyTable(one, rows)
+    assert "metric:constraint.29" not in [c["key"] for c in table.columns()]
+    assert [r["number"] for r in page(table, Filter(), "rank", False, 0, 10)["rows"]] == [1, 0]
 
 
 def test_three_metrics_rank_as_the_api() -> None:
