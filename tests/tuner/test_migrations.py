@@ -81,3 +81,41 @@ def test_from_an_earlier_revision_with_data_to_the_head_and_back(
     again = Storage(database_url)
     assert again.trials("old")[0].value == 0.5
     again.close()
+
+
+def test_0012_fills_in_the_violation_of_trials_stored_before_it(database_url: str) -> None:
+    """Trials with constraints stored before the violation column get theirs from their values,
+    so the study listing's best is of feasible trials from the first start on 0012."""
+    engine = sa.create_engine(normalise_url(database_url))
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "0011")
+        conn.execute(
+            sa.text(
+                "INSERT INTO studies (id, name, spec, state, round, revision, created_at, "
+                "updated_at) VALUES (1, 'old', :spec, 'running', 0, 0, :t, :t)"
+            ),
+            {"spec": json.dumps(make_spec("old").to_dict()), "t": "2026-01-01 00:00:00"},
+        )
+        for number, value, values in [
+            (0, 0.5, {"value": 0.5, "constraint.0": -1.0, "constraint.1": 0.25}),
+            (1, 2.0, {"value": 2.0, "constraint.0": -1.0}),
+            (2, 3.0, {"value": 3.0}),
+        ]:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO trials (study_id, number, round, params, state, attempt, "
+                    'failures, losses, value, "values", intermediate, attempt_log, meta, '
+                    "created_at) VALUES (1, :n, 0, '{}', 'complete', 1, 0, 0, :v, :vs, '[]', "
+                    "'[]', '{}', :t)"
+                ),
+                {"n": number, "v": value, "vs": json.dumps(values), "t": "2026-01-01 00:00:00"},
+            )
+    engine.dispose()
+    storage = Storage(database_url)
+    assert storage.study_summary("old").best_value == 2.0
+    assert [t.value for t in storage.leaderboard("old")] == [2.0, 3.0, 0.5]
+    storage.close()
+    with engine.begin() as conn:
+        got = conn.execute(sa.text("SELECT number, violation FROM trials ORDER BY number")).all()
+    engine.dispose()
+    assert [tuple(r) for r in got] == [(0, 0.25), (1, 0.0), (2, 0.0)]

@@ -81,6 +81,32 @@ def test_target_stops_the_study_cancels_waiting_and_lets_running_finish(
     assert storage.get_study(name).stop_reason == "target"
 
 
+def test_a_trial_that_breaks_a_constraint_reaches_no_target_and_is_not_the_best(
+    storage: Storage,
+) -> None:
+    """Infeasible trials rank after feasible ones everywhere: the target, the progress's best
+    and the study listing's best value are of feasible trials (the leaderboard's first)."""
+    name = study(storage, {"target": 1.0})
+    sched = Scheduler(storage)
+
+    def outcome(value: float, *constraints: float) -> TrialOutcome:
+        broken = {f"constraint.{i}": c for i, c in enumerate(constraints)}
+        return TrialOutcome(TrialState.COMPLETE, value=value, values={"value": value, **broken})
+
+    assert run_one(storage, sched, name, outcome(3.0))
+    assert run_one(storage, sched, name, outcome(0.5, -1.0, 0.2))  # past the target, infeasible
+    assert run_one(storage, sched, name, outcome(2.0, -1.0, 0.0))  # the best feasible
+    assert storage.get_study(name).state is StudyState.RUNNING
+    assert storage.study_summary(name).best_value == 2.0
+    assert [s.best_value for s in storage.list_studies() if s.name == name] == [2.0]
+    best = sched.progress(name).best
+    assert best is not None and best.value == 2.0
+    assert storage.leaderboard(name)[0].value == 2.0
+    assert run_one(storage, sched, name, outcome(0.9, -0.5))  # feasible, at the target
+    assert not run_one(storage, sched, name, outcome(0.1))
+    ended(storage, name, "target")
+
+
 def test_max_failed_counts_trials_failed_for_good(storage: Storage) -> None:
     name = study(storage, {"max_failed": 2})
     sched = Scheduler(storage)

@@ -18,7 +18,7 @@ from sqlalchemy.pool import StaticPool
 
 from tuner.errors import TunerError
 
-HEAD = "0011"  # the newest migration in migrations/versions
+HEAD = "0012"  # the newest migration in migrations/versions
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -90,7 +90,8 @@ class LockedStudy:
         return out
 
     def best(self, maximize: bool) -> Trial | None:
-        """The complete trial with the best value (the lowest number among ties)."""
+        """The feasible complete trial with the best value (the lowest number among ties): a
+        trial that broke a constraint reaches no target and sets no patience."""
         value = TrialRow.value.desc() if maximize else TrialRow.value.asc()
         row = self._session.scalars(
             select(TrialRow)
@@ -98,6 +99,7 @@ class LockedStudy:
                 TrialRow.study_id == self._row.id,
                 TrialRow.state == TrialState.COMPLETE,
                 TrialRow.value.is_not(None),
+                TrialRow.violation == 0,
             )
             .order_by(value, TrialRow.number)
             .limit(1)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tuner.errors import NotFound
 from tuner.executor import TrialOutcome
+from tuner.pareto import violation_of
 from tuner.pruner import Pruner
 from tuner.storage import statements as sql
 from tuner.storage.base import StorageBase
@@ -204,6 +205,7 @@ class WorkerProtocol(StorageBase):
             "state": outcome.state,
             "value": row.value,
             "values": row.values,
+            "violation": row.violation,
             "error": None,
             "failures": row.failures,
             # a late result of an attempt taken for lost that nobody ran since: not a loss
@@ -223,6 +225,7 @@ class WorkerProtocol(StorageBase):
         else:
             new["value"] = outcome.value
             new["values"] = dict(outcome.values)
+            new["violation"] = violation_of(new["values"])
             if outcome.state == TrialState.PRUNED and new["intermediate"]:
                 # pruned with the last value it reported (what the pruner judged)
                 new["value"] = float(max(new["intermediate"])[1])

@@ -67,6 +67,9 @@ class TrialRow(Base):
     losses: Mapped[int] = mapped_column(Integer, default=0)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     values: Mapped[dict[str, Any]]
+    # the sum of the positive constraints in ``values`` (0: feasible; migration 0012), so the
+    # best feasible value is one aggregate (the study listing, stop conditions)
+    violation: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     intermediate: Mapped[list[Any]]
     attempt_log: Mapped[list[Any]]
     meta: Mapped[dict[str, Any]]

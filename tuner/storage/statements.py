@@ -54,6 +54,7 @@ FINISH = (
                 "state",
                 "value",
                 "values",
+                "violation",
                 "error",
                 "failures",
                 "losses",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,9 @@ from tuner.study import StudySpec, StudyState
 from tuner.trial import TrialState
 
 _FINISHED = (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED)
+# the trials a listing's best value is of: complete, no constraint broken (as the leaderboard's
+# first feasible row)
+_FEASIBLE = and_(TrialRow.state == TrialState.COMPLETE, TrialRow.violation == 0)
 
 
 class StudyRepository(StorageBase):
@@ -129,8 +132,8 @@ def _summaries(
         TrialRow.study_id,
         func.sum(case((TrialRow.state.in_(_FINISHED), 1), else_=0)),
         func.sum(case((TrialRow.state == TrialState.RUNNING, 1), else_=0)),
-        func.min(case((TrialRow.state == TrialState.COMPLETE, TrialRow.value))),
-        func.max(case((TrialRow.state == TrialState.COMPLETE, TrialRow.value))),
+        func.min(case((_FEASIBLE, TrialRow.value))),
+        func.max(case((_FEASIBLE, TrialRow.value))),
     ).group_by(TrialRow.study_id)
     if not all_studies:
         q = q.where(TrialRow.study_id.in_([r.id for r in rows]))

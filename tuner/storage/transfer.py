@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from tuner.errors import Conflict
+from tuner.pareto import violation_of
 from tuner.storage.base import StorageBase
 from tuner.storage.records import StudyRecord, db_text, now, study_record
 from tuner.storage.schema import StudyRow, TrialRow
@@ -63,6 +64,7 @@ def _row(study_id: int, t: Trial) -> TrialRow:
         losses=sum(a.outcome == "lost" for a in t.attempts),
         value=t.value,
         values=dict(t.values),
+        violation=violation_of(t.values),
         intermediate=[list(x) for x in t.intermediate],
         attempt_log=log,
         meta=dict(t.meta),
