@@ -1,11 +1,13 @@
 """Pareto ranking of multi-objective trials (first front first, then by crowding), constraint
 violation (feasible when every constraint is <= 0; infeasible trials rank after feasible ones,
-least violation first), and the hypervolume of a front."""
+least violation first), and the hypervolume of a front and of a study as it grew."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from tuner.errors import SpecError
 from tuner.study import Direction
@@ -94,6 +96,74 @@ def fronts(points: Sequence[Sequence[float]]) -> list[list[int]]:
                     following.append(j)
         current = sorted(following)
     return out
+
+
+def nondominated(points: Sequence[Sequence[float]]) -> list[int]:
+    """The indices of the Pareto front of ``points`` (``fronts(points)[0]``) in index order.
+    Past two objectives the points are taken a block at a time against the front so far, so
+    the cost grows with the points times the front, not with the points squared."""
+    if len(points) == 0 or len(points[0]) == 2:
+        return _first_front(points)
+    n = len(points)
+    *_, (_, front) = _fronts_so_far(points, range(min(n, _BLOCK), n + _BLOCK, _BLOCK))
+    return front
+
+
+def hypervolume_history(
+    points: Sequence[Sequence[float]], reference: Sequence[float], checkpoints: int = 200
+) -> list[tuple[int, float]]:
+    """How the hypervolume grew: ``(k, hypervolume of the first k points)`` for k at up to
+    ``checkpoints`` evenly spread counts, the last one ``len(points)``; a volume is computed
+    again only when the front changed."""
+    n = len(points)
+    if n == 0:
+        return []
+    steps = min(n, max(1, checkpoints))
+    cuts = sorted({round(x) for x in np.linspace(n / steps, n, steps)})
+    out: list[tuple[int, float]] = []
+    last: list[int] = []
+    volume = 0.0
+    for k, front in _fronts_so_far(points, cuts):
+        if front != last:
+            last, volume = front, hypervolume([points[i] for i in front], reference)
+        out.append((k, volume))
+    return out
+
+
+_BLOCK = 1000  # points taken at a time against the front so far
+
+
+def _fronts_so_far(
+    points: Sequence[Sequence[float]], cuts: Iterable[int]
+) -> Iterator[tuple[int, list[int]]]:
+    """The Pareto front (indices, in order) of the first k points for each k of ``cuts``
+    (increasing; past the end means the end): each from the front before and the points since,
+    since a point off the front of a prefix is off the front of every longer one."""
+    front: list[int] = []
+    start = 0
+    for cut in cuts:
+        k = min(cut, len(points))
+        batch = front + list(range(start, k))
+        front = [batch[i] for i in _first_front([points[j] for j in batch])]
+        start = k
+        yield k, front
+
+
+def _first_front(points: Sequence[Sequence[float]]) -> list[int]:
+    """``fronts(points)[0]``: by the sweep with two objectives, else by numpy, a block of rows
+    against all at a time."""
+    if len(points) == 0:
+        return []
+    if len(points[0]) == 2:
+        return _fronts_2d(points)[0]
+    a = np.asarray(points, dtype=float)
+    beaten = np.zeros(len(a), dtype=bool)
+    block = max(1, 2_000_000 // (len(a) * a.shape[1]))
+    for start in range(0, len(a), block):
+        rows = a[start : start + block, None, :]  # does row r dominate point j?
+        dominate = (rows <= a[None, :, :]).all(2) & (rows < a[None, :, :]).any(2)
+        beaten |= dominate.any(0)
+    return [int(i) for i in np.flatnonzero(~beaten)]
 
 
 def _fronts_2d(points: Sequence[Sequence[float]]) -> list[list[int]]:

@@ -82,6 +82,11 @@ class MetricSpec:
     direction: Direction = Direction.MINIMIZE
     reference: float | None = None
 
+    @property
+    def reference_cost(self) -> float | None:
+        """``reference`` as a cost (smaller is better), as the hypervolume takes it."""
+        return None if self.reference is None else self.direction.sort_key(self.reference)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "direction": self.direction.value}
         if self.reference is not None:

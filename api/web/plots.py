@@ -13,6 +13,7 @@ import numpy as np
 
 from tuner.api.web.table import StudyTable
 from tuner.importance import METHOD, importances
+from tuner.pareto import hypervolume_history, reference_point
 from tuner.storage import Storage
 
 HISTORY_POINTS = 2000
@@ -22,6 +23,7 @@ SLICE_POINTS = 600
 CURVES = 20
 CURVE_POINTS = 150
 ALWAYS = 50  # the best trials are in every sample
+HYPERVOLUME_STEPS = 200
 
 
 def plots(storage: Storage, study: str, table: StudyTable) -> dict[str, Any]:
@@ -39,6 +41,7 @@ def plots(storage: Storage, study: str, table: StudyTable) -> dict[str, Any]:
         "rounds": _rounds(table),
         "curves": _curves(storage, study, table),
         "pareto": _pareto(table) if table.spec.multi_objective else None,
+        "hypervolume": _hypervolume(table) if table.spec.multi_objective else None,
         # what "value" is on the plots: several metrics, the first one (by its name)
         "value_label": (table.spec.metric if table.spec.multi_objective else None) or "value",
     }
@@ -66,6 +69,22 @@ def _pareto(table: StudyTable) -> dict[str, Any]:
         "front": int(len(front)),
         "sampled": len(rows) < len(ranked),
     }
+
+
+def _hypervolume(table: StudyTable) -> dict[str, Any]:
+    """Several metrics: the hypervolume of the feasible trials up to each trial number (at up
+    to ``HYPERVOLUME_STEPS`` numbers), against the reference of the study's own hypervolume
+    (``Storage.hypervolume``: a metric's ``reference``, else the worst seen), so the line ends
+    at the value the summary gives."""
+    order = np.argsort(table.number[table.feasible], kind="stable")  # as the trials came
+    points = [tuple(p) for p in table.feasible_costs[order].tolist()]
+    number = table.number[table.feasible[order]]
+    last = int(table.number.max()) if table.size else 0
+    if not points:
+        return {"points": [], "last": last}
+    given = [m.reference_cost for m in table.spec.metrics]
+    grown = hypervolume_history(points, reference_point(points, given), HYPERVOLUME_STEPS)
+    return {"points": [[int(number[k - 1]), v] for k, v in grown], "last": last}
 
 
 def _sample(table: StudyTable, rows: np.ndarray, size: int) -> np.ndarray:

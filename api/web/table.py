@@ -152,6 +152,10 @@ class StudyTable:
         complete = np.flatnonzero(self.state == CODES["complete"])
         violation = self.violation[complete]
         self.front = np.full(self.size, -1, dtype=np.int64)
+        # several metrics: the feasible complete trials with every metric, in table order, and
+        # their metrics as costs (smaller is better), one row each
+        self.feasible = np.empty(0, dtype=np.int64)
+        self.feasible_costs = np.empty((0, len(self.spec.objectives)))
         if not self.spec.multi_objective:  # by violation (0: feasible), then value, number
             v = self.value[complete]
             keys = (self.number[complete], -v if self.maximize else v, violation)
@@ -167,6 +171,7 @@ class StudyTable:
             ok = whole & (violation == 0)
             points = [tuple(p) for p in costs[ok].tolist()]
             rows = complete[ok]
+            self.feasible, self.feasible_costs = rows, costs[ok]
             ranked: list[int] = []
             for k, members in enumerate(fronts(points)):
                 distance = crowding(points, members)

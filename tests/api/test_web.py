@@ -371,6 +371,7 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
             c.post(f"/studies/{name}/trials/{trial['number']}/complete", json=body)
         ranked = c.get(f"/studies/{name}/leaderboard").json()
         hypervolume = c.get(f"/studies/{name}").json()["hypervolume"]
+        grown = c.get(f"/studies/{name}/plots").json()["hypervolume"]
         listed = {s["name"]: s for s in c.get("/studies").json()}
     assert listed[name]["metrics"] == ["error", "speed"]
     assert listed[site.study]["metrics"] is None  # one metric
@@ -391,6 +392,13 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
         1 for t in ranked if t["front"] == 0
     )
     expect(page.locator("#pareto-caption")).to_contain_text("error against speed")
+    # the hypervolume so far by trial number: never falling, ending at the summary's
+    volumes = [v for _, v in grown["points"]]
+    assert volumes == sorted(volumes) and volumes[-1] == pytest.approx(hypervolume)
+    assert grown["last"] == 13
+    plot = page.locator("#plot-hypervolume")
+    expect(plot).to_have_attribute("data-drawn", str(len(volumes)))
+    assert float(plot.get_attribute("data-last") or "nan") == pytest.approx(hypervolume)
     expect(page.locator("#history-caption")).to_contain_text("error (the first of the metrics)")
     for plot in ("#plot-parallel", "#plot-rounds"):  # the value axis under the metric's name
         expect(page.locator(plot)).to_contain_text("error")

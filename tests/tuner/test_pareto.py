@@ -12,11 +12,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.specs import make_spec, spec_dict
+from tuner import pareto
 from tuner.config import Settings
 from tuner.errors import SpecError
 from tuner.executor import TrialOutcome
 from tuner.objective import interpret
-from tuner.pareto import crowding, dominates, fronts, hypervolume, rank, reference_point
+from tuner.pareto import (
+    crowding,
+    dominates,
+    fronts,
+    hypervolume,
+    hypervolume_history,
+    nondominated,
+    rank,
+    reference_point,
+)
 from tuner.runs import prepare_run
 from tuner.storage import Storage
 from tuner.study import Direction, StudySpec
@@ -68,6 +78,44 @@ def test_three_objective_fronts_are_the_definition() -> None:
             tuple(float(rng.randint(0, 3)) for _ in range(3)) for _ in range(rng.randint(0, 25))
         ]
         assert fronts(points) == _fronts_by_definition(points)
+
+
+@pytest.mark.parametrize("block", [1000, 7])  # one block, and many against the front so far
+def test_the_pareto_front_alone_is_the_first_front_ties_included(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pareto, "_BLOCK", block)
+    rng = random.Random(1)
+    for dims in (2, 3, 4):
+        for _ in range(100):
+            n = rng.randint(0, 60)
+            points = [tuple(float(rng.randint(0, 3)) for _ in range(dims)) for _ in range(n)]
+            assert nondominated(points) == (_fronts_by_definition(points) or [[]])[0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(2, 3),
+    st.lists(st.lists(st.integers(0, 5), min_size=3, max_size=3), max_size=50),
+    st.integers(1, 12),
+)
+def test_the_hypervolume_history_is_each_prefix_s_hypervolume(
+    dims: int, raw: list[list[int]], checkpoints: int
+) -> None:
+    """At each count k the history gives, the hypervolume of the first k points' front, the
+    reference fixed; the counts spread to the last point."""
+    points = [tuple(float(x) for x in p[:dims]) for p in raw]
+    reference = (6.0,) * dims
+    got = hypervolume_history(points, reference, checkpoints)
+    if not points:
+        assert got == []
+        return
+    assert got[-1][0] == len(points) and len(got) <= checkpoints
+    assert [k for k, _ in got] == sorted({k for k, _ in got})
+    for k, volume in got:
+        prefix = points[:k]
+        front = [prefix[i] for i in _fronts_by_definition(prefix)[0]]
+        assert volume == pytest.approx(hypervolume(front, reference))
 
 
 def test_crowding_by_hand() -> None:

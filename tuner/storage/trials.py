@@ -6,7 +6,15 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
-from tuner.pareto import Ranked, costs, fronts, hypervolume, rank, reference_point, violation
+from tuner.pareto import (
+    Ranked,
+    costs,
+    hypervolume,
+    nondominated,
+    rank,
+    reference_point,
+    violation,
+)
 from tuner.storage.base import StorageBase
 from tuner.storage.records import trial_of
 from tuner.storage.schema import TrialRow
@@ -70,10 +78,8 @@ class TrialReader(StorageBase):
         ]
         if not points:
             return None
-        given = [
-            None if m.reference is None else m.direction.sort_key(m.reference) for m in spec.metrics
-        ]
-        front = [points[i] for i in fronts(points)[0]]
+        given = [m.reference_cost for m in spec.metrics]
+        front = [points[i] for i in nondominated(points)]
         return hypervolume(front, reference_point(points, given))
 
     def _by_value(self, study: str, top: int | None) -> list[Trial]:

@@ -259,5 +259,29 @@ const Plots = (() => {
     svg.dataset.drawn = String(p.points.length);
   }
 
-  return { history, importance, parallel, slices, rounds, curves, pareto, fmt };
+  // Several metrics: the hypervolume of the feasible trials so far, by trial number.
+  function hypervolume(svg, h) {
+    if (!h || !h.points.length) return empty(svg, "no feasible complete trial yet");
+    reset(svg);
+    const last = Math.max(1, h.last);
+    const s = frame(svg, [0, last], extent(h.points.map((p) => p[1])), "trial number", "hypervolume");
+    let d = "";
+    h.points.forEach(([n, v], i) => {
+      const px = s.x(n).toFixed(1), py = s.y(v).toFixed(1);
+      d += i === 0 ? `M${px},${py}` : `H${px}V${py}`;
+    });
+    d += `H${s.x(last).toFixed(1)}`;
+    svg.appendChild(node("path", { d, class: "best" }));
+    const dots = node("g", { class: "dots" });
+    for (const [n, v] of h.points) {
+      const c = node("circle", { cx: s.x(n).toFixed(1), cy: s.y(v).toFixed(1), r: 2.0, fill: COLORS[3] });
+      c.appendChild(node("title", {}, `up to trial ${n}: ${fmt(v)}`));
+      dots.appendChild(c);
+    }
+    svg.appendChild(dots);
+    svg.dataset.drawn = String(h.points.length);
+    svg.dataset.last = String(h.points[h.points.length - 1][1]);
+  }
+
+  return { history, importance, parallel, slices, rounds, curves, pareto, hypervolume, fmt };
 })();

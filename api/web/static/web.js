@@ -290,6 +290,8 @@
         $("pareto-caption").textContent = `Pareto front (${data.pareto.front} trials, in colour): ` +
           `${data.pareto.names[0]} against ${data.pareto.names[1]}${more}, every complete trial`;
         Plots.pareto($("plot-pareto"), data.pareto);
+        $("hypervolume-box").hidden = false;
+        Plots.hypervolume($("plot-hypervolume"), data.hypervolume);
       }
       await nextFrame();
       Plots.importance($("plot-importance"), data);
