@@ -25,6 +25,7 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_LENGTH = (math.log(0.01), math.log(20.0))
 _LOG_SIGNAL = (math.log(0.05), math.log(20.0))
 _LOG_NOISE = (math.log(1e-6), math.log(0.1))
+_NOISE_PRIOR = (-9.0, 3.0)  # log-normal: the centre and spread of the log noise variance
 _JITTER = 1e-8
 _FIT_POINTS = 60
 _FIT_FTOL = 1e-4  # relative: the likelihood needs no more digits than this
@@ -265,10 +266,11 @@ def _neg_log_posterior(
     # priors: length scales log-normal around 0.5 of the cube, signal near 1, noise small
     centred = theta[:d] - math.log(0.5)
     nll += 0.5 * float(centred @ centred) / 1.5**2
-    nll += 0.5 * (theta[d] / 1.5) ** 2 + 0.5 * ((theta[d + 1] + 9.0) / 3.0) ** 2
+    noise_centre, noise_spread = _NOISE_PRIOR
+    nll += 0.5 * (theta[d] / 1.5) ** 2 + 0.5 * ((theta[d + 1] - noise_centre) / noise_spread) ** 2
     grad[:d] += centred / 1.5**2
     grad[d] += theta[d] / 1.5**2
-    grad[d + 1] += (theta[d + 1] + 9.0) / 3.0**2
+    grad[d + 1] += (theta[d + 1] - noise_centre) / noise_spread**2
     return float(nll), grad
 
 
