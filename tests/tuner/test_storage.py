@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import random
 
 import pytest
 
@@ -287,3 +288,33 @@ def test_run_leases_one_holder_a_mark_with_the_lease_and_a_stop_wins(storage: St
     assert storage.orphaned_runs() == ["leased"]
     assert storage.acquire_run("leased", "c", 60.0)  # a lapsed lease is taken over
     assert storage.held_runs() == [("leased", "c")]
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_a_leaderboard_ranks_feasible_trials_by_value_then_infeasible_by_violation(
+    storage: Storage, direction: str
+) -> None:
+    """One metric with constraints: the feasible trials by value, then the infeasible ones by
+    their violation (ties by value, then number), the top rows as the whole ranking's."""
+    storage.create_study(make_spec("c", direction=direction))
+    add(storage, "c", 40)
+    rng = random.Random(3)
+    points = []
+    for i in range(40):
+        value = float(rng.randint(0, 9))
+        broken = [float(rng.choice([-1.0, 0.0, 0.5, 1.0])) for _ in range(2)]
+        points.append((i, value, sum(max(c, 0.0) for c in broken)))
+        trial = storage.claim("c", "w", 60)
+        assert trial is not None
+        values = {"value": value, **{f"constraint.{k}": c for k, c in enumerate(broken)}}
+        storage.finish(
+            "c", trial.number, trial.attempt, TrialOutcome(TrialState.COMPLETE, value, values), 1
+        )
+    sign = -1.0 if direction == "maximize" else 1.0
+    expected = [n for n, _, _ in sorted(points, key=lambda p: (p[2], sign * p[1], p[0]))]
+    assert [t.number for t in storage.leaderboard("c")] == expected
+    ranked = storage.ranked("c", top=15)
+    assert [r.trial.number for r in ranked] == expected[:15]
+    assert [r.front for r in ranked] == [
+        0 if p[2] == 0 else None for p in sorted(points, key=lambda p: (p[2], sign * p[1], p[0]))
+    ][:15]

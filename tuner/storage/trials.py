@@ -50,18 +50,15 @@ class TrialReader(StorageBase):
 
     def ranked(self, study: str, top: int | None = None) -> list[Ranked]:
         """Complete trials best first with their front (several metrics: ``tuner.pareto.rank``)
-        and constraint violation. A single metric is one query unless an infeasible trial is
-        among the ``top`` by value; then every complete trial is read and ranked."""
+        and constraint violation. A single metric is one query on the (study, state, value)
+        index, and a second, by violation first, when an infeasible trial is among the ``top``
+        by value."""
         spec = self.get_study(study).spec  # type: ignore[attr-defined]
         if not spec.multi_objective:
-            quick = self._by_value(study, top)
-            if not any(violation(t) > 0 for t in quick):
-                return [Ranked(t, 0, 0.0, 0.0) for t in quick]
-            # feasible by value, then infeasible by violation (the sort is stable: by value)
-            ordered = sorted(self._by_value(study, None), key=violation)
-            return [Ranked(t, None if violation(t) else 0, 0.0, violation(t)) for t in ordered][
-                :top
-            ]
+            got = self._by_value(study, top)
+            if any(violation(t) > 0 for t in got):  # feasible by value, then least violation
+                got = self._by_value(study, top, violation_first=True)
+            return [Ranked(t, None if violation(t) else 0, 0.0, violation(t)) for t in got]
         ranked = rank(self.trials(study, states=[TrialState.COMPLETE]), spec.objectives)
         return ranked[:top]
 
@@ -82,7 +79,9 @@ class TrialReader(StorageBase):
         front = [points[i] for i in nondominated(points)]
         return hypervolume(front, reference_point(points, given))
 
-    def _by_value(self, study: str, top: int | None) -> list[Trial]:
+    def _by_value(self, study: str, top: int | None, violation_first: bool = False) -> list[Trial]:
+        """The ``top`` complete trials by value (ties by number); ``violation_first``: by the
+        trials' constraint violation first (0 for the feasible ones)."""
         with self._session() as s:
             row = self._study_row(s, study)
             best_first = (
@@ -96,6 +95,8 @@ class TrialReader(StorageBase):
                 .order_by(best_first, TrialRow.number)
                 .limit(top)
             )
+            if violation_first:
+                q = q.order_by(None).order_by(TrialRow.violation, best_first, TrialRow.number)
             return [trial_of(study, r) for r in s.scalars(q)]
 
     def count_trials(self, study: str, states: Sequence[TrialState] | None = None) -> int:
