@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuner.api.web.snapshots import Snapshots
-from tuner.api.web.table import Filter, fixed_columns, front_label, page
+from tuner.api.web.table import Filter, fixed_columns, front_label, metric_names, page
 from tuner.parameters import CategoricalParameter
 from tuner.storage import Storage
 from tuner.study import StudySpec
@@ -51,7 +51,7 @@ def first_page(
         return None
     ranked = storage.ranked(key, top=offset + limit)[offset:]
     trials = [r.trial for r in ranked]
-    metrics = sorted({k for t in trials for k in t.values} - {spec.metric or "value", "value"})
+    metrics = metric_names(spec, {k for t in trials for k in t.values})
     algorithms = [r.algorithm for r in spec.plan]
     columns = fixed_columns(spec)
     columns += [{"key": f"metric:{k}", "label": k, "kind": "metric"} for k in metrics]

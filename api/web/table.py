@@ -82,10 +82,8 @@ class StudyTable:
         self.duration = float_array(rows.duration)
         self.curve = np.array(rows.curve, dtype=bool)
         self.params = {p.name: ParamColumn.of(p, rows.params) for p in spec.space}
-        metrics = sorted({k for v in rows.values for k in v} - {spec.metric or "value", "value"})
-        self.metrics = {
-            k: float_array([v.get(k) for v in rows.values]) for k in metrics[:MAX_METRICS]
-        }
+        names = metric_names(spec, {k for v in rows.values for k in v})
+        self.metrics = {k: float_array([v.get(k) for v in rows.values]) for k in names}
         # from every value, not the kept metric columns (constraints may be more than those)
         self.violation = np.array([violation_of(v) for v in rows.values], dtype=float)
         self._rank()
@@ -138,6 +136,14 @@ class StudyTable:
             k: merged(col, float_array([v.get(k) for v in rows.values]))
             for k, col in self.metrics.items()
         }
+        # a metric first seen now (the table was built before any trial reported it): its
+        # column, empty for the older rows, while there is room; in a fresh table's order
+        names = metric_names(spec, set(self.metrics) | {k for v in rows.values for k in v})
+        for k in names:
+            if k not in new.metrics and len(new.metrics) < MAX_METRICS + len(spec.objectives):
+                empty = np.full(self.size, np.nan)
+                new.metrics[k] = merged(empty, float_array([v.get(k) for v in rows.values]))
+        new.metrics = {k: new.metrics[k] for k in [*names, *new.metrics] if k in new.metrics}
         if not np.all(np.diff(new.number) > 0):  # rows came out of order: rebuild in order
             return StudyTable(spec, _rows_of(new))
         new._rank()
@@ -270,6 +276,16 @@ class StudyTable:
         if not self.spec.multi_objective or self.rank[i] < 0:
             return None
         return front_label(int(self.front[i]) if self.front[i] >= 0 else None)
+
+
+def metric_names(spec: StudySpec, seen: set[str]) -> list[str]:
+    """The metric columns of a study whose trials reported the metrics ``seen``: every metric
+    of a multi-objective study after the first (which is ``value``), reported or not yet, then
+    the other metrics and constraints by name, ``MAX_METRICS`` of them at most."""
+    first = spec.metric or "value"
+    objectives = [name for name, _ in spec.objectives[1:]] if spec.multi_objective else []
+    others = sorted(seen - {first, "value", *objectives})
+    return objectives + others[:MAX_METRICS]
 
 
 def fixed_columns(spec: StudySpec) -> list[dict[str, Any]]:

@@ -409,3 +409,35 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
     expect(best).to_contain_text("error ")
     expect(best).to_contain_text("· 2 metrics")
     assert console.errors == []
+
+
+def test_a_page_opened_before_any_trial_finished_shows_the_front_as_they_finish(
+    browser: Browser, site: Site
+) -> None:
+    """A user opens a two-metric study's page as it starts and watches: the live table learns
+    the second metric from the first finished trials, so the front column and the Pareto plot
+    fill in without a reload."""
+    name = f"{site.study}-watched"
+    spec = {
+        "name": name,
+        "metrics": [{"name": "error"}, {"name": "speed", "direction": "maximize"}],
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        "plan": [{"algorithm": "random", "trials": 6}],
+        "seed": 2,
+    }
+    with site.client() as c:
+        assert c.post("/studies", json=spec).status_code == 201
+        page, _ = logged_in(browser, site.url, site.read)
+        page.goto(f"{site.url}/studies/{name}")
+        expect(page.locator("#leaderboard[data-ready='1']")).to_be_attached()
+        for _ in range(6):
+            trial = c.post(f"/studies/{name}/trials/claim", json={"worker": "w"}).json()["trial"]
+            x = trial["params"]["x"]
+            body = {"attempt": trial["attempt"], "value": {"error": x * x, "speed": x}}
+            c.post(f"/studies/{name}/trials/{trial['number']}/complete", json=body)
+        ranked = c.get(f"/studies/{name}/leaderboard").json()
+    assert all(t["front"] == 0 for t in ranked)  # less error, less speed: all on the front
+    expect(page.locator("#plot-pareto")).to_have_attribute("data-drawn", "6", timeout=15_000)
+    expect(page.locator("#leaderboard tbody tr")).to_have_count(6)
+    assert [r["front"] for r in rows(page)] == ["1"] * 6
+    assert [int(r["number"]) for r in rows(page)] == [t["number"] for t in ranked]

@@ -476,3 +476,42 @@ def test_three_metrics_rank_as_the_api() -> None:
     expected = pareto_rank(trials, three.objectives)
     assert [r["number"] for r in got] == [x.trial.number for x in expected]
     assert [r["front"] for r in got] == [x.front + 1 for x in expected if x.front is not None]
+
+
+def test_a_table_built_before_any_metric_was_reported_learns_them_as_trials_finish() -> None:
+    """A study page opened before its first trial finished: the live updates add the metric
+    columns (every objective of several metrics, the extra metrics and constraints), so the
+    table ranks and shows as one built anew (it ranked every trial as missing a metric)."""
+    two = StudySpec.from_dict(
+        {
+            **{k: v for k, v in spec().to_dict().items() if k not in ("metric", "direction")},
+            "metrics": [
+                {"name": "error", "direction": "minimize"},
+                {"name": "speed", "direction": "maximize"},
+            ],
+        }
+    )
+    rng = np.random.default_rng(5)
+    for study in (two, spec()):
+        values: list[dict[str, float]] = []
+        for i in range(30):
+            v = {"error": float(rng.integers(0, 5)), "speed": float(rng.integers(0, 5))}
+            if i % 3 == 0:
+                v["accuracy"] = float(rng.random())
+            if i % 4 == 0:
+                v["constraint.0"] = float(rng.integers(-1, 2))
+            values.append(v)
+        states = ["complete"] * 30
+        _, rows = _trials_and_rows(values, states)
+        _, running = _trials_and_rows([{}] * 10, ["running"] * 10)
+        first = StudyTable(study, running)  # ten trials running, none reported a metric
+        # the ten finish with their metrics, twenty more come: known and fresh rows at once
+        later = first.updated(study, rows)
+        fresh = StudyTable(study, rows)
+        assert list(later.metrics) == list(fresh.metrics) != []
+        for k in fresh.metrics:
+            np.testing.assert_array_equal(later.metrics[k], fresh.metrics[k])
+        np.testing.assert_array_equal(later.complete, fresh.complete)
+        np.testing.assert_array_equal(later.front, fresh.front)
+        np.testing.assert_array_equal(later.violation, fresh.violation)
+        assert [c["key"] for c in later.columns()] == [c["key"] for c in fresh.columns()]
