@@ -26,24 +26,31 @@ ALWAYS = 50  # the best trials are in every sample
 HYPERVOLUME_STEPS = 200
 
 
-def plots(storage: Storage, study: str, table: StudyTable) -> dict[str, Any]:
-    """Every plot's data for the study page."""
-    complete = table.complete  # best first
+def plots(
+    storage: Storage, study: str, table: StudyTable, metric: str | None = None
+) -> dict[str, Any]:
+    """Every plot's data for the study page; with several metrics the history, importance,
+    parallel coordinates, slices and rounds are of ``metric`` (default: the first)."""
+    spec = table.spec
+    view = table.viewed_as(metric)
+    complete = view.complete  # best first
+    several = spec.multi_objective
     return {
         "trials": table.size,
-        "complete": int(len(complete)),
-        "direction": table.spec.direction.value,
+        "complete": int(len(table.complete)),
+        "direction": "maximize" if view.maximize else "minimize",
         "algorithms": table.algorithms,
-        "history": plot_history(table),
-        "parallel": _parallel(table, _sample(table, complete, LINES)),
-        "importance": _importance(table),
-        "slices": _slices(table, _sample(table, complete, SLICE_POINTS)),
-        "rounds": _rounds(table),
+        "history": plot_history(view),
+        "parallel": _parallel(view, _sample(view, complete, LINES)),
+        "importance": _importance(view),
+        "slices": _slices(view, _sample(view, complete, SLICE_POINTS)),
+        "rounds": _rounds(view),
         "curves": _curves(storage, study, table),
-        "pareto": _pareto(table) if table.spec.multi_objective else None,
-        "hypervolume": _hypervolume(table) if table.spec.multi_objective else None,
-        # what "value" is on the plots: several metrics, the first one (by its name)
-        "value_label": (table.spec.metric if table.spec.multi_objective else None) or "value",
+        "pareto": _pareto(table) if several else None,
+        "hypervolume": _hypervolume(table) if several else None,
+        # what "value" is on the plots: several metrics, the one shown (by its name)
+        "value_label": (metric or spec.metric if several else None) or "value",
+        "metrics": [name for name, _ in spec.objectives] if several else None,
     }
 
 

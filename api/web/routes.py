@@ -116,12 +116,22 @@ def table(
     responses=NOT_FOUND,
     summary="The study page's plots, sampled and binned on the server (cached per study state)",
 )
-def plot_data(name: str, request: Request, token: Token = Reader) -> dict[str, Any]:
+def plot_data(
+    name: str,
+    request: Request,
+    metric: str | None = Query(
+        None, max_length=256, description="several metrics: the one the plots show"
+    ),
+    token: Token = Reader,
+) -> dict[str, Any]:
     key = qualified(token.project, name)
     snap = _snapshots(request).get(key)
-    if "plots" not in snap.derived:
-        snap.derived["plots"] = plots(_storage(request), key, snap.table)
-    return {"fingerprint": snap.fingerprint, **snap.derived["plots"]}
+    table = snap.table
+    shown = None if metric is None or metric == table.spec.metric else metric
+    cached = "plots" if shown is None else f"plots:{shown}"
+    if cached not in snap.derived:
+        snap.derived[cached] = plots(_storage(request), key, table, shown)
+    return {"fingerprint": snap.fingerprint, **snap.derived[cached]}
 
 
 @router.get(

@@ -192,6 +192,25 @@ class StudyTable:
         self.rank[order] = np.arange(1, len(order) + 1)
         self.complete = order  # complete trials, best first
 
+    def viewed_as(self, metric: str | None) -> StudyTable:
+        """This table with ``metric`` (one of a multi-objective study's metrics) as its value:
+        its column, its direction, the complete trials that reported it best first by it (ties
+        by number), what the plots of one metric read. None or the first metric: this table.
+        SpecError naming ``metric`` for a name that is not one of the study's metrics."""
+        if metric is None or metric == (self.spec.metric or "value"):
+            return self
+        directions = dict(self.spec.objectives) if self.spec.multi_objective else {}
+        if metric not in directions:
+            known = ", ".join(name for name, _ in self.spec.objectives)
+            raise SpecError("metric", f"{metric!r} is not a metric of this study ({known})")
+        view = copy.copy(self)
+        view.value = self.metric_column(metric)
+        view.maximize = directions[metric].value == "maximize"
+        done = np.flatnonzero((self.state == CODES["complete"]) & np.isfinite(view.value))
+        v = view.value[done]
+        view.complete = done[np.lexsort((self.number[done], -v if view.maximize else v))]
+        return view
+
     def metric_column(self, name: str) -> np.ndarray:
         """The column of metric ``name`` (the first metric is ``value``; NaN if not kept)."""
         if name == (self.spec.metric or "value"):

@@ -372,7 +372,15 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
         ranked = c.get(f"/studies/{name}/leaderboard").json()
         hypervolume = c.get(f"/studies/{name}").json()["hypervolume"]
         grown = c.get(f"/studies/{name}/plots").json()["hypervolume"]
+        by_speed = c.get(f"/studies/{name}/plots", params={"metric": "speed"}).json()
+        wrong = c.get(f"/studies/{name}/plots", params={"metric": "<b>nope</b>"})
         listed = {s["name"]: s for s in c.get("/studies").json()}
+    # the plots of one metric, of the second: its values, its direction
+    assert by_speed["value_label"] == "speed" and by_speed["direction"] == "maximize"
+    best = [v for _, v in by_speed["history"]["best"]]
+    assert best == sorted(best) and best[-1] == max(t["values"]["speed"] for t in ranked)
+    assert by_speed["metrics"] == ["error", "speed"]
+    assert wrong.status_code == 422 and wrong.json()["error"]["field"] == "metric"
     assert listed[name]["metrics"] == ["error", "speed"]
     assert listed[site.study]["metrics"] is None  # one metric
     page, console = logged_in(browser, site.url, site.read)
@@ -403,6 +411,11 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
     for plot in ("#plot-parallel", "#plot-rounds"):  # the value axis under the metric's name
         expect(page.locator(plot)).to_contain_text("error")
     screenshot(page, "study-pareto")
+    # the plots of one metric switched to the second
+    page.select_option("#plot-metric", "speed")
+    expect(page.locator("#history-caption")).to_contain_text("speed (one of the metrics)")
+    for plot in ("#plot-history", "#plot-parallel", "#plot-rounds"):
+        expect(page.locator(plot)).to_contain_text("speed")
     # the studies page: the first metric's best, said to be one of two
     page.goto(f"{site.url}/")
     best = page.locator(f"#studies tr[data-name='{name}'] td").nth(4)

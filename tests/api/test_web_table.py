@@ -515,3 +515,30 @@ def test_a_table_built_before_any_metric_was_reported_learns_them_as_trials_fini
         np.testing.assert_array_equal(later.front, fresh.front)
         np.testing.assert_array_equal(later.violation, fresh.violation)
         assert [c["key"] for c in later.columns()] == [c["key"] for c in fresh.columns()]
+
+
+def test_the_plots_of_one_metric_see_it_as_the_value() -> None:
+    """``viewed_as``: a multi-objective table with another metric as its value, best first in
+    its direction (ties by number), trials without it left out; a name that is no metric of
+    the study is refused naming ``metric``."""
+    two = StudySpec.from_dict(
+        {
+            **{k: v for k, v in spec().to_dict().items() if k not in ("metric", "direction")},
+            "metrics": [{"name": "error"}, {"name": "speed", "direction": "maximize"}],
+        }
+    )
+    values = [{"error": float(i % 3), "speed": float(i % 4)} for i in range(12)]
+    del values[5]["speed"]
+    _, rows = _trials_and_rows(values, ["complete"] * 11 + ["failed"])
+    table = StudyTable(two, rows)
+    view = table.viewed_as("speed")
+    assert view.maximize and table.viewed_as("error") is table
+    expected = sorted((i for i in range(11) if i != 5), key=lambda i: (-values[i]["speed"], i))
+    assert view.complete.tolist() == expected
+    assert view.value[3] == 3.0 and table.value[3] == 0.0  # the table itself unchanged
+    data = plot_data.plots(Storage("sqlite://"), "t", table, "speed")
+    assert data["value_label"] == "speed" and data["direction"] == "maximize"
+    assert data["history"]["best"][-1][1] == 3.0
+    with pytest.raises(SpecError) as err:
+        table.viewed_as("latency")
+    assert err.value.field == "metric"

@@ -277,13 +277,20 @@
     const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
 
     async function loadPlots() {
-      const data = await api(`${base}/plots`);
+      const metric = $("plot-metric").value;
+      const data = await api(`${base}/plots` + (metric ? `?metric=${enc(metric)}` : ""));
       plotsPrint = data.fingerprint;
       plotsAt = Date.now();
       const first = data.pareto ? data.value_label : undefined;
       Plots.history($("plot-history"), $("legend-history"), data, data.algorithms, first);
       if (data.pareto) {
-        $("history-caption").textContent = `${first} (the first of the metrics) by trial number, ` +
+        const pick = $("plot-metric");
+        if (!pick.options.length) {  // the metric the plots of one metric show: the first
+          for (const m of data.metrics) pick.appendChild(new Option(m, m));
+          $("metric-pick").hidden = false;
+        }
+        const which = first === data.metrics[0] ? "the first of the metrics" : "one of the metrics";
+        $("history-caption").textContent = `${first} (${which}) by trial number, ` +
           "best so far as a line, each trial coloured by round";
         $("pareto-box").hidden = false;
         const more = data.pareto.metrics > 2 ? ` (the first two of ${data.pareto.metrics} metrics)` : "";
@@ -307,6 +314,8 @@
       $("plots-note").textContent = `${data.complete} complete of ${data.trials} trials` +
         (sampled ? "; scatter plots show a stable sample (the best trials always in), computed on the server." : ".");
     }
+
+    $("plot-metric").addEventListener("change", () => loadPlots());
 
     async function poll() {
       try {
