@@ -37,16 +37,28 @@ def _violation(values: dict[str, object]) -> float:
 def upgrade() -> None:
     op.add_column("trials", sa.Column("violation", sa.Float(), nullable=False, server_default="0"))
     conn = op.get_bind()
-    rows = conn.execute(
-        sa.text('SELECT id, "values" FROM trials WHERE CAST("values" AS TEXT) LIKE :mark'),
-        {"mark": "%constraint.%"},
-    ).all()
-    for trial_id, values in rows:
-        parsed = json.loads(values) if isinstance(values, str) else values
-        conn.execute(
-            sa.text("UPDATE trials SET violation = :v WHERE id = :id"),
-            {"v": _violation(parsed or {}), "id": trial_id},
-        )
+    # the trials with constraints, a page at a time by id (a database of millions of trials
+    # is not read at once), each page's violations written in one executemany
+    page = sa.text(
+        'SELECT id, "values" FROM trials WHERE id > :after AND CAST("values" AS TEXT) LIKE :mark '
+        "ORDER BY id LIMIT :size"
+    )
+    update = sa.text("UPDATE trials SET violation = :v WHERE id = :id")
+    after = -1
+    while rows := conn.execute(
+        page, {"after": after, "mark": "%constraint.%", "size": _PAGE}
+    ).all():
+        found = []
+        for trial_id, values in rows:
+            parsed = json.loads(values) if isinstance(values, str) else values
+            if violation := _violation(parsed or {}):
+                found.append({"v": violation, "id": trial_id})
+        if found:
+            conn.execute(update, found)
+        after = rows[-1][0]
+
+
+_PAGE = 5000
 
 
 def downgrade() -> None:
