@@ -36,10 +36,16 @@ class Study:
 
     @property
     def best_trial(self) -> dict[str, Any]:
-        """The complete trial with the best value (ValueError while there is none)."""
+        """The feasible complete trial with the best value, the leaderboard's first (ValueError
+        while there is none: no complete trial, or every one broke a constraint)."""
         best = self.leaderboard(top=1)
         if not best:
             raise ValueError(f"study {self.name} has no complete trial yet")
+        if best[0].get("front", 0) is None:  # infeasible rank after every feasible trial
+            raise ValueError(
+                f"study {self.name} has no feasible trial yet: every complete one broke a "
+                "constraint"
+            )
         return best[0]
 
     @property

@@ -67,6 +67,28 @@ def test_optimize_in_threads_takes_any_function_and_finds_the_best(server: Serve
         assert study.optimize(lambda p: 0.0, workers=2) == 0  # complete: nothing more
 
 
+def test_the_best_trial_is_feasible(server: ServerProcess) -> None:
+    """With constraints the best trial is the best feasible one, as Optuna's; while every
+    complete trial broke one there is none (ValueError saying so)."""
+    name = unique("feasible")
+    with TunerClient(server.url, server.token) as client:
+        study = client.create_study(random_spec(name, 6))
+        broken = iter([True, True, False, True, False, True])
+
+        def objective(params: dict) -> dict:
+            value = (params["x"] - 1) ** 2
+            return {"value": value, "constraints": [1.0 if next(broken) else -1.0]}
+
+        assert study.optimize(objective, n_trials=2) == 2  # both broke the constraint
+        with pytest.raises(ValueError, match="no feasible trial"):
+            study.best_value  # noqa: B018 - the property raises
+        assert study.optimize(objective) == 4
+        feasible = [
+            t["value"] for t in study.trials(state="complete") if t["values"]["constraint.0"] < 0
+        ]
+        assert study.best_value == min(feasible) and study.best_trial["front"] == 0
+
+
 def test_optimize_in_processes_says_why_its_workers_cannot_start(server: ServerProcess) -> None:
     with TunerClient(server.url, server.token) as client:
         study = client.create_study(random_spec(unique("procs"), 4))
