@@ -103,11 +103,20 @@ def promote_at_end(
 
 
 def _trial(storage: Storage, study: str, number: int | None) -> Trial:
+    """Trial ``number``, or the study's best: its leaderboard's first, which must be feasible
+    (a model that broke a constraint is promoted only when chosen by number)."""
     if number is None:
-        best = storage.leaderboard(study, 1)
+        best = storage.ranked(study, 1)
         if not best:
             raise Conflict(f"study {study!r} has no complete trial to promote")
-        return best[0]
+        if best[0].violation > 0:
+            raise Conflict(
+                f"study {study!r} has no feasible trial to promote: every complete one broke a "
+                f"constraint (the least, trial {best[0].trial.number}, by "
+                f"{best[0].violation:g}); choose a trial by number to promote it anyway",
+                "trial",
+            )
+        return best[0].trial
     t = storage.trial(study, number)
     if t.state is not TrialState.COMPLETE:
         raise Conflict(f"trial {number} of {study!r} is {t.state.value}, not complete", "trial")

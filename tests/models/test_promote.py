@@ -17,11 +17,16 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.specs import make_spec
 from tests.tuner.test_cli_use import breast_cancer_csv, trainer_study, tuner  # noqa: F401
 from tuner.cli import main
+from tuner.errors import Conflict
+from tuner.executor import TrialOutcome
 from tuner.models.store import ArtifactStore
+from tuner.promotion import promote
 from tuner.registry import ModelRegistry
 from tuner.storage import Storage
+from tuner.trial import TrialState
 
 OBJECTIVE = """
 import numpy as np
@@ -225,3 +230,25 @@ def test_a_trainer_saves_and_retrains_for_promotion(
     one, two = registry.load("cancer:1"), registry.load("cancer:2")
     assert one.signature.names == list(frame.columns)
     np.testing.assert_allclose(one.predict_batch(frame), two.predict_batch(frame), rtol=1e-6)
+
+
+def test_the_best_trial_to_promote_is_a_feasible_one(tmp_path: Path) -> None:
+    """A study whose every complete trial broke a constraint has no best model to promote: a
+    Conflict names the least infeasible trial; choosing a trial by number still works."""
+    storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
+    storage.create_study(make_spec("c"))
+    with storage.locked("c") as locked:
+        locked.add_trials(0, [{"x": 0.5, "n": 1, "kind": "a"}] * 2)
+    for broken in (0.5, 0.2):
+        trial = storage.claim("c", "w", 60)
+        assert trial is not None
+        values = {"value": 1.0, "constraint.0": broken}
+        outcome = TrialOutcome(TrialState.COMPLETE, 1.0, values)
+        storage.finish("c", trial.number, trial.attempt, outcome, 1)
+    registry = ModelRegistry(storage, ArtifactStore(str(tmp_path / "models")))
+    with pytest.raises(Conflict, match="no feasible trial to promote.*trial 1, by 0.2") as err:
+        promote(storage, registry, "c", "m")
+    assert err.value.field == "trial"
+    with pytest.raises(Conflict, match="saved no model"):  # by number: past the check
+        promote(storage, registry, "c", "m", trial=0)
+    storage.close()
