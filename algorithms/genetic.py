@@ -17,6 +17,7 @@ import numpy as np
 
 from tuner.algorithm import Algorithm, Suggestion, seen_keys, unseen_points
 from tuner.errors import SpecError
+from tuner.pareto import constrained_cost
 from tuner.space import CategoricalParameter, Params, SearchSpace
 from tuner.study import Direction
 from tuner.trial import Trial, TrialState
@@ -114,7 +115,8 @@ class GeneticSearch(Algorithm):
             and t.value is not None
             and self.space.contains(t.params)
         ]
-        evaluated.sort(key=lambda t: (self.direction.sort_key(t.value), t.number))  # type: ignore
+        cost = constrained_cost(evaluated, self.direction)  # infeasible trials after feasible
+        evaluated.sort(key=lambda t: (cost(t), t.number))
         if generation == 0:
             return evaluated[: self.population]
         last = [t for t in evaluated if generation_of(t) == generation - 1]
@@ -127,9 +129,9 @@ class GeneticSearch(Algorithm):
         """The DEAP individuals (unit genomes with a fitness) generation ``generation`` is bred
         from; subclasses choose them otherwise (``nsga2``, ``nsga3``)."""
         parents = self.parents(history, generation)
+        cost = constrained_cost(parents, self.direction)
         return individuals(
-            [self._genome(t.params, rng) for t in parents],
-            [(self.direction.sort_key(t.value),) for t in parents],  # type: ignore[arg-type]
+            [self._genome(t.params, rng) for t in parents], [(cost(t),) for t in parents]
         )
 
     def pair(self, population: list[Any]) -> tuple[list[float], list[float]]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tuner.pareto import constrained_cost
 from tuner.pruner import first_at_or_after
 from tuner.space import CategoricalParameter, FloatParameter, NumericParameter, SearchSpace
 from tuner.study import Direction
@@ -51,8 +52,11 @@ class Observations:
         score: Callable[[Trial], float | None] | None = None,
     ) -> Observations:
         """``score`` gives a complete trial's number to minimise (None: leave it out); by
-        default its value in the study's direction."""
+        default its value in the study's direction, an infeasible trial's past every feasible
+        one (``tuner.pareto.constrained_cost``)."""
         d = len(space)
+        # by default the value, constraints counted (infeasible trials past feasible ones)
+        scoring = score if score is not None else constrained_cost(history, direction)
         done: list[np.ndarray] = []
         values: list[float] = []
         pending: list[np.ndarray] = []
@@ -67,11 +71,7 @@ class Observations:
             if u is None:
                 continue
             if complete:
-                value = (
-                    direction.sort_key(float(t.value))  # type: ignore[arg-type]
-                    if score is None
-                    else score(t)
-                )
+                value = scoring(t)
                 if value is None or not math.isfinite(value):
                     continue
                 done.append(u)

@@ -4,7 +4,8 @@ least violation first), and the hypervolume of a front and of a study as it grew
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,35 @@ def violation(trial: Trial) -> float:
 def violation_of(values: Mapping[str, float]) -> float:
     """``violation`` of a trial's ``values``."""
     return sum(max(v, 0.0) for k, v in values.items() if k.startswith(CONSTRAINT))
+
+
+def constrained_cost(history: Sequence[Trial], direction: Direction) -> Callable[[Trial], float]:
+    """A complete trial's value as a cost to minimise, for a search of one metric with
+    constraints: a feasible trial's own; an infeasible one's past every feasible one of
+    ``history``, by one to two spans of their costs, more the more it violates, so that a model
+    or a selection steers clear; before any trial is feasible, its violation (the search looks
+    for feasibility first). Without an infeasible trial: the value in the direction."""
+    done = [t for t in history if t.state is TrialState.COMPLETE and t.value is not None]
+    broken = [violation(t) for t in done]
+
+    def plain(t: Trial) -> float:
+        return direction.sort_key(float(t.value if t.value is not None else math.nan))
+
+    if not any(v > 0 for v in broken):
+        return plain
+    feasible = [
+        c for t, v in zip(done, broken, strict=True) if v == 0 and math.isfinite(c := plain(t))
+    ]
+    if not feasible:
+        return violation
+    worst = max(feasible)
+    span = (worst - min(feasible)) or 1.0
+
+    def cost(t: Trial) -> float:
+        c, v = plain(t), violation(t)
+        return c if v == 0 else max(c, worst) + span * (1.0 + v / (1.0 + v))
+
+    return cost
 
 
 def costs(trial: Trial, objectives: Sequence[tuple[str, Direction]]) -> tuple[float, ...] | None:

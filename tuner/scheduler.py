@@ -7,6 +7,7 @@ and one plan. Everything it decides is a function of the database, so it holds n
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tuner import plugins
 from tuner.algorithm import Suggestion, as_suggestion
 from tuner.errors import Conflict
+from tuner.pareto import constrained_cost
 from tuner.space import SearchSpace
 from tuner.storage import LockedStudy, Storage
 from tuner.study import Direction, StudySpec, StudyState
@@ -62,13 +64,15 @@ class Progress:
 
 
 def best_trial(trials: Sequence[Trial], spec: StudySpec) -> Trial | None:
-    """The complete trial with the best value (the lowest number among ties)."""
-    best: Trial | None = None
-    for t in trials:
-        if t.state is TrialState.COMPLETE and t.value is not None:
-            if best is None or spec.direction.better(t.value, best.value):  # type: ignore[arg-type]
-                best = t
-    return best
+    """The complete trial with the best value (the lowest number among ties), a feasible one
+    before any that broke a constraint (``tuner.pareto.constrained_cost``)."""
+    done = [
+        t
+        for t in trials
+        if t.state is TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
+    ]
+    cost = constrained_cost(done, spec.direction)
+    return min(done, key=lambda t: (cost(t), t.number), default=None)
 
 
 def round_space(spec: StudySpec, round_index: int, history: Sequence[Trial]) -> SearchSpace:

@@ -18,6 +18,7 @@ from tuner.errors import SpecError
 from tuner.executor import TrialOutcome
 from tuner.objective import interpret
 from tuner.pareto import (
+    constrained_cost,
     crowding,
     dominates,
     fronts,
@@ -116,6 +117,32 @@ def test_the_hypervolume_history_is_each_prefix_s_hypervolume(
         prefix = points[:k]
         front = [prefix[i] for i in _fronts_by_definition(prefix)[0]]
         assert volume == pytest.approx(hypervolume(front, reference))
+
+
+@pytest.mark.parametrize("direction", [Direction.MINIMIZE, Direction.MAXIMIZE])
+def test_one_metric_s_cost_puts_infeasible_trials_past_every_feasible_one(
+    direction: Direction,
+) -> None:
+    def t(number: int, value: float, *broken: float) -> Trial:
+        values = {"value": value, **{f"constraint.{i}": c for i, c in enumerate(broken)}}
+        return Trial("s", number, 0, {}, TrialState.COMPLETE, 1, value, values)
+
+    plain = [t(0, 3.0), t(1, -2.0, -1.0), t(2, 5.0, 0.0)]
+    cost = constrained_cost(plain, direction)  # nothing broken: the value in the direction
+    assert [cost(x) for x in plain] == [direction.sort_key(x.value or 0.0) for x in plain]
+    trials = [*plain, t(3, -9.0, 0.5), t(4, -9.0, 2.0), t(5, 7.0, 0.1, 0.3)]
+    cost = constrained_cost(trials, direction)
+    feasible = [cost(x) for x in trials[:3]]
+    assert feasible == [direction.sort_key(x.value or 0.0) for x in trials[:3]]
+    broken = [cost(x) for x in trials[3:]]
+    assert min(broken) > max(feasible)
+    assert cost(trials[4]) > cost(trials[3])  # the same value, more violation: worse
+    none_feasible = trials[3:]
+    assert [constrained_cost(none_feasible, direction)(x) for x in none_feasible] == [
+        0.5,
+        2.0,
+        pytest.approx(0.4),
+    ]
 
 
 def test_crowding_by_hand() -> None:
