@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.specs import make_spec, spec_dict
 from tuner import pareto
+from tuner.commands import output
 from tuner.config import Settings
 from tuner.errors import SpecError
 from tuner.executor import TrialOutcome
@@ -184,7 +185,9 @@ def test_rank_puts_the_front_first_then_crowding_then_infeasible() -> None:
     assert ranked[5].violation == 0.5
 
 
-def test_constraints_rank_infeasible_after_feasible_with_one_metric(tmp_path: Path) -> None:
+def test_constraints_rank_infeasible_after_feasible_with_one_metric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     storage = Storage(f"sqlite:///{tmp_path / 'tuner.db'}")
     spec = make_spec("c", plan=[{"algorithm": "random", "trials": 4}])
     storage.create_study(spec)
@@ -209,6 +212,16 @@ def test_constraints_rank_infeasible_after_feasible_with_one_metric(tmp_path: Pa
     assert [r.front for r in storage.ranked("c")] == [0, 0, None, None]
     with pytest.raises(Exception, match="constraints"):
         interpret({"value": 1.0, "constraints": ["no"]}, None)
+    # tuner leaderboard says by how much the infeasible ones broke their constraints
+    output.leaderboard(storage, "c", None)
+    head, *lines = capsys.readouterr().out.splitlines()
+    assert head.split()[:5] == ["rank", "#", "round", "value", "violation"]
+    assert [line.split()[1:5] for line in lines] == [
+        ["2", "1", "2", "-"],
+        ["1", "1", "3", "-"],
+        ["0", "1", "1", "0.2"],
+        ["3", "1", "0.5", "0.4"],
+    ]
 
 
 def mo_spec(**overrides: object) -> StudySpec:

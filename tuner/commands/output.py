@@ -43,23 +43,27 @@ def leaderboard(storage: Storage, study: str, top: int | None) -> None:
     if spec.multi_objective:
         pareto_leaderboard(storage, study, top)
         return
-    trials = storage.leaderboard(study, top)
-    if not trials:
+    ranked = storage.ranked(study, top)
+    if not ranked:
         print("no complete trials yet")
         return
+    # a trial that broke a constraint ranks after the feasible ones: say by how much
+    broken = any(r.violation > 0 for r in ranked)
     rows = [
         [
             i + 1,
-            t.number,
-            round_of(t),
-            number(t.value),
-            t.attempt,
-            duration(t.duration),
-            params(t.params),
+            r.trial.number,
+            round_of(r.trial),
+            number(r.trial.value),
+            *([number(r.violation) if r.violation > 0 else "-"] if broken else []),
+            r.trial.attempt,
+            duration(r.trial.duration),
+            params(r.trial.params),
         ]
-        for i, t in enumerate(trials)
+        for i, r in enumerate(ranked)
     ]
-    table(["rank", "#", "round", "value", "attempts", "time", "params"], rows)
+    head = ["rank", "#", "round", "value", *(["violation"] if broken else [])]
+    table([*head, "attempts", "time", "params"], rows)
 
 
 def pareto_leaderboard(storage: Storage, study: str, top: int | None) -> None:
