@@ -115,25 +115,39 @@ def plot_history(table: StudyTable) -> dict[str, Any]:
     """The history plot from the study's table."""
     done = np.sort(table.complete)
     last = int(table.number.max()) if table.size else 0
-    return history(table.number[done], table.round[done], table.value[done], table.maximize, last)
+    feasible = table.violation[done] == 0
+    value = table.value[done]
+    return history(table.number[done], table.round[done], value, table.maximize, last, feasible)
 
 
 def history(
-    number: np.ndarray, round: np.ndarray, value: np.ndarray, maximize: bool, last: int
+    number: np.ndarray,
+    round: np.ndarray,
+    value: np.ndarray,
+    maximize: bool,
+    last: int,
+    feasible: np.ndarray,
 ) -> dict[str, Any]:
     """The history plot from the complete trials in number order (the study's table or
     ``Storage.complete_values``, the same data either way): each one's value by number
-    (sampled), coloured by round, and the best so far as a step line (only the steps where it
-    improved, thinned past ``BEST_STEPS``); ``last`` is the highest trial number."""
-    best_first = np.lexsort((number, -value if maximize else value))
+    (sampled; 1 after the round when it broke a constraint), coloured by round, and the best
+    feasible value so far as a step line (only the steps where it improved, thinned past
+    ``BEST_STEPS``); ``last`` is the highest trial number."""
+    cost = -value if maximize else value
+    best_first = np.lexsort((number, cost, ~feasible))  # the feasible first, as ranked
     points = _sample_of(number, best_first, HISTORY_POINTS)
-    best = np.maximum.accumulate(value) if maximize else np.minimum.accumulate(value)
-    steps = np.flatnonzero(np.concatenate([[True], best[1:] != best[:-1]])) if len(value) else value
+    kept = np.where(feasible & np.isfinite(cost), cost, np.inf)
+    best = np.minimum.accumulate(kept) if len(kept) else kept
+    changed = np.concatenate([[True], best[1:] != best[:-1]]) if len(best) else best.astype(bool)
+    steps = np.flatnonzero(changed & np.isfinite(best))
     if len(steps) > BEST_STEPS:
         steps = steps[np.linspace(0, len(steps) - 1, BEST_STEPS).astype(int)]
     return {
-        "points": [[int(number[i]), float(value[i]), int(round[i]) + 1] for i in points],
-        "best": [[int(number[i]), float(best[i])] for i in steps],
+        "points": [
+            [int(number[i]), float(value[i]), int(round[i]) + 1, int(not feasible[i])]
+            for i in points
+        ],
+        "best": [[int(number[i]), float(value[i])] for i in steps],
         "last": max(0, last),
         "sampled": len(points) < len(number),
     }
@@ -147,10 +161,12 @@ def quick_history(storage: Storage, study: str) -> dict[str, Any]:
     value = np.array([np.nan if v is None else v for v in got.value], dtype=float)
     maximize = spec.direction.value == "maximize"
     number = np.array(got.number, dtype=np.int64)
+    rounds = np.array(got.round, dtype=np.int32)
+    feasible = np.array(got.violation, dtype=float) == 0
     return {
         "direction": spec.direction.value,
         "algorithms": [r.algorithm for r in spec.plan],
-        "history": history(number, np.array(got.round, dtype=np.int32), value, maximize, got.last),
+        "history": history(number, rounds, value, maximize, got.last, feasible),
     }
 
 

@@ -378,7 +378,8 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
     # the plots of one metric, of the second: its values, its direction
     assert by_speed["value_label"] == "speed" and by_speed["direction"] == "maximize"
     best = [v for _, v in by_speed["history"]["best"]]
-    assert best == sorted(best) and best[-1] == max(t["values"]["speed"] for t in ranked)
+    feasible = [t["values"]["speed"] for t in ranked if t["front"] is not None]
+    assert best == sorted(best) and best[-1] == max(feasible)  # the best feasible speed
     assert by_speed["metrics"] == ["error", "speed"]
     assert wrong.status_code == 422 and wrong.json()["error"]["field"] == "metric"
     assert listed[name]["metrics"] == ["error", "speed"]
@@ -395,6 +396,9 @@ def test_a_study_of_two_metrics_shows_its_pareto_front(browser: Browser, site: S
     assert "error" in shown[0] and "speed" in shown[0]  # the first metric under its name
     expect(page.locator("#summary")).to_contain_text(f"hypervolume {hypervolume:.4g}"[:16])
     expect(page.locator("#plot-pareto")).to_have_attribute("data-drawn", "14")
+    # the history plot rings the trials that broke a constraint (none in the best-so-far line)
+    infeasible = sum(1 for t in ranked if t["front"] is None)
+    assert page.locator("#plot-history circle.infeasible").count() == infeasible > 0
     # x in [0, 0.7]: every feasible trial is on the front (less error, less speed)
     assert page.locator("#plot-pareto circle.front").count() == sum(
         1 for t in ranked if t["front"] == 0

@@ -16,7 +16,7 @@ from tuner.api.web.first_page import first_page
 from tuner.api.web.rows_html import fmt, head_html, page_info, rows_html, seconds
 from tuner.api.web.snapshots import KEPT_STUDIES, Snapshots
 from tuner.api.web.study_yaml import line_of
-from tuner.api.web.table import Filter, StudyTable, page
+from tuner.api.web.table import CODES, Filter, StudyTable, page
 from tuner.errors import NotFound, SpecError
 from tuner.executor import TrialOutcome
 from tuner.importance import importances
@@ -223,9 +223,20 @@ def test_the_fingerprint_moves_with_the_study_and_light_rows_match(database_url:
     storage.close()
 
 
+def broke(number: int, best: int) -> bool:
+    """Whether trial ``number`` of ``imported`` broke its constraint (``best``: the number of
+    the complete trial with the best value)."""
+    return number % 7 == 3 or number == best
+
+
 def imported(storage: Storage, n: int) -> StudySpec:
-    """Study ``t`` of ``n`` finished trials (``synthetic``: every tenth failed) in ``storage``."""
+    """Study ``t`` of ``n`` finished trials (``synthetic``: every tenth failed; every seventh
+    broke a constraint) in ``storage``."""
     study, rows, t0 = spec(n), synthetic(n), datetime(2026, 1, 1, tzinfo=UTC)
+    done = [
+        (v, i) for i, v in enumerate(rows.value) if v is not None and rows.state[i] == "complete"
+    ]
+    best = min(done)[1] if done else -1
     trials = []
     for i in rows.number:
         start, end = t0 + timedelta(seconds=i), t0 + timedelta(seconds=i + 1.5)
@@ -239,7 +250,10 @@ def imported(storage: Storage, n: int) -> StudySpec:
                 state=TrialState(outcome),
                 attempt=1,
                 value=rows.value[i],
-                values={} if rows.value[i] is None else {"value": rows.value[i]},
+                # every seventh trial broke a constraint, and the best by value
+                values={}
+                if rows.value[i] is None
+                else {"value": rows.value[i], "constraint.0": 0.5 if broke(i, best) else -1.0},
                 worker="w",
                 created_at=start,
                 started_at=start,
@@ -259,6 +273,18 @@ def test_the_indexed_reads_equal_the_table_s(database_url: str) -> None:
     table = StudyTable(study, storage.trial_rows("t"))
     quick = plot_data.quick_history(storage, "t")
     assert quick["history"] == plot_data.plot_history(table)
+    # the best-so-far line is of feasible trials (as the summary's best), rings mark the rest
+    points = quick["history"]["points"]
+    complete = table.state == CODES["complete"]
+    best = int(table.number[complete][np.argmin(table.value[complete])])
+    assert {n for n, _, _, x in points if x} == {n for n, *_ in points if broke(n, best)}
+    feasible = [
+        v
+        for n, v, ok in zip(table.number, table.value, complete, strict=True)
+        if ok and not broke(int(n), best)
+    ]
+    assert quick["history"]["best"][-1][1] == min(feasible) > table.value[best]
+    assert storage.study_summary("t").best_value == min(feasible)
     assert quick["history"]["sampled"] and quick["algorithms"] == ["random", "random"]
     for offset in (0, 50):
         fast = first_page(storage, "t", study, offset, 50)

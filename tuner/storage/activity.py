@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Text, cast, func, or_, select
@@ -40,13 +40,14 @@ class TrialRows:
 
 @dataclass(frozen=True)
 class CompleteValues:
-    """The complete trials of a study in number order: number, round (from 0) and value; and
-    the highest number of any trial (-1 before the first)."""
+    """The complete trials of a study in number order: number, round (from 0), value and
+    constraint violation; and the highest number of any trial (-1 before the first)."""
 
     number: list[int]
     round: list[int]
     value: list[float | None]
     last: int
+    violation: list[float] = field(default_factory=list)  # 0: feasible
 
 
 _UNFINISHED = (TrialState.WAITING, TrialState.RUNNING)
@@ -127,17 +128,18 @@ class StudyActivity(StorageBase):
         with self._session() as s:
             study_id = self._study_row(s, study).id
             rows = s.execute(
-                select(TrialRow.number, TrialRow.round, TrialRow.value)
+                select(TrialRow.number, TrialRow.round, TrialRow.value, TrialRow.violation)
                 .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.COMPLETE)
                 .order_by(TrialRow.number)
             ).all()
             last = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
-        columns = list(zip(*rows, strict=True)) if rows else [()] * 3
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 4
         return CompleteValues(
             number=list(columns[0]),
             round=list(columns[1]),
             value=list(columns[2]),
             last=-1 if last is None else int(last),
+            violation=[float(v) for v in columns[3]],
         )
 
     def round_progress(self, studies: Sequence[str]) -> dict[str, dict[int, int]]:

@@ -88,9 +88,13 @@ const Plots = (() => {
     const ys = h.points.map((p) => p[1]);
     const s = frame(svg, [0, Math.max(1, h.last)], extent(ys), "trial number", yTitle || "value");
     const dots = node("g", { class: "dots" });
-    for (const [n, v, r] of h.points) {
-      const c = node("circle", { cx: s.x(n).toFixed(1), cy: s.y(v).toFixed(1), r: 2.4, fill: COLORS[(r - 1) % COLORS.length] });
-      c.appendChild(node("title", {}, `trial ${n}, round ${r}: ${fmt(v)}`));
+    for (const [n, v, r, broke] of h.points) {
+      const colour = COLORS[(r - 1) % COLORS.length];
+      // a trial that broke a constraint: a ring, and left out of the best-so-far line
+      const c = node("circle", broke
+        ? { cx: s.x(n).toFixed(1), cy: s.y(v).toFixed(1), r: 2.4, fill: "none", stroke: colour, class: "infeasible" }
+        : { cx: s.x(n).toFixed(1), cy: s.y(v).toFixed(1), r: 2.4, fill: colour });
+      c.appendChild(node("title", {}, `trial ${n}, round ${r}: ${fmt(v)}${broke ? " (broke a constraint)" : ""}`));
       dots.appendChild(c);
     }
     svg.appendChild(dots);
