@@ -35,6 +35,8 @@ class _Run:
     thread: threading.Thread | None = None
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    # when this server took it (monotonic), after its lease was in the database
+    taken_at: float = field(default_factory=time.monotonic)
 
 
 class ServerRuns:
@@ -96,12 +98,19 @@ class ServerRuns:
         while first or not stop.wait(max(0.2, self.lease / 3)):
             first = False
             try:
+                renewed_at = time.monotonic()
                 held = self.storage.renew_runs(self.owner, self.lease)
                 with self._lock:
+                    # a run taken while the renewal read the leases is not in ``held`` yet:
+                    # only those taken before it can have been lost (it stopped a run just
+                    # started by POST .../run, which then stalled for a lease)
                     lost = [
                         s
                         for s, r in self._runs.items()
-                        if not r.done.is_set() and r.runner is not None and s not in held
+                        if not r.done.is_set()
+                        and r.runner is not None
+                        and s not in held
+                        and r.taken_at < renewed_at
                     ]
                 for study in lost:
                     log.warning("the run of %s is no longer this server's: stopping it here", study)
