@@ -10,7 +10,7 @@ import pytest
 from tuner.algorithm import as_suggestion
 from tuner.plan import default_plan
 from tuner.scheduler import best_trial, round_algorithm
-from tuner.study import Direction, StudySpec
+from tuner.study import StudySpec
 from tuner.trial import Trial, TrialState
 
 FEASIBLE_BEST = 0.5
@@ -64,4 +64,3 @@ def test_the_narrowed_round_is_centred_on_the_best_feasible_trial() -> None:
                  {"value": 0.61, "constraint.0": -0.1})  # fmt: skip
     assert best_trial([cheap, fair], spec) is fair
     assert best_trial([cheap], spec) is cheap  # none feasible: the least violation
-    assert spec.direction is Direction.MINIMIZE
