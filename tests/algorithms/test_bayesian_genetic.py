@@ -9,6 +9,7 @@ import pytest
 
 from tuner import plugins
 from tuner.algorithm import Algorithm, Suggestion
+from tuner.algorithms import bayesian
 from tuner.algorithms.genetic import GeneticSearch, generation_of
 from tuner.errors import SpecError
 from tuner.space import Params, SearchSpace
@@ -82,6 +83,21 @@ class TestBayesianParticulars:
         history += done(points, start=len(history))
         points = algo.suggest(history, 1)
         assert bowl(points[0]) < best + 1.0  # exploits what earlier rounds learnt at once
+
+    def test_a_restarted_process_suggests_what_a_running_one_does(self) -> None:
+        # a running study's process has the fitted models of the last histories in its cache,
+        # a restarted one (or another replica) has not: both must suggest the same points
+        rng = np.random.default_rng(5)
+        history = done([BOWL.sample(rng) for _ in range(19)])
+        running = []
+        bayesian._cache.clear()
+        for _ in range(14):  # 19 to 32 trials: steps at 20 and 30
+            point = make("bayesian").suggest(history, 1)
+            running.append(point)
+            history += done(point, start=len(history))
+        for i, point in enumerate(running):
+            bayesian._cache.clear()
+            assert make("bayesian").suggest(history[: 19 + i], 1) == point
 
     @pytest.mark.parametrize(
         ("fantasy", "acquisition"),
