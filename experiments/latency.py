@@ -6,6 +6,13 @@ Run on its own it prints and saves the suggest-time table of issue 16 (5-D and 1
 
     OMP_NUM_THREADS=1 python -m experiments.latency --dims 5,10 --sizes 100,1000
 
+in two ways: ``cold``, one suggestion on a history of that size by a contender that has seen
+nothing before (our fitted-model cache emptied, a new Optuna sampler), and ``study``, the mean
+of the ``--steps`` suggestions of a running study from that size on (each suggested point
+evaluated on the same sphere and added to the history; our scheduler's fresh instance per
+suggestion with the process's cache, Optuna's one sampler with its own cache of kernel
+parameters), the cost a study of that length pays per trial.
+
 Each contender is timed in turn at each size, ``--repeats`` times, interleaved, and the median
 kept; ``--clock cpu`` counts the process's CPU time instead of the wall clock (on a loaded
 machine the wall clock of a 10 ms call mostly measures the other processes).
@@ -20,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,18 +72,77 @@ def ours(name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counte
     return clock() - start
 
 
+def _sphere(params: dict[str, float]) -> float:
+    return sum(float(v) ** 2 for v in params.values())
+
+
+def ours_study(
+    name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter, steps: int = 10
+) -> float:
+    """Mean seconds of the ``steps`` suggestions of a running study from ``size`` trials on."""
+    from tuner.algorithm import as_suggestion
+    from tuner.algorithms import bayesian
+
+    space = SearchSpace.from_dict(space_of(dims))
+    history = [
+        Trial("lat", i, 0, p, TrialState.COMPLETE, 1, v, {"v": v})
+        for i, (p, v) in enumerate(_history(size, dims))
+    ]
+    bayesian._cache.clear()
+    spent = 0.0
+    for _ in range(steps):
+        algo = plugins.algorithm(name).create(space, Direction.MINIMIZE, 0, size + steps, {})
+        start = clock()
+        got = algo.suggest(history, 1)
+        spent += clock() - start
+        params = dict(as_suggestion(got[0]).params)
+        v = _sphere(params)
+        history.append(Trial("lat", len(history), 0, params, TrialState.COMPLETE, 1, v, {"v": v}))
+    return spent / steps
+
+
+def optuna_study(
+    sampler: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter, steps: int = 10
+) -> float:
+    """As ``ours_study``, one sampler object asked and told ``steps`` times."""
+    import optuna as op
+
+    op.logging.set_verbosity(op.logging.ERROR)
+    study = op.create_study(sampler=_sampler(op, sampler))
+    names = list(space_of(dims))
+    dist = {k: op.distributions.FloatDistribution(-5.0, 5.0) for k in names}
+    study.add_trials(
+        [
+            op.trial.create_trial(params=p, distributions=dist, value=v)
+            for p, v in _history(size, dims)
+        ]
+    )
+    spent = 0.0
+    for _ in range(steps):
+        start = clock()
+        trial = study.ask()
+        params = {k: trial.suggest_float(k, -5.0, 5.0) for k in names}
+        spent += clock() - start
+        study.tell(trial, _sphere(params))
+    return spent / steps
+
+
+def _sampler(op: Any, name: str) -> Any:
+    make = {
+        "optuna-tpe": op.samplers.TPESampler,
+        "optuna-cmaes": op.samplers.CmaEsSampler,
+        "optuna-gp": op.samplers.GPSampler,
+    }[name]
+    return make(seed=0)
+
+
 def optuna_ask(
     sampler: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter
 ) -> float:
     import optuna as op
 
     op.logging.set_verbosity(op.logging.ERROR)
-    make = {
-        "optuna-tpe": op.samplers.TPESampler,
-        "optuna-cmaes": op.samplers.CmaEsSampler,
-        "optuna-gp": op.samplers.GPSampler,
-    }[sampler]
-    study = op.create_study(sampler=make(seed=0))
+    study = op.create_study(sampler=_sampler(op, sampler))
     names = list(space_of(dims))
     dist = {k: op.distributions.FloatDistribution(-5.0, 5.0) for k in names}
     study.add_trials(
@@ -98,22 +165,32 @@ def latency_table(
     dims: int = DIMS,
     peers: Sequence[str] = ("optuna-tpe", "optuna-cmaes", "optuna-gp"),
     clock: Clock = time.perf_counter,
+    mode: str = "cold",
 ) -> dict[str, dict[int, float]]:
     """Median seconds of one suggestion, per contender and history size (floats in ``dims``
-    dimensions); at each size the contenders take turns, ``repeats`` rounds."""
+    dimensions); at each size the contenders take turns, ``repeats`` rounds. ``mode``: ``cold``
+    (one suggestion by a contender that has seen nothing) or ``study`` (the mean over ten
+    suggestions of a running study)."""
     names = [*algorithms, *peers]
+    measures = {"cold": (optuna_ask, ours), "study": (optuna_study, ours_study)}[mode]
+
+    def measure(name: str, size: int) -> float:
+        return measures[0 if name.startswith("optuna") else 1](name, size, dims, clock)
+
     for name in names:  # imports and first-call set-up out of the measurement
-        (optuna_ask if name.startswith("optuna") else ours)(name, 10, dims, clock)
+        measure(name, 10)
     times: dict[str, dict[int, list[float]]] = {name: {} for name in names}
     for size in sizes:
         for _ in range(repeats):
             for name in names:
-                measure = optuna_ask if name.startswith("optuna") else ours
-                times[name].setdefault(size, []).append(measure(name, size, dims, clock))
+                times[name].setdefault(size, []).append(measure(name, size))
     out = {name: {s: float(np.median(v)) for s, v in by.items()} for name, by in times.items()}
     for name, by in out.items():
         for size, seconds in by.items():
-            print(f"latency {dims}-D {name:14s} {size:5d}: {seconds * 1000:.1f} ms", flush=True)
+            print(
+                f"latency {mode} {dims}-D {name:14s} {size:5d}: {seconds * 1000:.1f} ms",
+                flush=True,
+            )
     return out
 
 
@@ -125,26 +202,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="cpu")
     parser.add_argument("--peers", type=lambda s: s.split(","), default=["optuna-gp"])
+    parser.add_argument("--modes", type=lambda s: s.split(","), default=["cold", "study"])
     parser.add_argument("--out", type=Path, default=Path("experiments/results/suggest_time.json"))
     a = parser.parse_args(argv)
     clock = time.process_time if a.clock == "cpu" else time.perf_counter
     rows = []
-    for dims in a.dims:
-        table = latency_table(["bayesian"], a.sizes, a.repeats, dims, a.peers, clock)
-        for size in a.sizes:
-            ours_s = table["bayesian"][size]
-            row = {"dims": dims, "trials": size, "bayesian_s": ours_s}
-            for peer in a.peers:
-                row[f"{peer}_s"] = table[peer][size]
-                row[f"{peer}_over_ours"] = table[peer][size] / ours_s
-            rows.append(row)
-    print(f"| dims | trials | bayesian (ms) | {' | '.join(f'{p} (ms) | ratio' for p in a.peers)} |")
-    print("|---|---|---|" + "---|---|" * len(a.peers))
+    for mode in a.modes:
+        for dims in a.dims:
+            table = latency_table(["bayesian"], a.sizes, a.repeats, dims, a.peers, clock, mode)
+            for size in a.sizes:
+                ours_s = table["bayesian"][size]
+                row = {"mode": mode, "dims": dims, "trials": size, "bayesian_s": ours_s}
+                for peer in a.peers:
+                    row[f"{peer}_s"] = table[peer][size]
+                    row[f"{peer}_over_ours"] = table[peer][size] / ours_s
+                rows.append(row)
+    heads = " | ".join(f"{p} (ms) | ratio" for p in a.peers)
+    print(f"| mode | dims | trials | bayesian (ms) | {heads} |")
+    print("|---|---|---|---|" + "---|---|" * len(a.peers))
     for row in rows:
         peers = " | ".join(
             f"{row[f'{p}_s'] * 1000:.1f} | {row[f'{p}_over_ours']:.1f}" for p in a.peers
         )
-        print(f"| {row['dims']} | {row['trials']} | {row['bayesian_s'] * 1000:.1f} | {peers} |")
+        print(
+            f"| {row['mode']} | {row['dims']} | {row['trials']} | "
+            f"{row['bayesian_s'] * 1000:.1f} | {peers} |"
+        )
     argv = list(sys.argv[1:] if argv is None else argv)
     omp = os.environ.get("OMP_NUM_THREADS")
     meta = {"clock": a.clock, "repeats": a.repeats, "argv": argv, "OMP_NUM_THREADS": omp}
