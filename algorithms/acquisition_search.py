@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableSet
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 
 from tuner.algorithms.observations import canonical, filled
+from tuner.algorithms.skopt_surrogate import Surrogate
 from tuner.space import SearchSpace
 
 _RANDOM_CANDIDATES = 600
@@ -27,26 +28,6 @@ _POLISHED = 3  # candidates polished by L-BFGS-B on the GP's acquisition
 _POLISH_STEPS = 12
 
 Acquire = Callable[[np.ndarray], np.ndarray]
-
-
-class Acquirer(Protocol):
-    """What the search asks of a model: a ``Surrogate``, or one with pending points penalised
-    (``local_penalty.LocallyPenalised``). Acquisition values are minimised."""
-
-    scale: float
-
-    @property
-    def has_gradient(self) -> bool: ...
-
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def acquisition(
-        self, x: np.ndarray, kind: str, y_best: float, xi: float, kappa: float
-    ) -> np.ndarray: ...
-
-    def acquisition_gradient(
-        self, x: np.ndarray, kind: str, y_best: float, xi: float, kappa: float
-    ) -> tuple[np.ndarray, np.ndarray] | None: ...
 
 
 @dataclass(frozen=True)
@@ -100,7 +81,7 @@ class AcquisitionSearch:
 
     def polished(
         self,
-        model: Acquirer,
+        model: Surrogate,
         rows: np.ndarray,
         kind: str,
         y_best: float,
@@ -151,7 +132,7 @@ class AcquisitionSearch:
 
 def hedge(
     rng: np.random.Generator,
-    model: Acquirer,
+    model: Surrogate,
     x: np.ndarray,
     y_best: float,
     xi: float,

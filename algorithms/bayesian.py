@@ -28,13 +28,7 @@ from typing import Any
 import numpy as np
 
 from tuner.algorithm import Algorithm, seen_keys, unseen_points
-from tuner.algorithms.acquisition_search import (
-    LOCAL_CENTRES,
-    Acquirer,
-    AcquisitionSearch,
-    hedge,
-)
-from tuner.algorithms.local_penalty import LocallyPenalised
+from tuner.algorithms.acquisition_search import LOCAL_CENTRES, AcquisitionSearch, hedge
 from tuner.algorithms.observations import Observations, categorical_columns, filled
 from tuner.algorithms.pareto_acquisition import (
     REFERENCE,
@@ -54,7 +48,7 @@ from tuner.study import Direction
 from tuner.trial import Trial, TrialState
 
 _CACHE_SIZE = 16
-FANTASIES = ("liar", "believer", "penalised")
+FANTASIES = ("liar", "believer")
 _cache: OrderedDict[tuple[object, ...], Surrogate] = OrderedDict()
 _cache_lock = Lock()
 
@@ -65,9 +59,7 @@ class BayesianSearch(Algorithm):
     ``EI``, ``PI`` or ``LCB``. A batch (and running trials) is filled by ``fantasy``
     ``believer`` (default: the kriging believer, pending points count as the model's mean there,
     or the best value so far where the mean is better; it beat the liar with 2 and 4 workers,
-    experiments/batch_fantasy.py), ``liar`` (the constant liar: as the best value so far) or
-    ``penalised`` (local penalisation, GP only: the model of the data alone, its acquisition
-    lowered around each pending point; ``local_penalty``).
+    experiments/batch_fantasy.py) or ``liar`` (the constant liar: as the best value so far).
     ``sequence``: the start-up's draws, ``uniform`` (default) or ``sobol`` (as the random
     algorithm's). With ``metrics``: ``mo_acquisition`` ``ehvi`` (expected hypervolume
     improvement, two metrics only), ``parego`` (``rho`` weighs the sum in its
@@ -130,8 +122,6 @@ class BayesianSearch(Algorithm):
         self.sequence = sequence
         if fantasy not in FANTASIES:
             raise SpecError("fantasy", f"must be one of {', '.join(FANTASIES)}")
-        if fantasy == "penalised" and surrogate != "GP":
-            raise SpecError("fantasy", "'penalised' needs the GP surrogate (its mean's slope)")
         self.fantasy = fantasy
         self._categorical = categorical_columns(space)
         self._search = AcquisitionSearch(
@@ -294,15 +284,14 @@ class BayesianSearch(Algorithm):
             if self.fantasy == "believer"
             else (lambda p: np.full(len(p), best))
         )
-        penalised = self.fantasy == "penalised"
         out: list[Params] = []
         for _ in range(n):
             current = model
-            if len(pending) and not penalised:
+            if len(pending):
                 current = model.refit(
                     self.features(np.vstack([u, pending])), np.concatenate([y, believe(pending)])
                 )
-            point = self._maximise(rng, current, u, y, seen, pending if penalised else None)
+            point = self._maximise(rng, current, u, y, seen)
             if point is None:  # every candidate was taken: fall back on random points
                 return out + self._random(rng, seen, n - len(out))
             params = self.space.from_unit(point)
@@ -318,28 +307,23 @@ class BayesianSearch(Algorithm):
         u: np.ndarray,
         y: np.ndarray,
         seen: MutableSet[Any],
-        pending: np.ndarray | None = None,
     ) -> np.ndarray | None:
-        """The candidate the acquisition likes best, among those not tried yet; ``pending``:
-        points whose neighbourhoods to penalise (``fantasy: penalised``)."""
+        """The candidate the acquisition likes best, among those not tried yet."""
         search = self._search
         cand = search.candidates(rng, filled(u[np.argsort(y, kind="stable")[:LOCAL_CENTRES]]))
         x = self.features(cand)
-        acquirer: Acquirer = model
-        if pending is not None and len(pending):
-            acquirer = LocallyPenalised(model, self.features(pending), x)
         y_best = float(np.min(y))
         kind = self.acquisition
         if kind == "gp_hedge":
-            kind, acq = hedge(rng, acquirer, x, y_best, self.xi, self.kappa)
+            kind, acq = hedge(rng, model, x, y_best, self.xi, self.kappa)
         else:
-            acq = acquirer.acquisition(x, kind, y_best, self.xi, self.kappa)
+            acq = model.acquisition(x, kind, y_best, self.xi, self.kappa)
 
         def acquire(c: np.ndarray) -> np.ndarray:
-            return acquirer.acquisition(self.features(c), kind, y_best, self.xi, self.kappa)
+            return model.acquisition(self.features(c), kind, y_best, self.xi, self.kappa)
 
         def polish(rows: np.ndarray) -> np.ndarray:
-            return search.polished(acquirer, rows, kind, y_best, self.xi, self.kappa)
+            return search.polished(model, rows, kind, y_best, self.xi, self.kappa)
 
         return search.best_unseen(rng, cand, acquire, seen, acq, polish)
 

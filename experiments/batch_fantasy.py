@@ -10,8 +10,6 @@ for ``w`` at once). Variants:
 - ``liar-w``: the constant liar (pending points count as the best value so far);
 - ``believer-w``: the kriging believer (pending points count as the model's mean there, the
   hyperparameters kept);
-- ``penalised-w``: local penalisation (the model of the data alone, its acquisition lowered
-  around each pending point; ``tuner.algorithms.local_penalty``);
 - ``sobol`` / ``uniform``: one worker, the warm-up drawn from a scrambled Sobol sequence or
   uniformly (the default plan's random round and the Bayesian round's own start-up).
 
@@ -93,8 +91,6 @@ VARIANTS: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {
     "believer-2": (2, {"bayesian": {"fantasy": "believer"}}),
     "liar-4": (4, {"bayesian": {"fantasy": "liar"}}),
     "believer-4": (4, {"bayesian": {"fantasy": "believer"}}),
-    "penalised-2": (2, {"bayesian": {"fantasy": "penalised"}}),
-    "penalised-4": (4, {"bayesian": {"fantasy": "penalised"}}),
     "uniform": (1, {"random": {"sequence": "uniform"}, "bayesian": {"sequence": "uniform"}}),
     "sobol": (1, {"random": {"sequence": "sobol"}, "bayesian": {"sequence": "sobol"}}),
 }

@@ -50,11 +50,6 @@ class TestBayesian(AlgorithmConformance):
     algorithm = "bayesian"
 
 
-class TestBayesianPenalised(AlgorithmConformance):
-    algorithm = "bayesian"
-    options = {"fantasy": "penalised"}
-
-
 class TestBayesianForest(AlgorithmConformance):
     algorithm = "bayesian"
     options = {"surrogate": "ET", "acquisition": "EI", "initial_points": 3}
@@ -106,13 +101,7 @@ class TestBayesianParticulars:
 
     @pytest.mark.parametrize(
         ("fantasy", "acquisition"),
-        [
-            ("liar", "LCB"),
-            ("believer", "LCB"),
-            ("believer", "LogEI"),
-            ("penalised", "LogEI"),
-            ("penalised", "LCB"),
-        ],
+        [("liar", "LCB"), ("believer", "LCB"), ("believer", "LogEI")],
     )
     def test_a_batch_holds_distinct_spread_points(self, fantasy: str, acquisition: str) -> None:
         rng = np.random.default_rng(2)
@@ -171,7 +160,6 @@ class TestBayesianParticulars:
             {"kappa": "big"},
             {"initial_points": True},
             {"fantasy": "kriging"},
-            {"fantasy": "penalised", "surrogate": "ET"},
             {"sequence": "halton"},
         ],
     )
