@@ -47,6 +47,10 @@ def space_of(dims: int) -> dict[str, dict[str, object]]:
 SPACE = space_of(DIMS)
 
 
+def _sphere(params: dict[str, float]) -> float:
+    return sum(float(v) ** 2 for v in params.values())
+
+
 def _history(size: int, dims: int = DIMS) -> list[tuple[dict[str, float], float]]:
     rng = np.random.default_rng(size)
     names = list(space_of(dims))
@@ -54,33 +58,12 @@ def _history(size: int, dims: int = DIMS) -> list[tuple[dict[str, float], float]
         {k: float(v) for k, v in zip(names, rng.uniform(-5, 5, dims), strict=True)}
         for _ in range(size)
     ]
-    return [(p, sum(v * v for v in p.values())) for p in points]
+    return [(p, _sphere(p)) for p in points]
 
 
-def ours(name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter) -> float:
-    from tuner.algorithms import bayesian
-
-    space = SearchSpace.from_dict(space_of(dims))
-    history = [
-        Trial("lat", i, 0, p, TrialState.COMPLETE, 1, v, {"v": v})
-        for i, (p, v) in enumerate(_history(size, dims))
-    ]
-    bayesian._cache.clear()  # measure the cold path: a new history after every finished trial
-    algo = plugins.algorithm(name).create(space, Direction.MINIMIZE, 0, size + 10, {})
-    start = clock()
-    algo.suggest(history, 1)
-    return clock() - start
-
-
-def _sphere(params: dict[str, float]) -> float:
-    return sum(float(v) ** 2 for v in params.values())
-
-
-def ours_study(
-    name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter, steps: int = 10
-) -> float:
-    """Mean seconds of the ``steps`` suggestions of a running study from ``size`` trials on."""
-    from tuner.algorithm import as_suggestion
+def _our_start(name: str, size: int, dims: int, steps: int) -> tuple[Any, list[Trial]]:
+    """A fresh instance of algorithm ``name`` and the history of ``size`` trials, the fitted-
+    model cache emptied (the cold path: a new history after every finished trial)."""
     from tuner.algorithms import bayesian
 
     space = SearchSpace.from_dict(space_of(dims))
@@ -89,34 +72,75 @@ def ours_study(
         for i, (p, v) in enumerate(_history(size, dims))
     ]
     bayesian._cache.clear()
+    return plugins.algorithm(name).create(space, Direction.MINIMIZE, 0, size + steps, {}), history
+
+
+def ours(name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter) -> float:
+    algo, history = _our_start(name, size, dims, 10)
+    start = clock()
+    algo.suggest(history, 1)
+    return clock() - start
+
+
+def ours_study(
+    name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter, steps: int = 10
+) -> float:
+    """Mean seconds of the ``steps`` suggestions of a running study from ``size`` trials on:
+    a fresh instance for each (as the scheduler makes one per top-up), the process's cache of
+    fitted models kept between them."""
+    from tuner.algorithm import as_suggestion
+
+    algo, history = _our_start(name, size, dims, steps)
     spent = 0.0
     for _ in range(steps):
-        algo = plugins.algorithm(name).create(space, Direction.MINIMIZE, 0, size + steps, {})
         start = clock()
         got = algo.suggest(history, 1)
         spent += clock() - start
         params = dict(as_suggestion(got[0]).params)
         v = _sphere(params)
         history.append(Trial("lat", len(history), 0, params, TrialState.COMPLETE, 1, v, {"v": v}))
+        algo = plugins.algorithm(name).create(algo.space, Direction.MINIMIZE, 0, size + steps, {})
     return spent / steps
 
 
-def optuna_study(
-    sampler: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter, steps: int = 10
-) -> float:
-    """As ``ours_study``, one sampler object asked and told ``steps`` times."""
+def _optuna_start(sampler: str, size: int, dims: int) -> tuple[Any, list[str]]:
+    """A study of Optuna's ``sampler`` holding the history of ``size`` trials."""
     import optuna as op
 
     op.logging.set_verbosity(op.logging.ERROR)
-    study = op.create_study(sampler=_sampler(op, sampler))
+    make = {
+        "optuna-tpe": op.samplers.TPESampler,
+        "optuna-cmaes": op.samplers.CmaEsSampler,
+        "optuna-gp": op.samplers.GPSampler,
+    }[sampler]
+    study = op.create_study(sampler=make(seed=0))
     names = list(space_of(dims))
-    dist = {k: op.distributions.FloatDistribution(-5.0, 5.0) for k in names}
+    dist: dict[str, Any] = {k: op.distributions.FloatDistribution(-5.0, 5.0) for k in names}
     study.add_trials(
         [
             op.trial.create_trial(params=p, distributions=dist, value=v)
             for p, v in _history(size, dims)
         ]
     )
+    return study, names
+
+
+def optuna_ask(
+    sampler: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter
+) -> float:
+    study, names = _optuna_start(sampler, size, dims)
+    start = clock()
+    trial = study.ask()
+    for k in names:
+        trial.suggest_float(k, -5.0, 5.0)
+    return clock() - start
+
+
+def optuna_study(
+    sampler: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter, steps: int = 10
+) -> float:
+    """As ``ours_study``, one sampler object asked and told ``steps`` times."""
+    study, names = _optuna_start(sampler, size, dims)
     spent = 0.0
     for _ in range(steps):
         start = clock()
@@ -125,37 +149,6 @@ def optuna_study(
         spent += clock() - start
         study.tell(trial, _sphere(params))
     return spent / steps
-
-
-def _sampler(op: Any, name: str) -> Any:
-    make = {
-        "optuna-tpe": op.samplers.TPESampler,
-        "optuna-cmaes": op.samplers.CmaEsSampler,
-        "optuna-gp": op.samplers.GPSampler,
-    }[name]
-    return make(seed=0)
-
-
-def optuna_ask(
-    sampler: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter
-) -> float:
-    import optuna as op
-
-    op.logging.set_verbosity(op.logging.ERROR)
-    study = op.create_study(sampler=_sampler(op, sampler))
-    names = list(space_of(dims))
-    dist = {k: op.distributions.FloatDistribution(-5.0, 5.0) for k in names}
-    study.add_trials(
-        [
-            op.trial.create_trial(params=p, distributions=dist, value=v)
-            for p, v in _history(size, dims)
-        ]
-    )
-    start = clock()
-    trial = study.ask()
-    for k in names:
-        trial.suggest_float(k, -5.0, 5.0)
-    return clock() - start
 
 
 def latency_table(
