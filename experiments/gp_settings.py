@@ -14,7 +14,8 @@ option).
 
 Setting keys (defaults: the code's): ``ftol``, ``points`` (kernel fit), ``random_candidates``,
 ``polished``, ``polish_steps``, ``noise_prior`` (centre and spread of the log noise variance's
-normal prior), ``noise_bounds`` (of the log noise variance).
+normal prior), ``noise_bounds`` (of the log noise variance), ``signal_bounds`` (of the log signal
+variance).
 
 ``--ml breast_cancer,digits,diabetes`` adds the XGBoost tasks (their best value compared, as they
 have no known optimum); ``--at 30,60`` compares at those numbers of evaluations too (a prefix of
@@ -44,6 +45,7 @@ KNOBS = {
     "polish_steps": (acquisition_search, "_POLISH_STEPS"),
     "noise_prior": (gaussian_process, "_NOISE_PRIOR"),
     "noise_bounds": (gaussian_process, "_LOG_NOISE"),
+    "signal_bounds": (gaussian_process, "_LOG_SIGNAL"),
 }
 
 
