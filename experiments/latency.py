@@ -61,22 +61,27 @@ def _history(size: int, dims: int = DIMS) -> list[tuple[dict[str, float], float]
     return [(p, _sphere(p)) for p in points]
 
 
-def _our_start(name: str, size: int, dims: int, steps: int) -> tuple[Any, list[Trial]]:
-    """A fresh instance of algorithm ``name`` and the history of ``size`` trials, the fitted-
-    model cache emptied (the cold path: a new history after every finished trial)."""
+def _our_history(size: int, dims: int) -> tuple[SearchSpace, list[Trial]]:
+    """The space and the history of ``size`` trials, the fitted-model cache emptied (the cold
+    path: a new history after every finished trial)."""
     from tuner.algorithms import bayesian
 
-    space = SearchSpace.from_dict(space_of(dims))
     history = [
         Trial("lat", i, 0, p, TrialState.COMPLETE, 1, v, {"v": v})
         for i, (p, v) in enumerate(_history(size, dims))
     ]
     bayesian._cache.clear()
-    return plugins.algorithm(name).create(space, Direction.MINIMIZE, 0, size + steps, {}), history
+    return SearchSpace.from_dict(space_of(dims)), history
+
+
+def _fresh(name: str, space: SearchSpace, budget: int) -> Any:
+    """A new instance, as the scheduler makes one for every top-up."""
+    return plugins.algorithm(name).create(space, Direction.MINIMIZE, 0, budget, {})
 
 
 def ours(name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter) -> float:
-    algo, history = _our_start(name, size, dims, 10)
+    space, history = _our_history(size, dims)
+    algo = _fresh(name, space, size + 10)
     start = clock()
     algo.suggest(history, 1)
     return clock() - start
@@ -86,20 +91,19 @@ def ours_study(
     name: str, size: int, dims: int = DIMS, clock: Clock = time.perf_counter, steps: int = 10
 ) -> float:
     """Mean seconds of the ``steps`` suggestions of a running study from ``size`` trials on:
-    a fresh instance for each (as the scheduler makes one per top-up), the process's cache of
-    fitted models kept between them."""
+    a fresh instance for each, the process's cache of fitted models kept between them."""
     from tuner.algorithm import as_suggestion
 
-    algo, history = _our_start(name, size, dims, steps)
+    space, history = _our_history(size, dims)
     spent = 0.0
     for _ in range(steps):
+        algo = _fresh(name, space, size + steps)
         start = clock()
         got = algo.suggest(history, 1)
         spent += clock() - start
         params = dict(as_suggestion(got[0]).params)
         v = _sphere(params)
         history.append(Trial("lat", len(history), 0, params, TrialState.COMPLETE, 1, v, {"v": v}))
-        algo = plugins.algorithm(name).create(algo.space, Direction.MINIMIZE, 0, size + steps, {})
     return spent / steps
 
 

@@ -8,7 +8,7 @@ import pytest
 from experiments import latency
 
 
-def test_a_running_study_times_each_suggestion_and_grows_its_history() -> None:
+def test_a_running_study_times_its_suggestions_only() -> None:
     ticks: list[float] = []
 
     def clock() -> float:  # one tick per reading: each timed call lasts exactly one

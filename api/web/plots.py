@@ -137,8 +137,8 @@ def history(
     best_first = np.lexsort((number, cost, ~feasible))  # the feasible first, as ranked
     points = _sample_of(number, best_first, HISTORY_POINTS)
     kept = np.where(feasible & np.isfinite(cost), cost, np.inf)
-    best = np.minimum.accumulate(kept) if len(kept) else kept
-    changed = np.concatenate([[True], best[1:] != best[:-1]]) if len(best) else best.astype(bool)
+    best = np.minimum.accumulate(kept)
+    changed = np.concatenate([[True], best[1:] != best[:-1]])[: len(best)]
     steps = np.flatnonzero(changed & np.isfinite(best))
     if len(steps) > BEST_STEPS:
         steps = steps[np.linspace(0, len(steps) - 1, BEST_STEPS).astype(int)]

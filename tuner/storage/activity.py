@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, cast, func, or_, select
@@ -46,8 +46,8 @@ class CompleteValues:
     number: list[int]
     round: list[int]
     value: list[float | None]
+    violation: list[float]  # 0: feasible
     last: int
-    violation: list[float] = field(default_factory=list)  # 0: feasible
 
 
 _UNFINISHED = (TrialState.WAITING, TrialState.RUNNING)
@@ -138,8 +138,8 @@ class StudyActivity(StorageBase):
             number=list(columns[0]),
             round=list(columns[1]),
             value=list(columns[2]),
-            last=-1 if last is None else int(last),
             violation=[float(v) for v in columns[3]],
+            last=-1 if last is None else int(last),
         )
 
     def round_progress(self, studies: Sequence[str]) -> dict[str, dict[int, int]]:
